@@ -1,0 +1,90 @@
+//! The export formats Touchstone reads: the closed set a pipeline source's `type:` names.
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::StagingTable;
+
+/// A vendor export format. Spelled in pipeline YAML as `type: asterisk_cdr` and so on.
+///
+/// Layouts are described in `docs/raw-exports.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceFormat {
+    /// Salesforce data-export CSVs, one per object (Account, Contact, Case, Opportunity, Order).
+    SalesforceCsv,
+    /// Asterisk `cdr_csv` `Master.csv`: no header, 16–21 columns.
+    AsteriskCdr,
+    /// Asterisk `queue_log`: `epoch|callid|queue|agent|EVENT|data...`.
+    AsteriskQueueLog,
+    /// Amazon Connect contact trace records, JSON objects (one per line or concatenated).
+    AmazonConnectCtr,
+    /// LiveChat Agent Chat API v3.6 chats, one chat object per line.
+    Livechat,
+    /// A survey tool's CSV response export (CSAT, NPS, CES, agent self-rating).
+    SurveyCsv,
+    /// Web and bot events in the Segment spec, one JSON event per line.
+    SegmentEvents,
+}
+
+impl SourceFormat {
+    /// Every format, in a stable order.
+    pub const ALL: [SourceFormat; 7] = [
+        SourceFormat::SalesforceCsv,
+        SourceFormat::AsteriskCdr,
+        SourceFormat::AsteriskQueueLog,
+        SourceFormat::AmazonConnectCtr,
+        SourceFormat::Livechat,
+        SourceFormat::SurveyCsv,
+        SourceFormat::SegmentEvents,
+    ];
+
+    /// The name used in pipeline YAML.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceFormat::SalesforceCsv => "salesforce_csv",
+            SourceFormat::AsteriskCdr => "asterisk_cdr",
+            SourceFormat::AsteriskQueueLog => "asterisk_queue_log",
+            SourceFormat::AmazonConnectCtr => "amazon_connect_ctr",
+            SourceFormat::Livechat => "livechat",
+            SourceFormat::SurveyCsv => "survey_csv",
+            SourceFormat::SegmentEvents => "segment_events",
+        }
+    }
+
+    /// The staging tables this format can write to.
+    pub fn tables(self) -> &'static [StagingTable] {
+        match self {
+            SourceFormat::SalesforceCsv => &[
+                StagingTable::Accounts,
+                StagingTable::Contacts,
+                StagingTable::Cases,
+                StagingTable::Opportunities,
+                StagingTable::Orders,
+            ],
+            SourceFormat::AsteriskCdr | SourceFormat::AmazonConnectCtr => &[StagingTable::Calls],
+            SourceFormat::AsteriskQueueLog => &[StagingTable::QueueEvents],
+            SourceFormat::Livechat => &[StagingTable::Chats, StagingTable::ChatMessages],
+            SourceFormat::SurveyCsv => &[StagingTable::SurveyResponses],
+            SourceFormat::SegmentEvents => &[StagingTable::WebEvents],
+        }
+    }
+}
+
+impl std::fmt::Display for SourceFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_serde() {
+        for f in SourceFormat::ALL {
+            let json = serde_json::to_string(&f).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", f.name()));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Compiles YAML metric definitions to DataFusion plans: validation, comparisons and significance.

@@ -1,0 +1,1 @@
+//! Seeded generator of realistic vendor exports with planted ground truth.

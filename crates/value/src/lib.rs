@@ -1,0 +1,1 @@
+//! Statistical customer-value models (BG/NBD, Pareto/NBD, Gamma-Gamma, sBG, Kaplan-Meier) in pure Rust.
