@@ -1,1 +1,299 @@
-//! Readers for vendor exports (CRM, IVR/telephony, chat, surveys, web events): raw files to canonical Arrow batches plus rejects.
+//! Readers for vendor exports (CRM, IVR/telephony, chat, surveys, web events): raw files to
+//! canonical Arrow batches plus rejects.
+//!
+//! One module per source system turns one raw export file into `RecordBatch`es of the staging
+//! schemas in [`touchstone_core::schema`] (lineage columns included) and a [`Reject`] for every
+//! record it cannot read:
+//!
+//! | format ([`SourceFormat`]) | module | staging tables |
+//! |---|---|---|
+//! | `salesforce_csv` | [`crm`] | `stg_accounts`, `stg_contacts`, `stg_cases`, `stg_opportunities`, `stg_orders` |
+//! | `asterisk_cdr` | [`ivr`] | `stg_calls` |
+//! | `asterisk_queue_log` | [`ivr`] | `stg_queue_events` |
+//! | `amazon_connect_ctr` | [`ivr`] | `stg_calls` |
+//! | `livechat` | [`chat`] | `stg_chats`, `stg_chat_messages` |
+//! | `survey_csv` | [`surveys`] | `stg_survey_responses` |
+//! | `segment_events` | [`web`] | `stg_web_events` |
+//!
+//! # Conservation
+//!
+//! For every file, `rows_read = rows_staged + rows_rejected` ([`FileStats`]), where a row is one
+//! record at the format's grain:
+//!
+//! - CSV formats (Salesforce, survey, Asterisk CDR): one CSV data record; the header is not a
+//!   record. In Salesforce and survey exports a quoted field may hold line breaks, and such a
+//!   multi-line record is one record, reported at the line it starts on; Asterisk CDR records
+//!   are one line each. A malformed record — a stray quote, text after a closing quote, a quote
+//!   never closed, or a "multi-line record" whose field count differs from the header's (two
+//!   stray quotes pairing up across lines) — is rejected as its first physical line, and reading
+//!   resumes on the next line, so one bad quote never swallows the records after it.
+//! - Asterisk `queue_log`, Segment events: one line.
+//! - Amazon Connect CTR: one JSON object, whether one per line, pretty-printed or concatenated
+//!   (several records may then share a line); damaged text is one reject per damaged object
+//!   (see the [`ivr`] docs for how the stream is re-synchronised).
+//! - LiveChat: one chat line. A chat is staged whole — one `stg_chats` row per thread and one
+//!   `stg_chat_messages` row per event — or rejected whole; `rows_staged` counts chats, not the
+//!   rows they produce.
+//!
+//! Blank lines (empty or only whitespace) are not records. A UTF-8 byte-order mark at the start
+//! of a file is skipped. Record-level problems are rejects with the 1-based line the record
+//! starts on and a reason that names the column or field and the expected form; only
+//! file-level problems are an [`ExtractError`].
+//!
+//! # Example
+//!
+//! ```
+//! use touchstone_core::{SourceFormat, StagingTable};
+//! use touchstone_extract::{read_file, ExtractError, Lineage, ReadOptions, Reject, Sink};
+//! use arrow::record_batch::RecordBatch;
+//!
+//! #[derive(Default)]
+//! struct Collect { rows: usize, rejects: Vec<Reject> }
+//! impl Sink for Collect {
+//!     fn batch(&mut self, _t: StagingTable, b: RecordBatch) -> Result<(), ExtractError> {
+//!         self.rows += b.num_rows();
+//!         Ok(())
+//!     }
+//!     fn reject(&mut self, r: Reject) -> Result<(), ExtractError> {
+//!         self.rejects.push(r);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let log = "1722506062|1722506060.12|support|NONE|ENTERQUEUE||5551234|1\n\
+//!            not a queue_log line\n";
+//! let lineage = Lineage {
+//!     source: "asterisk",
+//!     file: "memory://raw/queue_log",
+//!     ingest_date: chrono::NaiveDate::from_ymd_opt(2026, 8, 1).unwrap_or_default(),
+//! };
+//! let mut sink = Collect::default();
+//! let stats = read_file(
+//!     SourceFormat::AsteriskQueueLog,
+//!     &ReadOptions::default(),
+//!     &lineage,
+//!     &mut log.as_bytes(),
+//!     &mut sink,
+//! )?;
+//! assert_eq!((stats.rows_read, stats.rows_staged, stats.rows_rejected), (2, 1, 1));
+//! assert_eq!(sink.rejects[0].line, 2);
+//! # Ok::<(), ExtractError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+use std::io::BufRead;
+
+use arrow::record_batch::RecordBatch;
+use touchstone_core::{SourceFormat, StagingTable};
+
+pub mod chat;
+mod compress;
+pub mod crm;
+mod error;
+mod header;
+mod input;
+pub mod ivr;
+mod json;
+pub mod source;
+pub mod surveys;
+mod table;
+mod time;
+pub mod web;
+
+#[cfg(test)]
+mod conservation;
+#[cfg(test)]
+mod testutil;
+
+pub use compress::decompress;
+pub use crm::SalesforceObject;
+pub use error::ExtractError;
+
+/// Most rows in one batch sent to a [`Sink`].
+pub const BATCH_ROWS: usize = 8192;
+
+/// How to read one file: the options a pipeline source may set.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Time zone of formats that write local wall-clock times (Asterisk CDR); default UTC.
+    /// See [`ivr`] for how daylight-saving gaps and overlaps are resolved.
+    pub timezone: chrono_tz::Tz,
+    /// The Salesforce object a `salesforce_csv` file holds; when `None` it is taken from the file
+    /// name ([`SalesforceObject::from_file_name`]).
+    pub salesforce_object: Option<SalesforceObject>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            timezone: chrono_tz::UTC,
+            salesforce_object: None,
+        }
+    }
+}
+
+/// Where the rows of a file come from, written into every staged row's lineage columns.
+#[derive(Debug, Clone, Copy)]
+pub struct Lineage<'a> {
+    /// The pipeline source name (`_source`).
+    pub source: &'a str,
+    /// The file, as an object-store URL or path (`_source_file`); also names the file in errors
+    /// and tells the Salesforce object when the source does not set it.
+    pub file: &'a str,
+    /// The logical date of the run (`_ingest_date`).
+    pub ingest_date: chrono::NaiveDate,
+}
+
+/// A record that could not be staged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The 1-based line the record starts on.
+    pub line: u64,
+    /// Why: names the column or field and the expected form.
+    pub reason: String,
+    /// The record's text (invalid UTF-8 shown as U+FFFD), truncated to about 2 KB.
+    pub raw: String,
+}
+
+/// Receives what a file yields: batches of staged rows and rejects, in file order per table.
+pub trait Sink {
+    /// Takes a batch of `table`'s full staging schema (lineage columns included), at most
+    /// [`BATCH_ROWS`] rows.
+    fn batch(&mut self, table: StagingTable, batch: RecordBatch) -> Result<(), ExtractError>;
+    /// Takes one rejected record.
+    fn reject(&mut self, reject: Reject) -> Result<(), ExtractError>;
+}
+
+/// Counts for one file. `rows_read = rows_staged + rows_rejected` always holds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FileStats {
+    /// Records read, at the format's grain (see the crate docs).
+    pub rows_read: u64,
+    /// Records staged.
+    pub rows_staged: u64,
+    /// Records rejected.
+    pub rows_rejected: u64,
+}
+
+/// Parses one whole file, streaming batches of at most [`BATCH_ROWS`] rows to the sink.
+///
+/// Record-level problems become [`Reject`]s; an `Err` means the file as a whole could not be read
+/// (I/O, compression, a missing required CSV column, an unknown Salesforce object). Batches and
+/// rejects already sent before an error stay sent; the caller decides whether to keep them.
+pub fn read_file(
+    format: SourceFormat,
+    opts: &ReadOptions,
+    lineage: &Lineage,
+    input: &mut dyn BufRead,
+    sink: &mut dyn Sink,
+) -> Result<FileStats, ExtractError> {
+    input::skip_bom(input).map_err(|e| ExtractError::from_io(lineage.file, e))?;
+    let mut ctx = Ctx {
+        lineage,
+        sink,
+        stats: FileStats::default(),
+    };
+    match format {
+        SourceFormat::SalesforceCsv => crm::read(opts, &mut ctx, input)?,
+        SourceFormat::AsteriskCdr => ivr::cdr::read(opts, &mut ctx, input)?,
+        SourceFormat::AsteriskQueueLog => ivr::queue_log::read(&mut ctx, input)?,
+        SourceFormat::AmazonConnectCtr => ivr::ctr::read(&mut ctx, input)?,
+        SourceFormat::Livechat => chat::read(&mut ctx, input)?,
+        SourceFormat::SurveyCsv => surveys::read(&mut ctx, input)?,
+        SourceFormat::SegmentEvents => web::read(&mut ctx, input)?,
+    }
+    let stats = ctx.stats;
+    if stats.rows_read != stats.rows_staged + stats.rows_rejected {
+        return Err(ExtractError::Internal {
+            file: lineage.file.to_owned(),
+            detail: format!(
+                "rows read ({}) != rows staged ({}) + rows rejected ({})",
+                stats.rows_read, stats.rows_staged, stats.rows_rejected
+            ),
+        });
+    }
+    tracing::debug!(
+        file = lineage.file,
+        %format,
+        rows_read = stats.rows_read,
+        rows_staged = stats.rows_staged,
+        rows_rejected = stats.rows_rejected,
+        "file extracted"
+    );
+    Ok(stats)
+}
+
+/// What every format reader works with: lineage, the sink and the counts.
+pub(crate) struct Ctx<'a, 's> {
+    pub(crate) lineage: &'a Lineage<'a>,
+    pub(crate) sink: &'s mut dyn Sink,
+    pub(crate) stats: FileStats,
+}
+
+impl Ctx<'_, '_> {
+    /// Sends a reject for a record starting on `line`.
+    pub(crate) fn reject(
+        &mut self,
+        line: u64,
+        reason: String,
+        raw: &[u8],
+    ) -> Result<(), ExtractError> {
+        self.stats.rows_rejected += 1;
+        self.sink.reject(Reject {
+            line,
+            reason,
+            raw: input::raw_text(raw),
+        })
+    }
+
+    /// Settles one single-row record: stages the row written into `tb`, or rejects the record.
+    pub(crate) fn settle(
+        &mut self,
+        tb: &mut table::TableBuilder,
+        line: u64,
+        outcome: Result<(), String>,
+        raw: &[u8],
+    ) -> Result<(), ExtractError> {
+        match outcome {
+            Ok(()) => {
+                tb.end_row(line)?;
+                tb.commit(self.sink)?;
+                self.staged();
+                Ok(())
+            }
+            Err(reason) => {
+                tb.discard();
+                self.reject(line, reason, raw)
+            }
+        }
+    }
+
+    /// Counts a staged record.
+    pub(crate) fn staged(&mut self) {
+        self.stats.rows_staged += 1;
+    }
+
+    /// Counts a record read.
+    pub(crate) fn read(&mut self) {
+        self.stats.rows_read += 1;
+    }
+
+    /// Maps an I/O error of this file.
+    pub(crate) fn io(&self, e: std::io::Error) -> ExtractError {
+        ExtractError::from_io(self.lineage.file, e)
+    }
+
+    /// A builder for `table` with this file's lineage.
+    pub(crate) fn builder(&self, table: StagingTable) -> Result<table::TableBuilder, ExtractError> {
+        table::TableBuilder::new(table, self.lineage)
+    }
+}
+
+/// Days since 1970-01-01.
+pub(crate) fn days_since_epoch(date: chrono::NaiveDate) -> i32 {
+    date.signed_duration_since(chrono::NaiveDate::default())
+        .num_days()
+        .try_into()
+        .unwrap_or_default()
+}

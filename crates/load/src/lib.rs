@@ -1,1 +1,619 @@
-//! Writes tables to object storage as Delta tables with atomic commits; table catalog and run ledger.
+//! Writes tables to object storage as Delta tables.
+//!
+//! A [`Warehouse`] is a root URL (`file://`, `memory://`, `s3://`, `az://`, `gs://`) holding
+//! `staging/<table>`, `marts/<table>`, `rejects/<source>` and `_touchstone/<ledger>` Delta
+//! tables. Every write is one Delta commit: readers see the previous version until the commit
+//! lands, and a crash at any point leaves the last committed version readable.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), touchstone_load::LoadError> {
+//! use touchstone_load::{TableKind, Warehouse, WriteMode};
+//! let wh = Warehouse::open(&url::Url::parse("memory://doc/").unwrap())?;
+//! # let batch: arrow::record_batch::RecordBatch = todo!();
+//! let written = wh
+//!     .write_batches(TableKind::Mart, "example", batch.schema(), vec![batch], WriteMode::Overwrite)
+//!     .await?;
+//! println!("{} rows at version {}", written.rows, written.version);
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, Once};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::catalog::Session;
+use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{SessionContext, col, lit};
+use deltalake::delta_datafusion::planner::DeltaPlanner;
+use deltalake::logstore::{
+    LogStore, LogStoreFactory, StorageConfig, default_logstore, logstore_factories,
+};
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
+use futures::TryStreamExt;
+use object_store::path::Path as StorePath;
+use touchstone_core::store;
+use url::Url;
+
+pub mod ledger;
+
+/// What can go wrong writing or reading the warehouse.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The warehouse URL cannot be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// A Delta operation failed.
+    #[error("Delta table {table}: {source}")]
+    Delta {
+        /// The table's URL.
+        table: String,
+        /// What delta-rs said.
+        #[source]
+        source: Box<DeltaTableError>,
+    },
+    /// Listing or reading the store failed.
+    #[error("cannot list {location}: {source}")]
+    List {
+        /// Where.
+        location: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A DataFusion error while planning or registering.
+    #[error("{context}: {source}")]
+    Engine {
+        /// What was being done.
+        context: String,
+        /// The engine's error.
+        #[source]
+        source: Box<datafusion::error::DataFusionError>,
+    },
+}
+
+/// The kinds of table a warehouse holds; each lives under its own prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableKind {
+    /// `staging/<stg_table>`: vendor exports in canonical form.
+    Staging,
+    /// `marts/<table>`: modelled outputs.
+    Mart,
+    /// `rejects/<source>`: records that could not be staged.
+    Rejects,
+    /// `_touchstone/<ledger>`: Touchstone's own bookkeeping (runs).
+    System,
+}
+
+impl TableKind {
+    /// Every kind.
+    pub const ALL: [TableKind; 4] = [
+        TableKind::Staging,
+        TableKind::Mart,
+        TableKind::Rejects,
+        TableKind::System,
+    ];
+
+    /// The prefix under the warehouse root.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            TableKind::Staging => "staging",
+            TableKind::Mart => "marts",
+            TableKind::Rejects => "rejects",
+            TableKind::System => "_touchstone",
+        }
+    }
+
+    /// The name a table of this kind has in SQL: staging and mart tables by their own name,
+    /// `rejects_<source>`, `_touchstone_<ledger>`.
+    pub fn sql_name(self, name: &str) -> String {
+        match self {
+            TableKind::Staging | TableKind::Mart => name.to_string(),
+            TableKind::Rejects => format!("rejects_{name}"),
+            TableKind::System => format!("_touchstone_{name}"),
+        }
+    }
+}
+
+/// How a write replaces what is there.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteMode {
+    /// Replace the whole table.
+    Overwrite,
+    /// Replace only the rows whose partition `column` equals `value` (the table is partitioned
+    /// by `column`).
+    ReplacePartition {
+        /// Partition column.
+        column: String,
+        /// Its value for the rows written.
+        value: String,
+    },
+    /// Add rows.
+    Append,
+}
+
+/// What a write committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Rows written by this commit.
+    pub rows: u64,
+    /// The table version created.
+    pub version: u64,
+}
+
+/// A table found in the warehouse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableEntry {
+    /// Its kind.
+    pub kind: TableKind,
+    /// Its directory name.
+    pub name: String,
+    /// Its URL.
+    pub url: Url,
+}
+
+impl TableEntry {
+    /// Its name in SQL.
+    pub fn sql_name(&self) -> String {
+        self.kind.sql_name(&self.name)
+    }
+}
+
+/// A warehouse root.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    root: Url,
+    store: Arc<dyn ObjectStore>,
+    root_path: StorePath,
+}
+
+impl Warehouse {
+    /// Opens the warehouse at `root` (a directory URL; see [`touchstone_core::store`]).
+    pub fn open(root: &Url) -> Result<Self, LoadError> {
+        register_logstores();
+        let mut root = root.clone();
+        if !root.path().ends_with('/') {
+            let path = format!("{}/", root.path());
+            root.set_path(&path);
+        }
+        let (store, root_path) = store::open(&root)?;
+        Ok(Warehouse {
+            root,
+            store,
+            root_path,
+        })
+    }
+
+    /// The root URL.
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    /// The object store of the root (rooted at the bucket / filesystem root).
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// The URL of a table.
+    pub fn table_url(&self, kind: TableKind, name: &str) -> Result<Url, LoadError> {
+        Ok(store::join(
+            &self.root,
+            &format!("{}/{}", kind.prefix(), name),
+        )?)
+    }
+
+    fn builder(&self, url: &Url) -> Result<DeltaTableBuilder, LoadError> {
+        DeltaTableBuilder::from_url(url.clone())
+            .map(|b| b.with_storage_backend(Arc::clone(&self.store), url.clone()))
+            .map_err(|e| delta_error(url, e))
+    }
+
+    /// Opens a table, `None` when it has never been written.
+    pub async fn open_table(
+        &self,
+        kind: TableKind,
+        name: &str,
+    ) -> Result<Option<DeltaTable>, LoadError> {
+        let url = self.table_url(kind, name)?;
+        // A table exists once its log has a commit; ask the store rather than delta-rs, whose
+        // errors for a missing table differ by backend.
+        let log = self
+            .root_path
+            .clone()
+            .join(kind.prefix())
+            .join(name)
+            .join("_delta_log");
+        let mut entries = self.store.list(Some(&log));
+        let has_log = entries
+            .try_next()
+            .await
+            .map_err(|source| LoadError::List {
+                location: format!("{url}_delta_log"),
+                source,
+            })?
+            .is_some();
+        if !has_log {
+            return Ok(None);
+        }
+        match self.builder(&url)?.load().await {
+            Ok(table) => Ok(Some(table)),
+            Err(DeltaTableError::NotATable(_)) | Err(DeltaTableError::InvalidTableLocation(_)) => {
+                Ok(None)
+            }
+            Err(e) => Err(delta_error(&url, e)),
+        }
+    }
+
+    async fn table_for_write(&self, kind: TableKind, name: &str) -> Result<DeltaTable, LoadError> {
+        match self.open_table(kind, name).await? {
+            Some(table) => Ok(table),
+            None => {
+                let url = self.table_url(kind, name)?;
+                self.builder(&url)?
+                    .build()
+                    .map_err(|e| delta_error(&url, e))
+            }
+        }
+    }
+
+    /// Writes `batches` (all of `schema`) as one commit.
+    pub async fn write_batches(
+        &self,
+        kind: TableKind,
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        mode: WriteMode,
+    ) -> Result<Written, LoadError> {
+        let ctx = delta_session();
+        let df = MemTable::try_new(schema, vec![batches])
+            .and_then(|table| ctx.read_table(Arc::new(table)))
+            .map_err(|e| engine_error(format!("preparing rows for {name}"), e))?;
+        let plan = df.logical_plan().clone();
+        self.write_plan(kind, name, Arc::new(ctx.state()), plan, mode)
+            .await
+    }
+
+    /// Executes `plan` in `session` and writes its output as one commit; rows stream from the
+    /// plan to Parquet files without being collected in memory.
+    pub async fn write_plan(
+        &self,
+        kind: TableKind,
+        name: &str,
+        session: Arc<dyn Session>,
+        plan: LogicalPlan,
+        mode: WriteMode,
+    ) -> Result<Written, LoadError> {
+        let table = self.table_for_write(kind, name).await?;
+        let url = self.table_url(kind, name)?;
+        let mut builder = table
+            .write(Vec::new())
+            .with_input_plan(plan)
+            .with_session_state(session)
+            .with_table_name(kind.sql_name(name));
+        builder = match &mode {
+            // A model's columns may change between runs; its table takes the new schema.
+            WriteMode::Overwrite => builder
+                .with_save_mode(SaveMode::Overwrite)
+                .with_schema_mode(SchemaMode::Overwrite),
+            WriteMode::Append => builder.with_save_mode(SaveMode::Append),
+            WriteMode::ReplacePartition { column, value } => builder
+                .with_save_mode(SaveMode::Overwrite)
+                .with_partition_columns([column.clone()])
+                .with_replace_where(col(column.as_str()).eq(lit(value.clone()))),
+        };
+        let table = builder.await.map_err(|e| delta_error(&url, e))?;
+        let version = table.version().unwrap_or_default();
+        let rows = last_commit_rows(&table).await;
+        Ok(Written { rows, version })
+    }
+
+    /// Every Delta table in the warehouse, sorted by kind and name.
+    pub async fn list_tables(&self) -> Result<Vec<TableEntry>, LoadError> {
+        let mut tables = Vec::new();
+        for kind in TableKind::ALL {
+            let prefix = self.root_path.clone().join(kind.prefix());
+            let listing = self
+                .store
+                .list_with_delimiter(Some(&prefix))
+                .await
+                .map_err(|source| LoadError::List {
+                    location: format!("{}{}", self.root, kind.prefix()),
+                    source,
+                })?;
+            for dir in listing.common_prefixes {
+                let Some(name) = dir.filename().map(str::to_string) else {
+                    continue;
+                };
+                let log = dir.clone().join("_delta_log");
+                let mut entries = self.store.list(Some(&log));
+                let has_log = entries
+                    .try_next()
+                    .await
+                    .map_err(|source| LoadError::List {
+                        location: log.to_string(),
+                        source,
+                    })?
+                    .is_some();
+                if has_log {
+                    tables.push(TableEntry {
+                        kind,
+                        url: self.table_url(kind, &name)?,
+                        name,
+                    });
+                }
+            }
+        }
+        tables.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        Ok(tables)
+    }
+
+    /// A DataFusion provider reading the table's current version.
+    pub async fn provider(
+        &self,
+        ctx: &SessionContext,
+        kind: TableKind,
+        name: &str,
+    ) -> Result<Option<Arc<dyn TableProvider>>, LoadError> {
+        let Some(table) = self.open_table(kind, name).await? else {
+            return Ok(None);
+        };
+        let url = self.table_url(kind, name)?;
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(|e| delta_error(&url, e))?;
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| engine_error(format!("opening {url}"), e))?;
+        Ok(Some(provider))
+    }
+
+    /// Registers every table of the warehouse in `ctx` under its SQL name; returns them.
+    pub async fn register_all(&self, ctx: &SessionContext) -> Result<Vec<TableEntry>, LoadError> {
+        let tables = self.list_tables().await?;
+        for entry in &tables {
+            if let Some(provider) = self.provider(ctx, entry.kind, &entry.name).await? {
+                ctx.register_table(entry.sql_name(), provider)
+                    .map_err(|e| engine_error(format!("registering {}", entry.sql_name()), e))?;
+            }
+        }
+        Ok(tables)
+    }
+}
+
+async fn last_commit_rows(table: &DeltaTable) -> u64 {
+    let history: Vec<_> = table
+        .history(Some(1))
+        .try_collect()
+        .await
+        .unwrap_or_default();
+    history
+        .first()
+        .and_then(|c| c.info.get("operationMetrics"))
+        .and_then(|m| m.get("num_added_rows"))
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn delta_error(url: &Url, source: DeltaTableError) -> LoadError {
+    LoadError::Delta {
+        table: url.to_string(),
+        source: Box::new(source),
+    }
+}
+
+fn engine_error(context: String, source: datafusion::error::DataFusionError) -> LoadError {
+    LoadError::Engine {
+        context,
+        source: Box::new(source),
+    }
+}
+
+/// delta-rs knows `file://` and `memory://`; object stores for the cloud schemes are built by
+/// Touchstone (from the standard environment variables) and handed over, so delta-rs only needs
+/// a log store for them. Commits use the store's conditional put (`PutMode::Create`), which S3,
+/// Azure Blob and GCS all support.
+fn register_logstores() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let factories = logstore_factories();
+        for scheme in ["s3", "s3a", "az", "azure", "abfs", "abfss", "adl", "gs"] {
+            if let Ok(url) = Url::parse(&format!("{scheme}://")) {
+                factories
+                    .entry(url)
+                    .or_insert_with(|| Arc::new(PlainLogStoreFactory));
+            }
+        }
+    });
+}
+
+#[derive(Debug)]
+struct PlainLogStoreFactory;
+
+impl LogStoreFactory for PlainLogStoreFactory {
+    fn with_options(
+        &self,
+        prefixed_store: Arc<dyn ObjectStore>,
+        root_store: Arc<dyn ObjectStore>,
+        location: &Url,
+        options: &StorageConfig,
+    ) -> deltalake::DeltaResult<Arc<dyn LogStore>> {
+        Ok(default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
+    }
+}
+
+/// The planner Delta writes need in the session that executes them: a session that writes
+/// through [`Warehouse::write_plan`] must be built with it (`SessionStateBuilder::with_query_planner`).
+pub fn delta_query_planner() -> Arc<dyn QueryPlanner + Send + Sync> {
+    DeltaPlanner::new()
+}
+
+/// A plain session able to execute Delta writes.
+pub fn delta_session() -> SessionContext {
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_query_planner(delta_query_planner())
+        .build();
+    SessionContext::new_with_state(state)
+}
+
+/// Reads a whole table into memory (small tables: ledgers, tests).
+pub async fn read_all(
+    wh: &Warehouse,
+    kind: TableKind,
+    name: &str,
+) -> Result<Vec<RecordBatch>, LoadError> {
+    let ctx = SessionContext::new();
+    let Some(provider) = wh.provider(&ctx, kind, name).await? else {
+        return Ok(Vec::new());
+    };
+    let df = ctx
+        .read_table(provider)
+        .map_err(|e| engine_error(format!("reading {name}"), e))?;
+    df.collect()
+        .await
+        .map_err(|e| engine_error(format!("reading {name}"), e))
+}
+
+/// Per-table options written into new tables' metadata.
+pub fn table_configuration() -> HashMap<String, Option<String>> {
+    HashMap::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch(source: &str, values: &[i64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("v", DataType::Int64, false),
+            Field::new("_source", DataType::Utf8, false),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(values.to_vec())),
+                Arc::new(StringArray::from(vec![source; values.len()])),
+            ],
+        )
+        .unwrap()
+    }
+
+    async fn count(wh: &Warehouse, kind: TableKind, name: &str) -> usize {
+        read_all(wh, kind, name)
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn overwrite_replace_partition_and_list() {
+        let wh = Warehouse::open(&Url::parse("memory://load-test/wh").unwrap()).unwrap();
+        assert!(
+            wh.open_table(TableKind::Staging, "stg_x")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let replace = |source: &str| WriteMode::ReplacePartition {
+            column: "_source".into(),
+            value: source.into(),
+        };
+        let a = batch("a", &[1, 2, 3]);
+        let w = wh
+            .write_batches(
+                TableKind::Staging,
+                "stg_x",
+                a.schema(),
+                vec![a],
+                replace("a"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(w.rows, 3);
+        let b = batch("b", &[4, 5]);
+        wh.write_batches(
+            TableKind::Staging,
+            "stg_x",
+            b.schema(),
+            vec![b],
+            replace("b"),
+        )
+        .await
+        .unwrap();
+        // Re-running source a replaces only its own rows.
+        let a2 = batch("a", &[7]);
+        let w = wh
+            .write_batches(
+                TableKind::Staging,
+                "stg_x",
+                a2.schema(),
+                vec![a2],
+                replace("a"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(w.version, 2);
+        assert_eq!(count(&wh, TableKind::Staging, "stg_x").await, 3);
+
+        let m = batch("m", &[1]);
+        wh.write_batches(
+            TableKind::Mart,
+            "fct",
+            m.schema(),
+            vec![m.clone()],
+            WriteMode::Overwrite,
+        )
+        .await
+        .unwrap();
+        wh.write_batches(
+            TableKind::Mart,
+            "fct",
+            m.schema(),
+            vec![m],
+            WriteMode::Overwrite,
+        )
+        .await
+        .unwrap();
+        assert_eq!(count(&wh, TableKind::Mart, "fct").await, 1);
+
+        let tables = wh.list_tables().await.unwrap();
+        let names: Vec<_> = tables.iter().map(TableEntry::sql_name).collect();
+        assert_eq!(names, ["stg_x", "fct"]);
+        let ctx = SessionContext::new();
+        wh.register_all(&ctx).await.unwrap();
+        let rows = ctx
+            .sql("select sum(v) as s from stg_x")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let s = rows[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(s, 7 + 4 + 5);
+    }
+}

@@ -1,1 +1,303 @@
-//! The DataFusion session: loads sql/ models, orders them by their table references, and hosts native operators as UDFs.
+//! The DataFusion session Touchstone runs SQL in: staging tables registered, `sql/` models
+//! loaded and ordered by their table references, native functions (see [`udf`]) installed.
+//!
+//! Planning is separate from execution: [`plan_models`] registers every model as a view and
+//! reports every model that does not plan (unknown column, type error) with its file, line and
+//! column, without reading any data. `touchstone validate` does exactly that against empty
+//! staging tables of the canonical schemas.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{Date32Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
+use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, did_you_mean};
+use touchstone_core::schema::StagingTable;
+
+pub mod models;
+pub mod udf;
+
+pub use models::{Model, load_models, order_models};
+
+/// Name of the one-row table describing the current run, readable from every model.
+pub const RUN_CONTEXT: &str = "run_context";
+
+/// Session failures that are not about a user's SQL.
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    /// The engine could not be set up or failed while running.
+    #[error("{context}: {source}")]
+    Engine {
+        /// What was being done.
+        context: String,
+        /// The engine's error.
+        #[source]
+        source: Box<DataFusionError>,
+    },
+}
+
+fn engine(context: impl Into<String>) -> impl FnOnce(DataFusionError) -> TransformError {
+    let context = context.into();
+    move |source| TransformError::Engine {
+        context,
+        source: Box::new(source),
+    }
+}
+
+/// How to build the session.
+#[derive(Default, Clone)]
+pub struct SessionOptions {
+    /// Memory the engine may use before spilling to disk (bytes); unbounded when `None`.
+    pub memory_limit_bytes: Option<u64>,
+    /// Where to spill; the system temp directory when `None`.
+    pub spill_dir: Option<PathBuf>,
+    /// A query planner with extensions (the Delta writer needs its own).
+    pub query_planner: Option<Arc<dyn QueryPlanner + Send + Sync>>,
+    /// Parallelism; the number of cores when `None`.
+    pub target_partitions: Option<usize>,
+}
+
+impl std::fmt::Debug for SessionOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionOptions")
+            .field("memory_limit_bytes", &self.memory_limit_bytes)
+            .field("spill_dir", &self.spill_dir)
+            .field("query_planner", &self.query_planner.is_some())
+            .field("target_partitions", &self.target_partitions)
+            .finish()
+    }
+}
+
+/// A session with Touchstone's functions and configuration.
+pub fn new_session(options: &SessionOptions) -> Result<SessionContext, TransformError> {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .set_bool("datafusion.sql_parser.collect_spans", true);
+    if let Some(n) = options.target_partitions {
+        config = config.with_target_partitions(n.max(1));
+    }
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = options.memory_limit_bytes {
+        runtime = runtime.with_memory_limit(usize::try_from(limit).unwrap_or(usize::MAX), 1.0);
+    }
+    if let Some(dir) = &options.spill_dir {
+        runtime = runtime.with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+        );
+    }
+    let runtime = runtime
+        .build_arc()
+        .map_err(engine("building the engine runtime"))?;
+    let mut state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .with_runtime_env(runtime);
+    if let Some(planner) = &options.query_planner {
+        state = state.with_query_planner(Arc::clone(planner));
+    }
+    let ctx = SessionContext::new_with_state(state.build());
+    udf::register(&ctx);
+    Ok(ctx)
+}
+
+/// Registers an empty table of every staging schema (for planning without data).
+pub fn register_empty_staging(ctx: &SessionContext) -> Result<(), TransformError> {
+    for table in StagingTable::ALL {
+        let empty = MemTable::try_new(table.schema(), vec![vec![]])
+            .map_err(engine("creating empty staging tables"))?;
+        ctx.register_table(table.name(), Arc::new(empty))
+            .map_err(engine(format!("registering {table}")))?;
+    }
+    Ok(())
+}
+
+/// Registers `run_context(run_id, pipeline, run_date)`.
+pub fn register_run_context(
+    ctx: &SessionContext,
+    run_id: &str,
+    pipeline: &str,
+    run_date: NaiveDate,
+) -> Result<(), TransformError> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("pipeline", DataType::Utf8, false),
+        Field::new("run_date", DataType::Date32, false),
+    ]));
+    let days = (run_date - NaiveDate::default()).num_days() as i32;
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(StringArray::from(vec![run_id])),
+            Arc::new(StringArray::from(vec![pipeline])),
+            Arc::new(Date32Array::from(vec![days])),
+        ],
+    )
+    .map_err(|e| TransformError::Engine {
+        context: "building run_context".into(),
+        source: Box::new(e.into()),
+    })?;
+    let table =
+        MemTable::try_new(schema, vec![vec![batch]]).map_err(engine("creating run_context"))?;
+    ctx.deregister_table(RUN_CONTEXT)
+        .map_err(engine("replacing run_context"))?;
+    ctx.register_table(RUN_CONTEXT, Arc::new(table))
+        .map_err(engine("registering run_context"))?;
+    Ok(())
+}
+
+/// The tables every model may read before any model runs.
+pub fn input_tables() -> BTreeSet<String> {
+    StagingTable::ALL
+        .iter()
+        .map(|t| t.name().to_string())
+        .chain([RUN_CONTEXT.to_string()])
+        .collect()
+}
+
+/// Registers each model (in dependency order) as a view, reporting every model that does not
+/// plan. A model that fails is skipped, so models that read it fail too; only the first
+/// failure of a chain is reported.
+pub async fn plan_models(ctx: &SessionContext, models: &[Model]) -> Result<(), Diagnostics> {
+    let mut problems = Vec::new();
+    let mut failed: BTreeSet<&str> = BTreeSet::new();
+    for model in models {
+        if model.references.iter().any(|r| failed.contains(r.as_str())) {
+            failed.insert(&model.name);
+            continue;
+        }
+        match plan_model(ctx, model).await {
+            Ok(()) => {}
+            Err(d) => {
+                failed.insert(&model.name);
+                problems.push(d);
+            }
+        }
+    }
+    Diagnostics::check(problems)
+}
+
+/// Plans one model and registers it as a view named after it.
+pub async fn plan_model(ctx: &SessionContext, model: &Model) -> Result<(), Diagnostic> {
+    let df = ctx
+        .sql(&model.sql)
+        .await
+        .map_err(|e| plan_diagnostic(ctx, model, &e))?;
+    let _ = ctx.deregister_table(model.name.as_str());
+    ctx.register_table(model.name.as_str(), df.into_view())
+        .map_err(|e| plan_diagnostic(ctx, model, &e))?;
+    Ok(())
+}
+
+/// Turns a DataFusion planning error into a diagnostic at the model's file, line and column.
+pub fn plan_diagnostic(ctx: &SessionContext, model: &Model, error: &DataFusionError) -> Diagnostic {
+    let message = models::first_line(&error.strip_backtrace());
+    let span = error
+        .iter()
+        .find_map(|e| e.diagnostic())
+        .and_then(|d| d.span)
+        .map(|s| Span::new(&model.display, s.start.line, s.start.column))
+        .or_else(|| models::parser_position(&message).map(|(l, c)| Span::new(&model.display, l, c)))
+        .unwrap_or_else(|| Span::new(&model.display, 1, 1));
+    let mut d = Diagnostic::new(
+        ErrorCode::SqlPlan,
+        format!("model '{}': {message}", model.name),
+    )
+    .at(span);
+    if let Some(missing) = missing_field(&message) {
+        // Suggest among the columns of the tables the model reads.
+        let mut columns = Vec::new();
+        for table in &model.references {
+            if let Ok(provider) = futures::executor::block_on(ctx.table_provider(table.as_str())) {
+                columns.extend(provider.schema().fields().iter().map(|f| f.name().clone()));
+            }
+        }
+        if let Some(best) = did_you_mean(&missing, columns.iter().map(String::as_str)) {
+            d = d.with_help(format!("did you mean '{best}'?"));
+        }
+        if let Some(span) = d.span.clone().filter(|s| s.line == 1 && s.column == 1) {
+            let _ = span;
+            d.span = Some(model.span_of(missing.rsplit('.').next().unwrap_or(&missing)));
+        }
+    }
+    d
+}
+
+/// The column named in "No field named x" / "column 'x' not found" messages.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.split("No field named ").nth(1)?;
+    let name: String = rest
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+        .collect();
+    let name = name.trim_end_matches('.').to_string();
+    (!name.is_empty()).then(|| name.rsplit('.').next().unwrap_or(&name).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, sql: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, sql).unwrap();
+    }
+
+    #[tokio::test]
+    async fn models_plan_against_empty_staging_and_errors_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "intermediate/int_c.sql",
+            "select contact_id, normalize_email(email) as email from stg_contacts",
+        );
+        write(
+            dir.path(),
+            "marts/good.sql",
+            "select c.email, r.run_date from int_c c cross join run_context r",
+        );
+        write(
+            dir.path(),
+            "marts/bad.sql",
+            "select contact_id,\n       emial\nfrom int_c",
+        );
+        write(dir.path(), "marts/after_bad.sql", "select * from bad");
+        let ctx = new_session(&SessionOptions::default()).unwrap();
+        register_empty_staging(&ctx).unwrap();
+        register_run_context(&ctx, "r", "p", NaiveDate::from_ymd_opt(2026, 8, 1).unwrap()).unwrap();
+        let models = load_models(dir.path(), dir.path(), &ctx.state()).unwrap();
+        let ordered = order_models(models, &input_tables()).unwrap();
+        let err = plan_models(&ctx, &ordered).await.unwrap_err();
+        assert_eq!(err.codes(), [ErrorCode::SqlPlan], "{err}");
+        let d = &err.0[0];
+        assert_eq!(
+            d.span.as_ref().map(|s| (s.file.as_str(), s.line)),
+            Some(("marts/bad.sql", 2)),
+            "{err}"
+        );
+        assert_eq!(d.help.as_deref(), Some("did you mean 'email'?"), "{err}");
+        // The good model planned and can run.
+        let rows = ctx
+            .sql("select count(*) from good")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(rows[0].num_rows(), 1);
+    }
+}

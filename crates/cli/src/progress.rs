@@ -1,0 +1,106 @@
+//! A progress bar on a terminal, nothing otherwise; log lines print above it.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// The run's progress bar (hidden when stderr is not a terminal or when disabled).
+#[derive(Clone)]
+pub struct Progress {
+    bar: Arc<ProgressBar>,
+}
+
+impl Progress {
+    /// A bar drawn on stderr when it is a terminal and `enabled`.
+    pub fn new(enabled: bool) -> Self {
+        let target = if enabled {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(0), target);
+        Progress { bar: Arc::new(bar) }
+    }
+
+    /// Sets the number of steps and starts drawing.
+    pub fn start(&self, steps: u64) {
+        self.bar.set_length(steps);
+        self.bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+    }
+
+    /// Advances one step, showing what is being done.
+    pub fn step(&self, message: &str) {
+        self.bar.set_message(message.to_string());
+        self.bar.inc(1);
+    }
+
+    /// Sets the total when it is known late.
+    pub fn set_length(&self, len: u64) {
+        self.bar.set_length(len);
+    }
+
+    /// Sets the position directly.
+    pub fn set_position(&self, pos: u64, message: &str) {
+        self.bar.set_position(pos);
+        self.bar.set_message(message.to_string());
+    }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// A log writer that prints above the bar.
+    pub fn writer(&self) -> LogWriter {
+        LogWriter {
+            bar: Arc::clone(&self.bar),
+        }
+    }
+}
+
+/// Writes log lines to stderr without tearing the progress bar.
+#[derive(Clone)]
+pub struct LogWriter {
+    bar: Arc<ProgressBar>,
+}
+
+/// One log record being written.
+pub struct LineWriter {
+    bar: Arc<ProgressBar>,
+    buffer: Vec<u8>,
+}
+
+impl Write for LineWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.buffer);
+        self.bar.suspend(|| {
+            let _ = std::io::stderr().write_all(&buffer);
+        });
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogWriter {
+    type Writer = LineWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter {
+            bar: Arc::clone(&self.bar),
+            buffer: Vec::new(),
+        }
+    }
+}

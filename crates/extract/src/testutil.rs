@@ -1,0 +1,187 @@
+//! Test helpers: a collecting sink and column accessors.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{
+    Array, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::compute::concat_batches;
+use arrow::record_batch::RecordBatch;
+use touchstone_core::{SourceFormat, StagingTable};
+
+use crate::{ExtractError, FileStats, Lineage, ReadOptions, Reject, Sink, read_file};
+
+/// Keeps everything it is sent.
+#[derive(Default)]
+pub(crate) struct Collect {
+    pub(crate) batches: BTreeMap<StagingTable, Vec<RecordBatch>>,
+    pub(crate) rejects: Vec<Reject>,
+}
+
+impl Sink for Collect {
+    fn batch(&mut self, table: StagingTable, batch: RecordBatch) -> Result<(), ExtractError> {
+        assert_eq!(batch.schema(), table.schema(), "schema of {table}");
+        assert!(batch.num_rows() <= crate::BATCH_ROWS);
+        self.batches.entry(table).or_default().push(batch);
+        Ok(())
+    }
+
+    fn reject(&mut self, reject: Reject) -> Result<(), ExtractError> {
+        self.rejects.push(reject);
+        Ok(())
+    }
+}
+
+impl Collect {
+    /// All rows of `table` in one batch (empty batch if none).
+    pub(crate) fn table(&self, table: StagingTable) -> RecordBatch {
+        let batches = self.batches.get(&table).cloned().unwrap_or_default();
+        concat_batches(&table.schema(), &batches)
+            .unwrap_or_else(|_| RecordBatch::new_empty(table.schema()))
+    }
+
+    /// Rows of `table`.
+    pub(crate) fn rows(&self, table: StagingTable) -> usize {
+        self.batches
+            .get(&table)
+            .map_or(0, |b| b.iter().map(RecordBatch::num_rows).sum())
+    }
+}
+
+pub(crate) const FILE: &str = "memory://raw/test";
+
+/// Reads `input` as `format`, returning the stats and what the sink got.
+pub(crate) fn run(
+    format: SourceFormat,
+    opts: &ReadOptions,
+    file: &str,
+    input: &[u8],
+) -> (Result<FileStats, ExtractError>, Collect) {
+    let lineage = Lineage {
+        source: "test_source",
+        file,
+        ingest_date: chrono::NaiveDate::from_ymd_opt(2026, 8, 2).unwrap_or_default(),
+    };
+    let mut sink = Collect::default();
+    let mut reader = input;
+    let stats = read_file(format, opts, &lineage, &mut reader, &mut sink);
+    (stats, sink)
+}
+
+/// Reads and checks conservation and the rejects' shape; panics on a file error.
+pub(crate) fn run_ok(format: SourceFormat, input: &[u8]) -> (FileStats, Collect) {
+    run_ok_with(format, &ReadOptions::default(), FILE, input)
+}
+
+pub(crate) fn run_ok_with(
+    format: SourceFormat,
+    opts: &ReadOptions,
+    file: &str,
+    input: &[u8],
+) -> (FileStats, Collect) {
+    let (stats, sink) = run(format, opts, file, input);
+    let stats = match stats {
+        Ok(s) => s,
+        Err(e) => panic!("file error: {e}"),
+    };
+    assert_eq!(
+        stats.rows_read,
+        stats.rows_staged + stats.rows_rejected,
+        "{stats:?}"
+    );
+    assert_eq!(stats.rows_rejected, sink.rejects.len() as u64);
+    for r in &sink.rejects {
+        assert!(r.line >= 1, "{r:?}");
+        assert!(r.reason.contains("expected"), "{r:?}");
+    }
+    (stats, sink)
+}
+
+pub(crate) fn col<'b>(batch: &'b RecordBatch, name: &str) -> &'b dyn Array {
+    match batch.column_by_name(name) {
+        Some(c) => c.as_ref(),
+        None => panic!("no column {name}"),
+    }
+}
+
+/// Text cell, `None` when null.
+pub(crate) fn s(batch: &RecordBatch, name: &str, row: usize) -> Option<String> {
+    let a: &StringArray = col(batch, name).as_string();
+    a.is_valid(row).then(|| a.value(row).to_owned())
+}
+
+/// Integer or timestamp cell.
+pub(crate) fn i(batch: &RecordBatch, name: &str, row: usize) -> Option<i64> {
+    let a = col(batch, name);
+    if let Some(a) = a.as_any().downcast_ref::<Int64Array>() {
+        return a.is_valid(row).then(|| a.value(row));
+    }
+    if let Some(a) = a.as_any().downcast_ref::<TimestampMicrosecondArray>() {
+        return a.is_valid(row).then(|| a.value(row));
+    }
+    if let Some(a) = a.as_any().downcast_ref::<Date32Array>() {
+        return a.is_valid(row).then(|| i64::from(a.value(row)));
+    }
+    panic!("{name} is not an integer column")
+}
+
+pub(crate) fn f(batch: &RecordBatch, name: &str, row: usize) -> Option<f64> {
+    let a = col(batch, name)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap_or_else(|| panic!("{name} is not f64"));
+    a.is_valid(row).then(|| a.value(row))
+}
+
+pub(crate) fn b(batch: &RecordBatch, name: &str, row: usize) -> Option<bool> {
+    let a = col(batch, name)
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .unwrap_or_else(|| panic!("{name} is not bool"));
+    a.is_valid(row).then(|| a.value(row))
+}
+
+/// Microseconds of an RFC 3339 instant.
+pub(crate) fn ts(s: &str) -> i64 {
+    crate::time::parse_instant(s).unwrap_or_else(|| panic!("bad test timestamp {s}"))
+}
+
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap_or_default();
+    enc.finish().unwrap_or_default()
+}
+
+pub(crate) fn zstd(data: &[u8]) -> Vec<u8> {
+    zstd::encode_all(data, 3).unwrap_or_default()
+}
+
+/// Reads a compressed fixture through [`crate::decompress`] and `read_file`.
+pub(crate) fn run_compressed(
+    format: SourceFormat,
+    file: &str,
+    data: Vec<u8>,
+) -> (FileStats, Collect) {
+    let lineage = Lineage {
+        source: "test_source",
+        file,
+        ingest_date: chrono::NaiveDate::from_ymd_opt(2026, 8, 2).unwrap_or_default(),
+    };
+    let mut sink = Collect::default();
+    let mut reader = match crate::decompress(file, Box::new(std::io::Cursor::new(data))) {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let opts = ReadOptions::default();
+    match read_file(format, &opts, &lineage, &mut reader, &mut sink) {
+        Ok(stats) => (stats, sink),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Converts LF line ends to CRLF.
+pub(crate) fn crlf(s: &str) -> String {
+    s.replace('\n', "\r\n")
+}

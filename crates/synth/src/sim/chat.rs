@@ -1,0 +1,184 @@
+//! LiveChat chats: queue, first response, messages, missed chats and thumbs ratings.
+
+use crate::catalog::{COMMENTS_NEG, COMMENTS_POS, PRESALE_LINES, chat_lines};
+use crate::ids::{Counters, uuid4};
+use crate::model::{Author, Chat, ChatEvent};
+use crate::rng::{RngExt, SimRng, pick_str};
+use crate::time::SEC;
+use crate::world::{LoadChannel, World};
+
+/// Who is chatting.
+pub(crate) struct ChatRequest {
+    pub(crate) customer: Option<u64>,
+    pub(crate) name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) crm_contact_id: Option<String>,
+    pub(crate) anon_id: String,
+    pub(crate) visit_started_us: i64,
+    pub(crate) last_pages: Vec<(i64, String, &'static str)>,
+    pub(crate) at_us: i64,
+    /// `None` for a presale question.
+    pub(crate) topic: Option<&'static str>,
+    /// Customer patience multiplier.
+    pub(crate) patience: f64,
+    /// Customer mood (baseline satisfaction).
+    pub(crate) mood: f64,
+}
+
+fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Simulates one chat.
+pub(crate) fn simulate_chat(
+    world: &World,
+    counters: &mut Counters,
+    rng: &mut SimRng,
+    req: ChatRequest,
+) -> Chat {
+    let (chat_id, thread_id) = counters.next_chat();
+    let created = req.at_us + rng.int_in(0, 999_999);
+    let load = world.load(LoadChannel::Chat, created);
+    let wait = rng.exp_mean(12.0 * load * load) + 1.0;
+    let typing = rng.uniform(2.0, 15.0);
+    let patience = if rng.chance(0.12) {
+        rng.uniform(5.0, 40.0)
+    } else {
+        rng.exp_mean(240.0 * req.patience) + 20.0
+    };
+    let (opener, reply, follow) = match req.topic {
+        Some(t) => chat_lines(t),
+        None => {
+            let (q, a) = *rng
+                .pick(PRESALE_LINES)
+                .unwrap_or(&("Hello?", "Hi! How can I help?"));
+            (q, a, "thanks")
+        }
+    };
+    let first_customer = created + rng.int_in(0, 400_000);
+    let mut events = vec![ChatEvent {
+        at_us: first_customer,
+        author: Author::Customer,
+        text: opener.to_owned(),
+        system_type: None,
+    }];
+    let first_agent_at = first_customer + ((wait + typing) * SEC as f64) as i64;
+    let leave_at = first_customer + (patience * SEC as f64) as i64;
+    let missed = leave_at < first_agent_at;
+    let position = 1 + rng.poisson(load * 1.5);
+    let mut agent = None;
+    let mut first_response_secs = None;
+    let mut rating = None;
+    let mut resolved = false;
+    let queue_wait_secs;
+    if missed {
+        queue_wait_secs = ((leave_at - created) / SEC).max(0);
+        if patience > 60.0 && rng.chance(0.5) {
+            events.push(ChatEvent {
+                at_us: first_customer + ((patience * 0.6) * SEC as f64) as i64,
+                author: Author::Customer,
+                text: "hello? anyone there".to_owned(),
+                system_type: None,
+            });
+        }
+    } else {
+        let a = rng.pick(&world.chat_agents).copied().unwrap_or(0);
+        agent = Some(a);
+        queue_wait_secs = ((first_customer + (wait * SEC as f64) as i64 - created) / SEC).max(0);
+        first_response_secs = Some((first_agent_at - first_customer) as f64 / SEC as f64);
+        let quality = world.agents.get(a).map(|x| x.quality).unwrap_or(0.0);
+        let agent_name = world.agents.get(a).map(|x| x.first).unwrap_or("Sam");
+        events.push(ChatEvent {
+            at_us: first_agent_at,
+            author: Author::Agent,
+            text: format!("Hi {}, I'm {agent_name}. {reply}", req.name),
+            system_type: None,
+        });
+        let mut t = first_agent_at + rng.int_in(10, 90) * SEC;
+        events.push(ChatEvent {
+            at_us: t,
+            author: Author::Customer,
+            text: follow.to_owned(),
+            system_type: None,
+        });
+        let extra = rng.int_in(0, 4);
+        for k in 0..extra {
+            t += rng.int_in(15, 120) * SEC;
+            let (author, text) = if k % 2 == 0 {
+                (Author::Agent, "Thanks, let me check that for you.")
+            } else {
+                (Author::Customer, "ok")
+            };
+            events.push(ChatEvent {
+                at_us: t,
+                author,
+                text: text.to_owned(),
+                system_type: None,
+            });
+        }
+        resolved = rng.chance(0.75 + 0.15 * quality);
+        t += rng.int_in(10, 60) * SEC;
+        events.push(ChatEvent {
+            at_us: t,
+            author: Author::Agent,
+            text: if resolved {
+                "You're all set! Anything else I can help with?".to_owned()
+            } else {
+                "I've escalated this to our team, they'll email you within 24 hours.".to_owned()
+            },
+            system_type: None,
+        });
+        if rng.chance(0.35) {
+            let fr = first_response_secs.unwrap_or(0.0);
+            let x = 1.4 + req.mood + quality - 0.012 * fr + if resolved { 0.6 } else { -1.6 };
+            let up = rng.chance(logistic(x));
+            let comment = if rng.chance(0.4) {
+                Some(if up {
+                    pick_str(rng, COMMENTS_POS)
+                } else {
+                    pick_str(rng, COMMENTS_NEG)
+                })
+            } else {
+                None
+            };
+            t += rng.int_in(5, 120) * SEC;
+            events.push(ChatEvent {
+                at_us: t,
+                author: Author::System,
+                text: if up {
+                    "Customer rated the chat as good".to_owned()
+                } else {
+                    "Customer rated the chat as bad".to_owned()
+                },
+                system_type: Some("rating.chat_rated"),
+            });
+            rating = Some((u8::from(up), comment));
+        }
+    }
+    let tags = match req.topic {
+        Some(t) => vec![t],
+        None => vec!["presale"],
+    };
+    Chat {
+        chat_id,
+        thread_id,
+        customer: req.customer,
+        visitor_id: uuid4(rng),
+        name: req.name,
+        email: req.email,
+        crm_contact_id: req.crm_contact_id,
+        anon_id: req.anon_id,
+        visit_started_us: req.visit_started_us,
+        last_pages: req.last_pages,
+        created_us: created,
+        queue_position: position,
+        queue_wait_secs,
+        agent,
+        events,
+        rating,
+        tags,
+        missed,
+        first_response_secs,
+        resolved,
+    }
+}

@@ -1,0 +1,454 @@
+//! Calls: the IVR walk, queues, agents and transfers on Asterisk and Amazon Connect.
+
+use crate::catalog::{Intent, self_service};
+use crate::ids::{Counters, uuid4};
+use crate::model::{AgentLeg, Call, CallOutcome, IvrExit, Leg, Person, QueueVisit, VisitOutcome};
+use crate::rng::{RngExt, SimRng};
+use crate::time::SEC;
+use crate::world::{LoadChannel, System, World};
+
+use super::Traits;
+
+/// Asterisk `queues.conf` timeout: callers leave with EXITWITHTIMEOUT after this wait.
+pub(crate) const ASTERISK_QUEUE_TIMEOUT_SECS: i64 = 300;
+
+/// What the life simulation asks for.
+pub(crate) struct CallRequest<'a> {
+    pub(crate) person: &'a Person,
+    pub(crate) traits: &'a Traits,
+    pub(crate) at_us: i64,
+    pub(crate) intent: Intent,
+    pub(crate) topic: &'static str,
+    pub(crate) system: System,
+}
+
+fn secs(us: i64) -> i64 {
+    us.div_euclid(SEC)
+}
+
+fn floor_sec(us: i64) -> i64 {
+    us.div_euclid(SEC) * SEC
+}
+
+fn new_leg_id(system: System, counters: &mut Counters, rng: &mut SimRng, at_us: i64) -> String {
+    match system {
+        System::Asterisk => counters.next_uniqueid(secs(at_us)),
+        System::Connect => uuid4(rng),
+    }
+}
+
+/// Walks one IVR menu: prompt, no-input/no-match retries. Returns (seconds spent, errors,
+/// hung up, hung up right after an error).
+fn menu(rng: &mut SimRng, clumsy: f64, prompt: (i64, i64), hangup: f64) -> (i64, u32, bool, bool) {
+    let mut t = rng.int_in(prompt.0, prompt.1);
+    let mut errors = 0;
+    loop {
+        if errors < 3 && rng.chance(clumsy) {
+            errors += 1;
+            t += rng.int_in(5, 10);
+            if rng.chance(0.22) {
+                return (t, errors, true, true);
+            }
+            continue;
+        }
+        break;
+    }
+    if rng.chance(hangup) {
+        return (t + rng.int_in(1, 4), errors, true, false);
+    }
+    (t + rng.int_in(1, 3), errors, false, false)
+}
+
+/// Simulates the queue part of a leg.
+fn queue_visit(
+    world: &World,
+    rng: &mut SimRng,
+    system: System,
+    intent: Intent,
+    enqueued_us: i64,
+    patience_secs: f64,
+) -> (QueueVisit, Option<usize>) {
+    let load = world.load(LoadChannel::Voice(system), enqueued_us);
+    let mean_wait = (35.0 * load * load).min(900.0);
+    let ring_secs = rng.int_in(2, 7);
+    let agent_wait = rng.exp_mean(mean_wait) + ring_secs as f64;
+    let timeout = match system {
+        System::Asterisk => Some(ASTERISK_QUEUE_TIMEOUT_SECS),
+        System::Connect => None,
+    };
+    let agents = world.queue_agents(system, intent);
+    let orig_position = 1 + rng.poisson(load * 2.0);
+    let (outcome, wait_secs) =
+        if agent_wait <= patience_secs && timeout.is_none_or(|t| (agent_wait.ceil() as i64) < t) {
+            (
+                VisitOutcome::Answered,
+                (agent_wait.ceil() as i64).max(ring_secs),
+            )
+        } else if timeout.is_none_or(|t| (patience_secs.floor() as i64) < t) {
+            (
+                VisitOutcome::Abandoned,
+                patience_secs.floor().max(0.0) as i64,
+            )
+        } else {
+            (
+                VisitOutcome::Timeout,
+                timeout.unwrap_or(ASTERISK_QUEUE_TIMEOUT_SECS),
+            )
+        };
+    let position = if outcome == VisitOutcome::Answered {
+        1
+    } else {
+        (orig_position as i64 - wait_secs / 45).max(1) as u32
+    };
+    let mut ring_no_answer = Vec::new();
+    if wait_secs > 25
+        && rng.chance(0.15)
+        && let Some(&a) = rng.pick(agents)
+    {
+        let at = enqueued_us + rng.int_in(3, wait_secs - 18) * SEC;
+        ring_no_answer.push((a, at, 15_000));
+    }
+    let agent = if outcome == VisitOutcome::Answered {
+        rng.pick(agents).copied()
+    } else {
+        None
+    };
+    (
+        QueueVisit {
+            intent,
+            enqueued_us,
+            wait_secs,
+            outcome,
+            orig_position,
+            position,
+            ring_no_answer,
+            ring_secs: ring_secs.min(wait_secs),
+        },
+        agent,
+    )
+}
+
+fn talk_secs(rng: &mut SimRng, intent: Intent) -> i64 {
+    let median: f64 = match intent {
+        Intent::Billing => 320.0,
+        Intent::Orders => 260.0,
+        Intent::TechSupport => 420.0,
+        Intent::Account => 300.0,
+    };
+    (rng.lognormal(median.ln(), 0.6) as i64).max(20)
+}
+
+fn agent_leg(
+    world: &World,
+    counters: &mut Counters,
+    rng: &mut SimRng,
+    system: System,
+    agent: usize,
+    connected_us: i64,
+    talk: i64,
+) -> AgentLeg {
+    let (holds, hold_secs, longest) = if rng.chance(0.25) {
+        let n = rng.int_in(1, 2) as u32;
+        let mut total = 0;
+        let mut longest = 0;
+        for _ in 0..n {
+            let h = rng.int_in(20, 180);
+            total += h;
+            longest = longest.max(h);
+        }
+        (n, total, longest)
+    } else {
+        (0, 0, 0)
+    };
+    let username = world
+        .agents
+        .get(agent)
+        .map(|a| a.username.as_str())
+        .unwrap_or("agent");
+    let suffix = counters.next_channel_suffix();
+    let agent_uniqueid = counters.next_uniqueid(secs(connected_us));
+    AgentLeg {
+        agent,
+        connected_us,
+        talk_secs: talk,
+        hold_secs,
+        holds,
+        longest_hold_secs: longest,
+        acw_secs: match system {
+            System::Connect => 15 + rng.exp_mean(40.0) as i64,
+            System::Asterisk => 0,
+        },
+        end_us: connected_us + (talk + hold_secs) * SEC,
+        agent_uniqueid,
+        agent_channel: format!("PJSIP/{username}-{suffix}"),
+        caller_hung_up: rng.chance(0.6),
+    }
+}
+
+/// Where an agent sends a caller they cannot help.
+fn transfer_target(intent: Intent) -> Intent {
+    match intent {
+        Intent::Billing => Intent::Account,
+        Intent::Orders => Intent::Billing,
+        Intent::TechSupport => Intent::Account,
+        Intent::Account => Intent::TechSupport,
+    }
+}
+
+/// Simulates one call from dialling to hang-up.
+pub(crate) fn simulate_call(
+    world: &World,
+    counters: &mut Counters,
+    rng: &mut SimRng,
+    req: &CallRequest<'_>,
+) -> Call {
+    let system = req.system;
+    let traits = req.traits;
+    let person = req.person;
+    let start = floor_sec(req.at_us);
+
+    // Caller id.
+    let caller_digits = if rng.chance(traits.withhold) {
+        None
+    } else if let Some(l) = person.landline.as_ref().filter(|_| rng.chance(0.3)) {
+        Some(l.clone())
+    } else {
+        Some(person.phone.clone())
+    };
+    // Withheld numbers arrive as `anonymous`; a few calls carry no caller id at all.
+    let presented = match &caller_digits {
+        None if rng.chance(0.2) => String::new(),
+        None => "anonymous".to_owned(),
+        Some(d) => match rng.weighted(&[0.6, 0.25, 0.15]) {
+            0 => d.clone(),
+            1 => format!("+1{d}"),
+            _ => format!("1{d}"),
+        },
+    };
+    let caller_name = match &caller_digits {
+        None if presented.is_empty() => String::new(),
+        None => "Anonymous".to_owned(),
+        Some(_) => match rng.weighted(&[0.4, 0.2, 0.4]) {
+            0 => format!("{} {}", person.first, person.last).to_ascii_uppercase(),
+            1 => "WIRELESS CALLER".to_owned(),
+            _ => presented.clone(),
+        },
+    };
+
+    // IVR.
+    let ring = rng.int_in(0, 2);
+    let answer = start + ring * SEC;
+    let mut t = answer;
+    let mut path = vec!["main"];
+    let mut errors = 0u32;
+    let mut exit = IvrExit::Queued;
+    let mut cause: Option<&'static str> = None;
+    let clumsy = traits.clumsy;
+    let (dt, e, hung, after_error) = menu(rng, clumsy, (8, 14), 0.02);
+    t += dt * SEC;
+    errors += e;
+    if hung {
+        exit = IvrExit::HungUp(0);
+        cause = after_error.then_some("ivr_errors");
+    } else {
+        path.push(req.intent.name());
+        let (dt, e, hung, after_error) = menu(rng, clumsy, (6, 11), 0.015);
+        t += dt * SEC;
+        errors += e;
+        if hung {
+            exit = IvrExit::HungUp(1);
+            cause = after_error.then_some("ivr_errors");
+        } else {
+            path.push(req.topic);
+        }
+    }
+    let mut authenticated = false;
+    if exit == IvrExit::Queued {
+        // Account lookup: by caller id, or by typing the account number.
+        t += rng.int_in(6, 18) * SEC;
+        authenticated = match caller_digits {
+            Some(_) => rng.chance(0.8),
+            None => rng.chance(0.45),
+        };
+        if self_service(req.topic) {
+            t += rng.int_in(20, 70) * SEC;
+            if rng.chance(0.04) {
+                exit = IvrExit::HungUp(2);
+            } else if rng.chance(0.5) {
+                exit = IvrExit::Contained;
+                t += rng.int_in(2, 5) * SEC;
+            }
+        }
+    }
+
+    let mut legs = Vec::new();
+    let first_id = new_leg_id(system, counters, rng, start);
+    let carrier = counters.next_channel_suffix();
+    let mut leg0 = Leg {
+        id: first_id,
+        start_us: start,
+        answer_us: Some(answer),
+        end_us: t,
+        queue: None,
+        agent: None,
+        transferred_out: false,
+        channel: format!("PJSIP/carrier-{carrier}"),
+        cdr_sequence: counters.next_cdr_sequence(),
+        csat: None,
+        voicemail: false,
+    };
+    let mut resolved = exit == IvrExit::Contained;
+    let mut outcome = match exit {
+        IvrExit::Contained => CallOutcome::Contained,
+        IvrExit::HungUp(_) => CallOutcome::AbandonedIvr,
+        IvrExit::Queued => CallOutcome::Answered,
+    };
+    if exit == IvrExit::Queued {
+        let mut patience = if rng.chance(0.05) {
+            rng.uniform(0.0, 5.0)
+        } else {
+            rng.exp_mean(300.0 * traits.patience) + 5.0
+        };
+        if errors >= 2 {
+            patience *= 0.35;
+        }
+        patience = patience.min(3_600.0);
+        let enq = t + SEC;
+        let (visit, agent) = queue_visit(world, rng, system, req.intent, enq, patience);
+        let dequeued = enq + visit.wait_secs * SEC;
+        let visit_outcome = visit.outcome;
+        leg0.queue = Some(visit);
+        match (visit_outcome, agent) {
+            (VisitOutcome::Answered, Some(a)) => {
+                let transfer = rng.chance(if req.intent == Intent::TechSupport {
+                    0.1
+                } else {
+                    0.06
+                });
+                let talk = transfer.then(|| rng.int_in(60, 240));
+                let talk = talk.unwrap_or_else(|| talk_secs(rng, req.intent));
+                let al = agent_leg(world, counters, rng, system, a, dequeued, talk);
+                leg0.end_us = al.end_us;
+                let quality = world.agents.get(a).map(|x| x.quality).unwrap_or(0.0);
+                leg0.agent = Some(al);
+                if transfer {
+                    leg0.transferred_out = true;
+                    let target = transfer_target(req.intent);
+                    let leg1_start = leg0.end_us;
+                    let id = new_leg_id(system, counters, rng, leg1_start);
+                    let suffix = counters.next_channel_suffix();
+                    let enq1 = leg1_start + rng.int_in(1, 2) * SEC;
+                    let (v1, a1) =
+                        queue_visit(world, rng, system, target, enq1, patience * 0.7 + 10.0);
+                    let deq1 = enq1 + v1.wait_secs * SEC;
+                    let mut leg1 = Leg {
+                        id,
+                        start_us: leg1_start,
+                        answer_us: None,
+                        end_us: deq1,
+                        queue: None,
+                        agent: None,
+                        transferred_out: false,
+                        channel: format!("Local/{}@queues-{suffix};2", target.extension()),
+                        cdr_sequence: counters.next_cdr_sequence(),
+                        csat: None,
+                        voicemail: false,
+                    };
+                    outcome = match v1.outcome {
+                        VisitOutcome::Answered => CallOutcome::Answered,
+                        VisitOutcome::Abandoned => CallOutcome::AbandonedQueue,
+                        VisitOutcome::Timeout => CallOutcome::Timeout,
+                    };
+                    if v1.outcome == VisitOutcome::Timeout {
+                        leg1.voicemail = true;
+                        leg1.end_us += rng.int_in(20, 90) * SEC;
+                    }
+                    leg1.queue = Some(v1);
+                    if let Some(a1) = a1 {
+                        let talk1 = talk_secs(rng, target);
+                        let al1 = agent_leg(world, counters, rng, system, a1, deq1, talk1);
+                        leg1.answer_us = Some(deq1);
+                        leg1.end_us = al1.end_us;
+                        let q1 = world.agents.get(a1).map(|x| x.quality).unwrap_or(0.0);
+                        resolved = rng.chance(0.72 + 0.15 * q1);
+                        leg1.agent = Some(al1);
+                    }
+                    legs.push(leg0);
+                    legs.push(leg1);
+                } else {
+                    resolved = rng.chance(0.8 + 0.15 * quality);
+                    legs.push(leg0);
+                }
+            }
+            (VisitOutcome::Timeout, _) => {
+                outcome = CallOutcome::Timeout;
+                leg0.voicemail = true;
+                leg0.end_us = dequeued + rng.int_in(20, 90) * SEC;
+                legs.push(leg0);
+            }
+            _ => {
+                outcome = CallOutcome::AbandonedQueue;
+                leg0.end_us = dequeued;
+                legs.push(leg0);
+            }
+        }
+    } else {
+        legs.push(leg0);
+    }
+
+    let last_wait = legs
+        .iter()
+        .rev()
+        .find_map(|l| l.queue.as_ref().map(|q| q.wait_secs));
+    let abandon_cause = match outcome {
+        CallOutcome::AbandonedIvr => cause,
+        CallOutcome::AbandonedQueue => Some(match last_wait {
+            Some(w) if w < 5 => "short_abandon",
+            _ if errors >= 2 => "ivr_errors",
+            _ => "long_wait",
+        }),
+        _ => None,
+    };
+    let n = legs.len();
+    let mut redeliver_same = vec![false; n];
+    let mut redeliver_updated = vec![false; n];
+    if system == System::Connect {
+        for (i, leg) in legs.iter().enumerate() {
+            if rng.chance(0.02) {
+                if leg.agent.is_some() && rng.chance(0.5) {
+                    redeliver_updated[i] = true;
+                } else {
+                    redeliver_same[i] = true;
+                }
+            }
+        }
+    }
+    let disposition = if resolved {
+        "resolved"
+    } else if legs.iter().any(|l| l.agent.is_some()) {
+        "follow_up"
+    } else {
+        "none"
+    };
+    Call {
+        system,
+        customer: person.index,
+        caller_digits,
+        presented,
+        caller_name,
+        intent: req.intent,
+        topic: req.topic,
+        ivr_path: path.join(">"),
+        ivr_errors: errors,
+        ivr_exit: exit,
+        authenticated,
+        crm_contact_id: person.contact_id.clone(),
+        legs,
+        outcome,
+        abandon_cause,
+        resolved,
+        redeliver_updated,
+        redeliver_same,
+        disposition,
+    }
+}

@@ -1,0 +1,93 @@
+-- One row per call (all legs of one chain), every telephony system: who called, the IVR path,
+-- whether the call was contained in the IVR, queued, answered or transferred, the outcome of
+-- its last leg (contained, abandoned_ivr, abandoned_queue, answered, timeout), the total queue
+-- wait, and why an abandoned call was abandoned (short_abandon: last wait under 5 s;
+-- ivr_errors: the caller met IVR no-input/no-match errors, at least 2 for a queue abandon;
+-- long_wait otherwise).
+WITH legs AS (
+    SELECT
+        source_system,
+        chain_id,
+        min(started_at) AS started_at,
+        max(ended_at) AS ended_at,
+        count(*) AS legs,
+        first_value(direction ORDER BY started_at, call_id) AS direction,
+        first_value(caller_number ORDER BY started_at, call_id) AS caller_number,
+        first_value(ivr_path ORDER BY started_at, call_id) FILTER (WHERE ivr_path IS NOT NULL) AS ivr_path,
+        max(ivr_errors) AS ivr_errors,
+        max(intent) AS intent,
+        max(csat_score) AS csat_score,
+        last_value(last_app ORDER BY started_at, call_id) AS last_app,
+        last_value(disconnect_reason ORDER BY started_at, call_id) AS last_disconnect_reason,
+        bool_or(agent_connected_at IS NOT NULL) AS agent_connected,
+        sum(coalesce(agent_interaction_secs, 0)) AS talk_secs
+    FROM int_calls
+    GROUP BY source_system, chain_id
+),
+queues AS (
+    SELECT
+        source_system,
+        chain_id,
+        count(*) AS queue_visits,
+        sum(wait_secs) AS wait_secs,
+        bool_or(outcome = 'answered') AS answered,
+        last_value(outcome ORDER BY enqueued_at, call_id) AS last_outcome,
+        last_value(wait_secs ORDER BY enqueued_at, call_id) AS last_wait_secs,
+        first_value(agent_id ORDER BY enqueued_at, call_id) FILTER (WHERE agent_id IS NOT NULL) AS agent_id
+    FROM fct_queue_visits
+    GROUP BY source_system, chain_id
+),
+calls AS (
+    SELECT
+        l.*,
+        coalesce(q.queue_visits, 0) > 0 AS queued,
+        coalesce(q.answered, false) OR l.agent_connected AS answered,
+        l.legs > 1 AS transferred,
+        q.wait_secs,
+        q.last_outcome,
+        q.last_wait_secs,
+        q.agent_id,
+        coalesce(q.queue_visits, 0) = 0
+            AND NOT l.agent_connected
+            AND (l.last_app = 'Hangup' OR l.last_disconnect_reason = 'CONTACT_FLOW_DISCONNECT') AS contained
+    FROM legs l
+    LEFT JOIN queues q ON q.source_system = l.source_system AND q.chain_id = l.chain_id
+)
+SELECT
+    c.source_system,
+    c.chain_id,
+    k.customer_key,
+    k.match_type,
+    c.started_at,
+    c.ended_at,
+    CAST(seconds_between(c.started_at, c.ended_at) AS BIGINT) AS duration_secs,
+    c.legs,
+    c.direction,
+    c.caller_number,
+    c.ivr_path,
+    c.ivr_errors,
+    c.intent,
+    c.queued,
+    c.answered,
+    c.transferred,
+    c.contained,
+    CASE
+        WHEN NOT c.queued AND c.contained THEN 'contained'
+        WHEN NOT c.queued AND c.answered THEN 'answered'
+        WHEN NOT c.queued THEN 'abandoned_ivr'
+        WHEN c.last_outcome = 'answered' THEN 'answered'
+        WHEN c.last_outcome = 'abandoned' THEN 'abandoned_queue'
+        ELSE c.last_outcome
+    END AS outcome,
+    CASE
+        WHEN c.queued AND c.last_outcome = 'abandoned' AND c.last_wait_secs < 5 THEN 'short_abandon'
+        WHEN c.queued AND c.last_outcome = 'abandoned' AND coalesce(c.ivr_errors, 0) >= 2 THEN 'ivr_errors'
+        WHEN c.queued AND c.last_outcome = 'abandoned' THEN 'long_wait'
+        WHEN NOT c.queued AND NOT c.contained AND NOT c.answered AND coalesce(c.ivr_errors, 0) >= 1 THEN 'ivr_errors'
+    END AS abandon_reason,
+    c.wait_secs,
+    c.talk_secs,
+    c.agent_id,
+    c.csat_score
+FROM calls c
+LEFT JOIN int_customer_keys k ON k.kind = 'call' AND k.id = c.source_system || ':' || c.chain_id
