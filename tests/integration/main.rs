@@ -1,1 +1,9 @@
-//! Workspace-level tests.
+//! Workspace-level tests: the `touchstone` binary end to end on generated exports, scored
+//! against the generator's planted ground truth, plus the CLI's errors and interop with the
+//! tools analysts use. One test binary for the whole workspace (each DataFusion test binary is
+//! hundreds of MB).
+
+mod common;
+mod e2e;
+mod errors;
+mod interop;

@@ -1,0 +1,160 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use touchstone_load::Warehouse;
+
+/// The repository root (where `sql/` and `pipelines/` are).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// The `touchstone` binary under test.
+pub fn touchstone() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_touchstone"));
+    cmd.current_dir(repo_root())
+        .env_remove("RUST_LOG")
+        .arg("--no-progress");
+    cmd
+}
+
+/// Writes generated exports into `dir`.
+pub fn generate(
+    dir: &Path,
+    customers: u64,
+    days: u32,
+    seed: u64,
+) -> touchstone_synth::GenerateSummary {
+    let options = touchstone_synth::GenerateOptions {
+        out: dir.to_path_buf(),
+        customers,
+        days,
+        seed,
+        ..touchstone_synth::GenerateOptions::default()
+    };
+    touchstone_synth::generate(&options, &|_| {}).expect("generate exports")
+}
+
+/// Runs the default pipeline on `raw`, writing to `warehouse`, and returns the process output.
+pub fn run_pipeline(raw: &Path, warehouse: &str, date: &str, extra: &[&str]) -> Output {
+    touchstone()
+        .args(["run", "pipelines/customer_success.yaml", "--date", date])
+        .args(extra)
+        .env("TOUCHSTONE_RAW", raw)
+        .env("TOUCHSTONE_WAREHOUSE", warehouse)
+        .output()
+        .expect("run touchstone")
+}
+
+/// Asserts the process succeeded, showing its output when it did not.
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A session over every committed table of `warehouse` plus the truth tables of `raw`
+/// (`truth_<name>`).
+pub async fn session(warehouse: &str, raw: &Path) -> SessionContext {
+    let ctx = SessionContext::new();
+    let url = touchstone_core::store::resolve_url(warehouse, &repo_root()).expect("warehouse url");
+    Warehouse::open(&url)
+        .expect("open warehouse")
+        .register_all(&ctx)
+        .await
+        .expect("register tables");
+    for entry in std::fs::read_dir(raw.join("truth")).expect("truth dir") {
+        let path = entry.expect("truth entry").path();
+        let name = path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .to_string();
+        ctx.register_parquet(
+            format!("truth_{name}"),
+            path.to_string_lossy().as_ref(),
+            Default::default(),
+        )
+        .await
+        .expect("register truth");
+    }
+    ctx
+}
+
+/// Runs `sql` and returns the rows.
+pub async fn rows(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
+    ctx.sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The single value of a one-row, one-column query, as f64.
+pub async fn scalar(ctx: &SessionContext, sql: &str) -> f64 {
+    let batches = rows(ctx, sql).await;
+    let batch = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .unwrap_or_else(|| panic!("no rows: {sql}"));
+    let column =
+        arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Float64).expect("cast");
+    let values = column
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .expect("f64");
+    values.value(0)
+}
+
+/// Rows of a two-column (key, value) query.
+pub async fn pairs(ctx: &SessionContext, sql: &str) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    for batch in rows(ctx, sql).await {
+        let keys = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
+            .expect("cast key");
+        let keys = keys
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .expect("utf8");
+        let values = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Float64)
+            .expect("cast value");
+        let values = values
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .expect("f64");
+        for i in 0..batch.num_rows() {
+            out.push((keys.value(i).to_string(), values.value(i)));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The Python interpreter of the test venv (`make test` sets TOUCHSTONE_PYTHON).
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("TOUCHSTONE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo_root().join("target"));
+            target.join("venv/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "Python with pyarrow/deltalake/duckdb not found at {}; run `make test-deps` (or `make test`), or set TOUCHSTONE_PYTHON",
+        path.display()
+    );
+    path
+}

@@ -1,0 +1,291 @@
+//! Bad configuration gets a located error and writes nothing; bad rows are rejected with file,
+//! line and reason while the run goes on, and no row is lost.
+
+use std::path::Path;
+
+use crate::common::*;
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A pipeline file in `dir` reading the default models and metrics unless told otherwise.
+fn write_pipeline(dir: &Path, body: &str) -> std::path::PathBuf {
+    let root = repo_root();
+    let text = body
+        .replace("{SQL}", &root.join("sql").to_string_lossy())
+        .replace(
+            "{METRICS}",
+            &root.join("pipelines/metrics").to_string_lossy(),
+        );
+    let path = dir.join("pipeline.yaml");
+    std::fs::write(&path, text).expect("write pipeline");
+    path
+}
+
+#[test]
+fn the_default_pipeline_validates() {
+    let output = touchstone()
+        .args(["validate", "pipelines/customer_success.yaml"])
+        .output()
+        .expect("run");
+    assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("valid — 7 sources"), "{stdout}");
+}
+
+#[test]
+fn yaml_typos_are_located_with_a_suggestion() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_pipeline(
+        dir.path(),
+        "name: p\nwarehouse: wh\nmodels: {SQL}\nmetrics: {METRICS}\nsources:\n  - name: web\n    type: segment_events\n    pathh: raw/*.ndjson\n",
+    );
+    let output = touchstone()
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    let want = format!(
+        "{}:8:5: error[E1002]: unknown field `pathh`",
+        file.display()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert!(err.contains("help: did you mean 'path'?"), "{err}");
+
+    let file = write_pipeline(
+        dir.path(),
+        "name: p\nwarehouse: wh\nsources:\n  - name: web\n    type: segment_event\n    path: raw\n",
+    );
+    let output = touchstone()
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("run");
+    let err = stderr(&output);
+    assert!(
+        err.contains(":5:11: error[E1005]: unknown variant `segment_event`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: did you mean 'segment_events'?"),
+        "{err}"
+    );
+
+    let file = write_pipeline(
+        dir.path(),
+        "name: p\nwarehouse: ${TOUCHSTONE_TEST_UNSET_VARIABLE}\nsources:\n  - name: web\n    type: segment_events\n    path: raw\n",
+    );
+    let output = touchstone()
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("run");
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            ":2:12: error[E1006]: environment variable 'TOUCHSTONE_TEST_UNSET_VARIABLE' is not set"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_metric_columns_and_bad_models_are_all_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metrics = dir.path().join("metrics");
+    std::fs::create_dir_all(&metrics).expect("mkdir");
+    std::fs::write(
+        metrics.join("chat.yaml"),
+        "metrics:\n  - name: frt\n    description: d\n    source: fct_chats\n    time: started_at\n    type: simple\n    measure: { agg: avg, expr: frst_response_secs }\n",
+    )
+    .expect("write metric");
+    let file = write_pipeline(
+        dir.path(),
+        &format!(
+            "name: p\nwarehouse: wh\nmodels: {{SQL}}\nmetrics: {}\nsources:\n  - name: web\n    type: segment_events\n    path: raw\n",
+            metrics.display()
+        ),
+    );
+    let output = touchstone()
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("chat.yaml:7:32: error[E3002]: metric 'frt': expression names unknown column 'frst_response_secs'"), "{err}");
+    assert!(
+        err.contains("help: did you mean 'first_response_secs'?"),
+        "{err}"
+    );
+
+    // A model that reads a misspelt column: located in the SQL file, with a suggestion.
+    let sql = dir.path().join("sql");
+    std::fs::create_dir_all(sql.join("marts")).expect("mkdir");
+    std::fs::write(
+        sql.join("marts/broken.sql"),
+        "select contact_id,\n       emial\nfrom stg_contacts\n",
+    )
+    .expect("write");
+    std::fs::write(sql.join("marts/orphan.sql"), "select * from stg_contact\n").expect("write");
+    let file = write_pipeline(
+        dir.path(),
+        &format!(
+            "name: p\nwarehouse: wh\nmodels: {}\nmetrics: {}\nsources:\n  - name: web\n    type: segment_events\n    path: raw\n",
+            sql.display(),
+            dir.path().join("none").display()
+        ),
+    );
+    std::fs::create_dir_all(dir.path().join("none")).expect("mkdir");
+    let output = touchstone()
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("run");
+    let err = stderr(&output);
+    assert!(
+        err.contains("orphan.sql:1:15: error[E2002]: model 'orphan' reads table 'stg_contact'"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean 'stg_contacts'?"), "{err}");
+    // Unknown tables stop before planning; fix it and the plan error shows.
+    std::fs::remove_file(sql.join("marts/orphan.sql")).expect("rm");
+    let output = touchstone()
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("run");
+    let err = stderr(&output);
+    assert!(
+        err.contains("broken.sql:2:8: error[E2004]: model 'broken'"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean 'email'?"), "{err}");
+}
+
+#[test]
+fn a_missing_source_path_stops_the_run_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let warehouse = dir.path().join("wh");
+    let output = run_pipeline(
+        &dir.path().join("no-such-exports"),
+        &warehouse.to_string_lossy(),
+        "2026-08-01",
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("pipelines/customer_success.yaml:17:11: error[E1009]: source 'salesforce': no file matches"),
+        "{err}"
+    );
+    assert!(err.contains("7 errors; nothing was written"), "{err}");
+    assert!(!warehouse.exists(), "the warehouse must not be created");
+}
+
+/// Corrupt records in several formats: each is rejected with its file, line and reason, the
+/// rest is staged, and read = staged + rejected for every source.
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_rows_are_rejected_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw");
+    generate(&raw, 200, 10, 3);
+    let append = |rel: &str, text: &str| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(raw.join(rel))
+            .expect("open");
+        f.write_all(text.as_bytes()).expect("append");
+    };
+    let cdr_lines = std::fs::read_to_string(raw.join("asterisk/Master.csv"))
+        .expect("cdr")
+        .lines()
+        .count();
+    append("asterisk/Master.csv", "\"\",\"3125550143\",\"7001\"\n");
+    append(
+        "asterisk/queue_log",
+        "yesterday|1.2|billing|NONE|ENTERQUEUE||3125550143|1\n",
+    );
+    let survey_lines = std::fs::read_to_string(raw.join("surveys/responses.csv"))
+        .expect("survey")
+        .lines()
+        .count();
+    append(
+        "surveys/responses.csv",
+        "R_bad,Post-contact CSAT,csat,1,5,9,too high,customer,a@example.com,a@example.com,,,voice,X,,2026-08-02T10:00:00-05:00\r\n",
+    );
+    let web_file = std::fs::read_dir(raw.join("web"))
+        .expect("web")
+        .next()
+        .expect("a web file")
+        .expect("entry")
+        .path();
+    let web_name = web_file
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .to_string();
+    append(
+        &format!("web/{web_name}"),
+        "{\"type\": \"page\", \"timestamp\": \n",
+    );
+
+    let warehouse = dir.path().join("wh").to_string_lossy().to_string();
+    let output = run_pipeline(&raw, &warehouse, "2026-08-10", &["--json"]);
+    assert_success(&output);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let mut rejected_by_source = std::collections::BTreeMap::new();
+    for s in summary["sources"].as_array().expect("sources") {
+        let (read, staged, rejected) = (
+            s["rows_read"].as_u64().expect("read"),
+            s["rows_staged"].as_u64().expect("staged"),
+            s["rows_rejected"].as_u64().expect("rejected"),
+        );
+        assert_eq!(read, staged + rejected);
+        rejected_by_source.insert(s["name"].as_str().expect("name").to_string(), rejected);
+    }
+    for source in ["asterisk_cdr", "asterisk_queue_log", "surveys", "web"] {
+        assert_eq!(
+            rejected_by_source[source], 1,
+            "{source}: {rejected_by_source:?}"
+        );
+    }
+    let ctx = session(&warehouse, &raw).await;
+    let cdr = rows(
+        &ctx,
+        "select _source_line, reason from rejects_asterisk_cdr",
+    )
+    .await;
+    let text = arrow::util::pretty::pretty_format_batches(&cdr)
+        .expect("format")
+        .to_string();
+    assert!(
+        text.contains(&format!("| {} ", cdr_lines + 1)),
+        "the CDR reject names its line\n{text}"
+    );
+    assert!(
+        text.contains("found 3"),
+        "the reason says what was wrong\n{text}"
+    );
+    let survey = rows(
+        &ctx,
+        "select _source_file, _source_line, reason, raw from rejects_surveys",
+    )
+    .await;
+    let text = arrow::util::pretty::pretty_format_batches(&survey)
+        .expect("format")
+        .to_string();
+    assert!(text.contains("responses.csv"), "{text}");
+    assert!(text.contains(&format!("| {} ", survey_lines + 1)), "{text}");
+    assert!(text.contains("R_bad"), "the raw record is kept\n{text}");
+    let web = scalar(
+        &ctx,
+        &format!("select count(*) from rejects_web where _source_file like '%{web_name}'"),
+    )
+    .await;
+    assert_eq!(web, 1.0);
+}
