@@ -478,6 +478,27 @@ mod tests {
         (v * s).round() / s
     }
 
+    /// From the raw CDNOW sample (exact recency and T) as well as from the rounded file.
+    #[test]
+    fn fits_exact_cdnow_summary_to_published_digits() {
+        let summary = crate::summary::tests::cdnow_summary();
+        let data = RfmData::from_summary(&summary).unwrap();
+        let fit = BgNbdParams::fit(&data, &FitOptions::default()).unwrap();
+        let p = fit.params;
+        assert!(fit.report.converged, "{:?}", fit.report);
+        assert_eq!(
+            [
+                round_to(p.r, 3),
+                round_to(p.alpha, 3),
+                round_to(p.a, 3),
+                round_to(p.b, 3)
+            ],
+            [0.243, 4.414, 0.793, 2.426],
+            "{p:?}"
+        );
+        assert_eq!(round_to(fit.report.log_likelihood, 1), -9582.4);
+    }
+
     #[test]
     fn fits_cdnow_to_published_values() {
         let fit = BgNbdParams::fit(&cdnow(), &FitOptions::default()).unwrap();
