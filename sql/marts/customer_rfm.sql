@@ -3,22 +3,11 @@
 -- from the first to the last purchase, T = days from the first purchase to the run date,
 -- monetary_value = mean value of the repeat transactions (0 without repeats). Orders dated after
 -- the run date, and orders with no positive amount, are left out.
-WITH transactions AS (
-    SELECT
-        k.customer_key,
-        o.effective_date AS purchase_date,
-        sum(o.total_amount) AS amount
-    FROM int_orders o
-    JOIN int_customer_keys k ON k.kind = 'order' AND k.id = o.order_id
-    CROSS JOIN run_context r
-    WHERE o.effective_date <= r.run_date AND o.total_amount > 0
-    GROUP BY k.customer_key, o.effective_date
-),
-ranked AS (
+WITH ranked AS (
     SELECT
         *,
         row_number() OVER (PARTITION BY customer_key ORDER BY purchase_date) AS purchase_no
-    FROM transactions
+    FROM int_transactions
 )
 SELECT
     customer_key,

@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use crate::common::*;
 
-const CUSTOMERS: u64 = 1_500;
-const DAYS: u32 = 40;
+const CUSTOMERS: u64 = 1_200;
+const DAYS: u32 = 75;
 const SEED: u64 = 7;
-const RUN_DATE: &str = "2026-09-09"; // the last day of 40 days from 2026-08-01
+const RUN_DATE: &str = "2026-10-14"; // the last day of 75 days from 2026-08-01
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pipeline_reproduces_the_ground_truth() {
@@ -31,11 +31,12 @@ async fn pipeline_reproduces_the_ground_truth() {
     queue_visits_and_calls_match(&ctx).await;
     rfm_matches_the_simulated_purchases(&ctx).await;
     metric_values_are_documented_and_sane(&ctx).await;
+    value_and_retention_tables(&ctx).await;
 
     // A retry of the same date, and a run for a later date over the same files, replace rather
     // than add: staging always holds each source's current files once.
     let before = staged_counts(&ctx).await;
-    for date in [RUN_DATE, "2026-09-10"] {
+    for date in [RUN_DATE, "2026-10-15"] {
         assert_success(&run_pipeline(&raw, &warehouse, date, &[]));
         let ctx = session(&warehouse, &raw).await;
         assert_eq!(
@@ -361,10 +362,14 @@ async fn metric_values_are_documented_and_sane(ctx: &datafusion::prelude::Sessio
         names,
         [
             "abandonment_rate",
+            "average_clv",
+            "average_p_alive",
             "chat_first_response_secs",
             "csat_pct",
+            "customer_equity",
             "inbound_volume",
-            "nps"
+            "nps",
+            "poor_fit_share"
         ]
     );
     let bad = scalar(
@@ -387,4 +392,55 @@ async fn metric_values_are_documented_and_sane(ctx: &datafusion::prelude::Sessio
     )
     .await;
     assert_eq!(mismatch, 0.0, "per-channel volume adds up to the total");
+}
+
+/// customer_value has a row per customer_rfm row, every model number is in range or explained,
+/// the model fits are recorded, and the retention tables are consistent with the cohorts.
+async fn value_and_retention_tables(ctx: &datafusion::prelude::SessionContext) {
+    let rfm = scalar(ctx, "select count(*) from customer_rfm").await;
+    let valued = scalar(ctx, "select count(distinct customer_key) from customer_value").await;
+    assert_eq!(rfm, valued, "one customer_value row per customer");
+    let bad = scalar(
+        ctx,
+        "select count(*) from customer_value where
+            (p_alive is null or clv is null) and value_note is null
+            or p_alive < 0 or p_alive > 1 or expected_purchases < 0 or clv < 0
+            or isnan(clv) or isnan(p_alive)",
+    )
+    .await;
+    assert_eq!(bad, 0.0, "values in range, and every null explained");
+    let deciles = scalar(ctx, "select count(distinct value_decile) from customer_value").await;
+    assert_eq!(deciles, 10.0);
+    let fits = scalar(ctx, "select count(*) from value_model_fits where converged and estimate > 0").await;
+    assert_eq!(fits, 7.0, "r, alpha, a, b and p, q, gamma fitted");
+    // Equity in metric_values is the sum of customer CLV.
+    let equity = scalar(ctx, "select sum(clv) from customer_value").await;
+    let metric = scalar(ctx, "select value from metric_values where metric = 'customer_equity' and dimensions = ''").await;
+    assert!((equity - metric).abs() < 1e-6 * equity.max(1.0), "{equity} vs {metric}");
+
+    let cohort_sizes = scalar(
+        ctx,
+        "select count(*) from (
+            select cohort_month, max(cohort_customers) as n from retention_cohorts group by cohort_month
+         ) c full join (
+            select cast(date_trunc('month', first_purchase_date) as date) as cohort_month, count(*) as n
+            from customer_rfm group by 1
+         ) f on f.cohort_month = c.cohort_month
+         where c.n is distinct from f.n",
+    )
+    .await;
+    assert_eq!(cohort_sizes, 0.0, "cohort sizes count first purchases");
+    let first_month = scalar(ctx, "select min(active_share) from retention_cohorts where months_since_first = 0").await;
+    assert_eq!(first_month, 1.0, "everyone is active in their first month");
+    let km = scalar(
+        ctx,
+        "select count(*) from retention_curve where survival < ci_low - 1e-12 or survival > ci_high + 1e-12
+            or survival < 0 or survival > 1",
+    )
+    .await;
+    assert_eq!(km, 0.0);
+    let at_risk = scalar(ctx, "select max(at_risk) from retention_curve where cohort = 'all'").await;
+    assert_eq!(at_risk, rfm, "the overall curve starts with every customer at risk");
+    let projected = scalar(ctx, "select count(*) from retention_projection where cohort = 'all' and is_projection").await;
+    assert!(projected > 0.0, "the overall curve is projected forward");
 }

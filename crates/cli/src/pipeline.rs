@@ -86,6 +86,7 @@ fn session(pipeline: &Pipeline, planner: Option<bool>) -> Result<SessionContext,
     let options = SessionOptions {
         memory_limit_bytes: Some(pipeline.memory_limit_bytes),
         query_planner: planner.map(|_| touchstone_load::delta_query_planner()),
+        value: pipeline.value,
         ..SessionOptions::default()
     };
     touchstone_transform::new_session(&options).map_err(engine_diagnostic)

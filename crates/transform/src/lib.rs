@@ -21,10 +21,12 @@ use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use touchstone_core::config::ValueSettings;
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, did_you_mean};
 use touchstone_core::schema::StagingTable;
 
 pub mod models;
+pub mod native;
 pub mod udf;
 
 pub use models::{Model, load_models, order_models};
@@ -65,6 +67,8 @@ pub struct SessionOptions {
     pub query_planner: Option<Arc<dyn QueryPlanner + Send + Sync>>,
     /// Parallelism; the number of cores when `None`.
     pub target_partitions: Option<usize>,
+    /// Settings of the value-model table functions (see [`native`]).
+    pub value: ValueSettings,
 }
 
 impl std::fmt::Debug for SessionOptions {
@@ -74,6 +78,7 @@ impl std::fmt::Debug for SessionOptions {
             .field("spill_dir", &self.spill_dir)
             .field("query_planner", &self.query_planner.is_some())
             .field("target_partitions", &self.target_partitions)
+            .field("value", &self.value)
             .finish()
     }
 }
@@ -108,6 +113,8 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     }
     let ctx = SessionContext::new_with_state(state.build());
     udf::register(&ctx);
+    native::register(&ctx, options.value);
+    register_settings(&ctx, &options.value)?;
     Ok(ctx)
 }
 
@@ -156,12 +163,53 @@ pub fn register_run_context(
     Ok(())
 }
 
+/// Name of the one-row table of the pipeline's value settings, readable from every model.
+pub const PIPELINE_SETTINGS: &str = "pipeline_settings";
+
+/// Registers `pipeline_settings`: the pipeline's `value:` settings as one row, so SQL models
+/// use the same margin, horizon and costs as the model table functions.
+fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), TransformError> {
+    use arrow::array::{Float64Array, Int64Array};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("value_model", DataType::Utf8, false),
+        Field::new("horizon_days", DataType::Int64, false),
+        Field::new("clv_months", DataType::Int64, false),
+        Field::new("monthly_discount", DataType::Float64, false),
+        Field::new("margin", DataType::Float64, false),
+        Field::new("support_cost_per_minute", DataType::Float64, false),
+        Field::new("inactive_after_days", DataType::Int64, false),
+        Field::new("projection_periods", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(StringArray::from(vec![value.model.name()])),
+            Arc::new(Int64Array::from(vec![i64::from(value.horizon_days)])),
+            Arc::new(Int64Array::from(vec![i64::from(value.clv_months)])),
+            Arc::new(Float64Array::from(vec![value.monthly_discount])),
+            Arc::new(Float64Array::from(vec![value.margin])),
+            Arc::new(Float64Array::from(vec![value.support_cost_per_minute])),
+            Arc::new(Int64Array::from(vec![i64::from(value.inactive_after_days)])),
+            Arc::new(Int64Array::from(vec![i64::from(value.projection_periods)])),
+        ],
+    )
+    .map_err(|e| TransformError::Engine {
+        context: "building pipeline_settings".into(),
+        source: Box::new(e.into()),
+    })?;
+    let table = MemTable::try_new(schema, vec![vec![batch]])
+        .map_err(engine("creating pipeline_settings"))?;
+    ctx.register_table(PIPELINE_SETTINGS, Arc::new(table))
+        .map_err(engine("registering pipeline_settings"))?;
+    Ok(())
+}
+
 /// The tables every model may read before any model runs.
 pub fn input_tables() -> BTreeSet<String> {
     StagingTable::ALL
         .iter()
         .map(|t| t.name().to_string())
-        .chain([RUN_CONTEXT.to_string()])
+        .chain([RUN_CONTEXT.to_string(), PIPELINE_SETTINGS.to_string()])
         .collect()
 }
 

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 
 use datafusion::execution::context::SessionState;
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::Statement;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    Expr as SqlExpr, FunctionArg, FunctionArgExpr, Statement, TableFactor, Value, Visit, Visitor,
+};
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, did_you_mean};
 
 /// The layer whose models are written to the warehouse.
@@ -193,13 +197,57 @@ fn parse(display: &str, sql: &str, state: &SessionState) -> Result<Vec<String>, 
         Diagnostic::new(ErrorCode::SqlSyntax, first_line(&e.strip_backtrace()))
             .at(Span::new(display, 1, 1))
     })?;
+    // A table function is not a table; the tables it reads are its quoted arguments.
+    let functions = state.table_functions();
     let mut names: Vec<String> = references
         .iter()
         .map(|r| r.table().to_lowercase())
+        .filter(|name| !functions.contains_key(name))
         .collect();
+    if let DfStatement::Statement(inner) = &statement {
+        let mut visitor = FunctionArguments {
+            functions: functions.keys().cloned().collect(),
+            tables: Vec::new(),
+        };
+        let _ = inner.visit(&mut visitor);
+        names.extend(visitor.tables);
+    }
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// Collects the quoted arguments of table-function calls (`customer_value_model('customer_rfm')`).
+struct FunctionArguments {
+    functions: BTreeSet<String>,
+    tables: Vec<String>,
+}
+
+impl Visitor for FunctionArguments {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        let (name, args) = match factor {
+            TableFactor::Table {
+                name,
+                args: Some(args),
+                ..
+            } => (name, &args.args),
+            TableFactor::Function { name, args, .. } => (name, args),
+            _ => return ControlFlow::Continue(()),
+        };
+        let function = name.to_string().to_lowercase();
+        if self.functions.contains(&function) {
+            for arg in args {
+                if let FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Value(v))) = arg
+                    && let Value::SingleQuotedString(table) = &v.value
+                {
+                    self.tables.push(table.to_lowercase());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Orders models so that every model comes after the models it reads. `inputs` are the tables

@@ -1,0 +1,954 @@
+//! Statistical models as table functions, so SQL models can use them like tables:
+//!
+//! | function | reads (columns) | returns |
+//! |---|---|---|
+//! | `customer_value_model('t')` | `customer_key, frequency, recency, "T", monetary_value` (days) | per customer: P(alive), expected purchases, expected spend, CLV, value decile, note |
+//! | `value_model_fits('t')` | the same | one row per fitted parameter, with the fit's diagnostics |
+//! | `kaplan_meier('t')` | `duration` (days), `observed` (churned), optional `cohort` | Kaplan-Meier survival with a 95% log-log band, per cohort |
+//! | `sbg_projection('t')` | `cohort, period, survival` (fraction alive, period 0 = 1) | the shifted-beta-geometric fit per cohort, projected forward |
+//!
+//! The argument is the name of a table or model; [`crate::models`] counts it as a dependency.
+//! The functions are lazy: planning checks the input's columns, and the input is read, the
+//! model fitted and the rows computed only when the plan executes. Fits are cached for the
+//! session, so `customer_value_model` and `value_model_fits` over the same input fit once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow::compute::{cast, concat_batches};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl};
+use datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
+use datafusion::datasource::TableProvider;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use touchstone_core::config::{PurchaseModelKind, ValueSettings};
+use touchstone_value::{
+    BgNbdParams, ClvConfig, FitOptions, FitReport, GammaGammaParams, ParetoNbdParams,
+    PurchaseModel, RfmData, SbgParams, SpendData, clv_deciles, customer_lifetime_value,
+    kaplan_meier,
+};
+
+/// Days per month for CLV with daily data (the `lifetimes` convention).
+pub const DAYS_PER_MONTH: f64 = 30.0;
+
+/// The names of the table functions, in registration order.
+pub const FUNCTIONS: [&str; 4] = [
+    "customer_value_model",
+    "value_model_fits",
+    "kaplan_meier",
+    "sbg_projection",
+];
+
+/// Registers the model table functions in `ctx`.
+pub fn register(ctx: &SessionContext, settings: ValueSettings) {
+    let cache = Arc::new(FitCache::default());
+    for kind in [
+        Kind::CustomerValue,
+        Kind::ModelFits,
+        Kind::KaplanMeier,
+        Kind::SbgProjection,
+    ] {
+        ctx.register_udtf(
+            kind.name(),
+            Arc::new(ModelFunction {
+                kind,
+                settings,
+                cache: Arc::clone(&cache),
+            }),
+        );
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    CustomerValue,
+    ModelFits,
+    KaplanMeier,
+    SbgProjection,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::CustomerValue => FUNCTIONS[0],
+            Kind::ModelFits => FUNCTIONS[1],
+            Kind::KaplanMeier => FUNCTIONS[2],
+            Kind::SbgProjection => FUNCTIONS[3],
+        }
+    }
+
+    /// Required input columns and whether each may be numeric (else text or boolean).
+    fn inputs(self) -> &'static [(&'static str, InputType)] {
+        match self {
+            Kind::CustomerValue | Kind::ModelFits => &[
+                ("customer_key", InputType::Text),
+                ("frequency", InputType::Number),
+                ("recency", InputType::Number),
+                ("T", InputType::Number),
+                ("monetary_value", InputType::Number),
+            ],
+            Kind::KaplanMeier => &[
+                ("duration", InputType::Number),
+                ("observed", InputType::Boolean),
+            ],
+            Kind::SbgProjection => &[
+                ("cohort", InputType::Text),
+                ("period", InputType::Number),
+                ("survival", InputType::Number),
+            ],
+        }
+    }
+
+    fn schema(self) -> SchemaRef {
+        static SCHEMAS: LazyLock<[SchemaRef; 4]> = LazyLock::new(|| {
+            let f = |name: &str, t: DataType, nullable: bool| Field::new(name, t, nullable);
+            use DataType::{Boolean, Float64, Int32, Int64, Utf8};
+            [
+                Arc::new(Schema::new(vec![
+                    f("customer_key", Utf8, false),
+                    f("model", Utf8, false),
+                    f("frequency", Float64, true),
+                    f("recency", Float64, true),
+                    f("T", Float64, true),
+                    f("monetary_value", Float64, true),
+                    f("p_alive", Float64, true),
+                    f("expected_purchases", Float64, true),
+                    f("expected_purchases_clv_horizon", Float64, true),
+                    f("expected_spend", Float64, true),
+                    f("clv", Float64, true),
+                    f("value_decile", Int32, true),
+                    f("value_note", Utf8, true),
+                ])),
+                Arc::new(Schema::new(vec![
+                    f("model", Utf8, false),
+                    f("parameter", Utf8, false),
+                    f("estimate", Float64, true),
+                    f("log_likelihood", Float64, true),
+                    f("iterations", Int64, true),
+                    f("converged", Boolean, false),
+                    f("customers", Float64, true),
+                    f("message", Utf8, false),
+                ])),
+                Arc::new(Schema::new(vec![
+                    f("cohort", Utf8, false),
+                    f("time", Float64, false),
+                    f("at_risk", Int64, false),
+                    f("events", Int64, false),
+                    f("censored", Int64, false),
+                    f("survival", Float64, false),
+                    f("ci_low", Float64, false),
+                    f("ci_high", Float64, false),
+                ])),
+                Arc::new(Schema::new(vec![
+                    f("cohort", Utf8, false),
+                    f("period", Int64, false),
+                    f("observed_survival", Float64, true),
+                    f("projected_survival", Float64, true),
+                    f("projected_retention_rate", Float64, true),
+                    f("alpha", Float64, true),
+                    f("beta", Float64, true),
+                    f("is_projection", Boolean, false),
+                    f("note", Utf8, true),
+                ])),
+            ]
+        });
+        let i = match self {
+            Kind::CustomerValue => 0,
+            Kind::ModelFits => 1,
+            Kind::KaplanMeier => 2,
+            Kind::SbgProjection => 3,
+        };
+        Arc::clone(&SCHEMAS[i])
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum InputType {
+    Text,
+    Number,
+    Boolean,
+}
+
+#[derive(Debug)]
+struct ModelFunction {
+    kind: Kind,
+    settings: ValueSettings,
+    cache: Arc<FitCache>,
+}
+
+impl TableFunctionImpl for ModelFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let name = self.kind.name();
+        let input = match args.exprs() {
+            [
+                Expr::Literal(
+                    ScalarValue::Utf8(Some(t))
+                    | ScalarValue::Utf8View(Some(t))
+                    | ScalarValue::LargeUtf8(Some(t)),
+                    _,
+                ),
+            ] => t.to_lowercase(),
+            _ => {
+                return plan_err!(
+                    "{name}() takes one argument, the name of a table in quotes: {name}('customer_rfm')"
+                );
+            }
+        };
+        if let Some(state) = args.session().as_any().downcast_ref::<SessionState>() {
+            check_input(state, self.kind, &input)?;
+        }
+        Ok(Arc::new(LazyModelTable {
+            kind: self.kind,
+            input,
+            settings: self.settings,
+            cache: Arc::clone(&self.cache),
+        }))
+    }
+}
+
+/// Checks at planning time that the input exists and has the columns the function reads.
+fn check_input(state: &SessionState, kind: Kind, input: &str) -> Result<()> {
+    let name = kind.name();
+    let reference = datafusion::common::TableReference::from(input);
+    let schema_provider = state.schema_for_ref(reference.clone())?;
+    let provider = futures::executor::block_on(schema_provider.table(reference.table()))?;
+    let Some(provider) = provider else {
+        return plan_err!("{name}('{input}'): no table or model named '{input}'");
+    };
+    let schema = provider.schema();
+    for (column, expected) in kind.inputs() {
+        let Ok(field) = schema.field_with_name(column) else {
+            let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            return plan_err!(
+                "{name}('{input}'): the input has no column '{column}' (it has {}); {name} reads {}",
+                have.join(", "),
+                kind.inputs()
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        let t = field.data_type();
+        let ok = match expected {
+            InputType::Text => {
+                matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+            }
+            InputType::Number => t.is_numeric(),
+            InputType::Boolean => matches!(t, DataType::Boolean),
+        };
+        if !ok {
+            return plan_err!("{name}('{input}'): column '{column}' is {t}, expected {expected:?}");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+struct LazyModelTable {
+    kind: Kind,
+    input: String,
+    settings: ValueSettings,
+    cache: Arc<FitCache>,
+}
+
+#[async_trait]
+impl TableProvider for LazyModelTable {
+    fn schema(&self) -> SchemaRef {
+        self.kind.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let Some(state) = state.as_any().downcast_ref::<SessionState>() else {
+            return plan_err!("{}: needs a DataFusion SessionState", self.kind.name());
+        };
+        let ctx = SessionContext::new_with_state(state.clone());
+        let batches = ctx.table(self.input.as_str()).await?.collect().await?;
+        let schema = self.kind.schema();
+        let input = if batches.is_empty() {
+            RecordBatch::new_empty(
+                ctx.table(self.input.as_str())
+                    .await?
+                    .schema()
+                    .inner()
+                    .clone(),
+            )
+        } else {
+            concat_batches(&batches[0].schema(), &batches)?
+        };
+        let (kind, settings, cache, key) = (
+            self.kind,
+            self.settings,
+            Arc::clone(&self.cache),
+            self.input.clone(),
+        );
+        let output =
+            tokio::task::spawn_blocking(move || compute(kind, &input, &settings, &cache, &key))
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        let exec = MemorySourceConfig::try_new_exec(&[vec![output]], schema, projection.cloned())?;
+        Ok(exec)
+    }
+}
+
+fn compute(
+    kind: Kind,
+    input: &RecordBatch,
+    settings: &ValueSettings,
+    cache: &FitCache,
+    key: &str,
+) -> Result<RecordBatch> {
+    match kind {
+        Kind::CustomerValue => customer_value(settings, cache.get(key, input, settings)?.as_ref()),
+        Kind::ModelFits => model_fits(cache.get(key, input, settings)?.as_ref()),
+        Kind::KaplanMeier => survival_curves(input),
+        Kind::SbgProjection => sbg_projection(input, settings),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customer value
+
+/// The purchase model, fitted.
+#[derive(Debug, Clone)]
+enum PurchaseFit {
+    Bgnbd(BgNbdParams),
+    Pareto(ParetoNbdParams),
+}
+
+impl PurchaseFit {
+    fn model(&self) -> &dyn PurchaseModel {
+        match self {
+            PurchaseFit::Bgnbd(p) => p,
+            PurchaseFit::Pareto(p) => p,
+        }
+    }
+
+    fn parameters(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            PurchaseFit::Bgnbd(p) => vec![("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)],
+            PurchaseFit::Pareto(p) => {
+                vec![("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)]
+            }
+        }
+    }
+}
+
+/// Both fits over one input, and why a fit is missing.
+#[derive(Debug, Clone)]
+struct Fits {
+    model: PurchaseModelKind,
+    rows: Rows,
+    purchase: std::result::Result<(PurchaseFit, FitReport), String>,
+    spend: std::result::Result<(GammaGammaParams, FitReport), String>,
+}
+
+/// The input columns, and which rows are valid model input.
+#[derive(Debug, Clone)]
+struct Rows {
+    key: Vec<Option<String>>,
+    x: Vec<f64>,
+    tx: Vec<f64>,
+    t: Vec<f64>,
+    m: Vec<f64>,
+    invalid: Vec<Option<String>>,
+}
+
+#[derive(Debug, Default)]
+struct FitCache {
+    fits: Mutex<HashMap<String, Arc<Fits>>>,
+}
+
+impl FitCache {
+    fn get(&self, key: &str, input: &RecordBatch, settings: &ValueSettings) -> Result<Arc<Fits>> {
+        let mut fits = self.fits.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = fits.get(key) {
+            return Ok(Arc::clone(f));
+        }
+        let fitted = Arc::new(fit(input, settings)?);
+        fits.insert(key.to_string(), Arc::clone(&fitted));
+        Ok(fitted)
+    }
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| DataFusionError::Plan(format!("input has no column '{name}'")))
+}
+
+fn f64s(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
+    let a = cast(column(batch, name)?, &DataType::Float64)?;
+    let a = a
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| DataFusionError::Internal(format!("{name} did not cast to Float64")))?;
+    Ok(a.iter().collect())
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+    let a = cast(column(batch, name)?, &DataType::Utf8)?;
+    let a = a
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| DataFusionError::Internal(format!("{name} did not cast to Utf8")))?;
+    Ok(a.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+fn read_rows(input: &RecordBatch) -> Result<Rows> {
+    let key = strings(input, "customer_key")?;
+    let (x, tx, t, m) = (
+        f64s(input, "frequency")?,
+        f64s(input, "recency")?,
+        f64s(input, "T")?,
+        f64s(input, "monetary_value")?,
+    );
+    let n = key.len();
+    let mut rows = Rows {
+        key,
+        x: Vec::with_capacity(n),
+        tx: Vec::with_capacity(n),
+        t: Vec::with_capacity(n),
+        m: Vec::with_capacity(n),
+        invalid: Vec::with_capacity(n),
+    };
+    for i in 0..n {
+        let problem = match (x[i], tx[i], t[i], m[i]) {
+            (Some(x), Some(tx), Some(t), Some(m))
+                if x.is_finite() && tx.is_finite() && t.is_finite() && m.is_finite() =>
+            {
+                if x < 0.0 || x.fract() != 0.0 {
+                    Some(format!(
+                        "frequency {x} is not a whole number of repeat purchases"
+                    ))
+                } else if tx < 0.0 || t < tx {
+                    Some(format!("recency {tx} must be between 0 and T ({t})"))
+                } else if m < 0.0 {
+                    Some(format!("monetary_value {m} is negative"))
+                } else if x > 0.0 && tx == 0.0 {
+                    Some("repeat purchases with recency 0".to_string())
+                } else {
+                    None
+                }
+            }
+            _ => {
+                Some("frequency, recency, T or monetary_value is missing or not finite".to_string())
+            }
+        };
+        let problem = problem.or_else(|| {
+            rows.key[i]
+                .is_none()
+                .then(|| "customer_key is null".to_string())
+        });
+        let valid = problem.is_none();
+        rows.invalid.push(problem);
+        rows.x.push(if valid { x[i].unwrap_or(0.0) } else { 0.0 });
+        rows.tx.push(if valid { tx[i].unwrap_or(0.0) } else { 0.0 });
+        rows.t.push(if valid { t[i].unwrap_or(0.0) } else { 0.0 });
+        rows.m.push(if valid { m[i].unwrap_or(0.0) } else { 0.0 });
+    }
+    Ok(rows)
+}
+
+impl Rows {
+    fn valid(&self) -> Vec<usize> {
+        (0..self.x.len())
+            .filter(|&i| self.invalid[i].is_none())
+            .collect()
+    }
+    fn pick(values: &[f64], idx: &[usize]) -> Vec<f64> {
+        idx.iter().map(|&i| values[i]).collect()
+    }
+}
+
+fn fit(input: &RecordBatch, settings: &ValueSettings) -> Result<Fits> {
+    let rows = read_rows(input)?;
+    let idx = rows.valid();
+    let (x, tx, t, m) = (
+        Rows::pick(&rows.x, &idx),
+        Rows::pick(&rows.tx, &idx),
+        Rows::pick(&rows.t, &idx),
+        Rows::pick(&rows.m, &idx),
+    );
+    let options = FitOptions::default();
+    let purchase = RfmData::new(&x, &tx, &t)
+        .and_then(|data| match settings.model {
+            PurchaseModelKind::Bgnbd => {
+                BgNbdParams::fit(&data, &options).map(|f| (PurchaseFit::Bgnbd(f.params), f.report))
+            }
+            PurchaseModelKind::ParetoNbd => ParetoNbdParams::fit(&data, &options)
+                .map(|f| (PurchaseFit::Pareto(f.params), f.report)),
+        })
+        .map_err(|e| e.to_string());
+    let spend = SpendData::new(&x, &m)
+        .and_then(|data| GammaGammaParams::fit(&data, &options))
+        .map(|f| (f.params, f.report))
+        .map_err(|e| e.to_string());
+    Ok(Fits {
+        model: settings.model,
+        rows,
+        purchase,
+        spend,
+    })
+}
+
+fn customer_value(settings: &ValueSettings, fits: &Fits) -> Result<RecordBatch> {
+    let rows = &fits.rows;
+    let n = rows.key.len();
+    let idx = rows.valid();
+    let (x, tx, t, m) = (
+        Rows::pick(&rows.x, &idx),
+        Rows::pick(&rows.tx, &idx),
+        Rows::pick(&rows.t, &idx),
+        Rows::pick(&rows.m, &idx),
+    );
+    let mut p_alive = vec![None; n];
+    let mut expected = vec![None; n];
+    let mut expected_clv_horizon = vec![None; n];
+    let mut spend = vec![None; n];
+    let mut clv = vec![None; n];
+    let mut decile: Vec<Option<i32>> = vec![None; n];
+    let mut notes: Vec<Vec<String>> = rows
+        .invalid
+        .iter()
+        .map(|p| p.iter().map(|p| format!("not modelled: {p}")).collect())
+        .collect();
+    let mut general = Vec::new();
+
+    match &fits.purchase {
+        Err(e) => general.push(format!("{} not fitted: {e}", fits.model.name())),
+        Ok((model, report)) => {
+            if !report.converged {
+                general.push(format!(
+                    "{} fit did not converge ({}); values use its last good parameters",
+                    fits.model.name(),
+                    report.message
+                ));
+            }
+            let model = model.model();
+            let horizon = f64::from(settings.horizon_days);
+            let clv_horizon = f64::from(settings.clv_months) * DAYS_PER_MONTH;
+            let alive = model.p_alive_many(&x, &tx, &t).map_err(ext)?;
+            let e = model
+                .conditional_expected_purchases_many(horizon, &x, &tx, &t)
+                .map_err(ext)?;
+            let e_clv = model
+                .conditional_expected_purchases_many(clv_horizon, &x, &tx, &t)
+                .map_err(ext)?;
+            for (j, &i) in idx.iter().enumerate() {
+                p_alive[i] = Some(alive[j]);
+                expected[i] = Some(e[j]);
+                expected_clv_horizon[i] = Some(e_clv[j]);
+            }
+            match &fits.spend {
+                Err(e) => general.push(format!(
+                    "gamma_gamma spend model not fitted: {e}; expected_spend and clv are null"
+                )),
+                Ok((gg, gg_report)) => {
+                    if !gg_report.converged {
+                        general.push(format!(
+                            "gamma_gamma fit did not converge ({})",
+                            gg_report.message
+                        ));
+                    }
+                    match gg.conditional_expected_spend_many(&x, &m) {
+                        Err(e) => general.push(format!("expected spend not computed: {e}")),
+                        Ok(s) => {
+                            let config = ClvConfig {
+                                months: settings.clv_months,
+                                monthly_discount_rate: settings.monthly_discount,
+                                time_units_per_month: DAYS_PER_MONTH,
+                                margin: settings.margin,
+                            };
+                            let values =
+                                customer_lifetime_value(model, gg, &x, &tx, &t, &m, &config)
+                                    .map_err(ext)?;
+                            let deciles = if values.is_empty() {
+                                Vec::new()
+                            } else {
+                                clv_deciles(&values).map_err(ext)?
+                            };
+                            for (j, &i) in idx.iter().enumerate() {
+                                spend[i] = Some(s[j]);
+                                clv[i] = Some(values[j]);
+                                decile[i] = deciles.get(j).map(|d| i32::from(*d));
+                                if x[j] == 0.0 {
+                                    notes[i].push("no repeat purchases: expected_spend is the population mean".into());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let note: StringArray = notes
+        .into_iter()
+        .map(|mut v| {
+            v.extend(general.iter().cloned());
+            (!v.is_empty()).then(|| v.join("; "))
+        })
+        .collect();
+    let schema = Kind::CustomerValue.schema();
+    let valid_or_null = |values: &[f64], i: usize| rows.invalid[i].is_none().then(|| values[i]);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            rows.key
+                .iter()
+                .map(|k| Some(k.clone().unwrap_or_default()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(StringArray::from(vec![fits.model.name(); n])),
+        Arc::new(
+            (0..n)
+                .map(|i| valid_or_null(&rows.x, i))
+                .collect::<Float64Array>(),
+        ),
+        Arc::new(
+            (0..n)
+                .map(|i| valid_or_null(&rows.tx, i))
+                .collect::<Float64Array>(),
+        ),
+        Arc::new(
+            (0..n)
+                .map(|i| valid_or_null(&rows.t, i))
+                .collect::<Float64Array>(),
+        ),
+        Arc::new(
+            (0..n)
+                .map(|i| valid_or_null(&rows.m, i))
+                .collect::<Float64Array>(),
+        ),
+        Arc::new(Float64Array::from(p_alive)),
+        Arc::new(Float64Array::from(expected)),
+        Arc::new(Float64Array::from(expected_clv_horizon)),
+        Arc::new(Float64Array::from(spend)),
+        Arc::new(Float64Array::from(clv)),
+        Arc::new(Int32Array::from(decile)),
+        Arc::new(note),
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+fn model_fits(fits: &Fits) -> Result<RecordBatch> {
+    let mut model = Vec::new();
+    let mut parameter = Vec::new();
+    let mut estimate = Vec::new();
+    let mut ll = Vec::new();
+    let mut iterations = Vec::new();
+    let mut converged = Vec::new();
+    let mut customers = Vec::new();
+    let mut message = Vec::new();
+    let mut push = |m: &str, p: &str, e: Option<f64>, r: Option<&FitReport>, msg: String| {
+        model.push(m.to_string());
+        parameter.push(p.to_string());
+        estimate.push(e);
+        ll.push(r.map(|r| r.log_likelihood));
+        iterations.push(r.map(|r| r.iterations as i64));
+        converged.push(r.is_some_and(|r| r.converged));
+        customers.push(r.map(|r| r.customers));
+        message.push(msg);
+    };
+    match &fits.purchase {
+        Ok((params, report)) => {
+            for (name, value) in params.parameters() {
+                push(
+                    fits.model.name(),
+                    name,
+                    Some(value),
+                    Some(report),
+                    report.message.to_string(),
+                );
+            }
+        }
+        Err(e) => push(
+            fits.model.name(),
+            "(none)",
+            None,
+            None,
+            format!("not fitted: {e}"),
+        ),
+    }
+    match &fits.spend {
+        Ok((params, report)) => {
+            for (name, value) in [("p", params.p), ("q", params.q), ("gamma", params.gamma)] {
+                push(
+                    "gamma_gamma",
+                    name,
+                    Some(value),
+                    Some(report),
+                    report.message.to_string(),
+                );
+            }
+        }
+        Err(e) => push(
+            "gamma_gamma",
+            "(none)",
+            None,
+            None,
+            format!("not fitted: {e}"),
+        ),
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(model)),
+        Arc::new(StringArray::from(parameter)),
+        Arc::new(Float64Array::from(estimate)),
+        Arc::new(Float64Array::from(ll)),
+        Arc::new(Int64Array::from(iterations)),
+        Arc::new(BooleanArray::from(converged)),
+        Arc::new(Float64Array::from(customers)),
+        Arc::new(StringArray::from(message)),
+    ];
+    Ok(RecordBatch::try_new(Kind::ModelFits.schema(), columns)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Survival
+
+fn survival_curves(input: &RecordBatch) -> Result<RecordBatch> {
+    let duration = f64s(input, "duration")?;
+    let observed = cast(column(input, "observed")?, &DataType::Boolean)?;
+    let observed = observed
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .ok_or_else(|| DataFusionError::Internal("observed did not cast to Boolean".into()))?;
+    let cohort = match input.column_by_name("cohort") {
+        Some(_) => strings(input, "cohort")?,
+        None => vec![None; input.num_rows()],
+    };
+    // Every row is in its cohort and in "all"; rows with no duration are skipped.
+    let mut groups: BTreeMap<String, (Vec<f64>, Vec<bool>)> = BTreeMap::new();
+    for i in 0..input.num_rows() {
+        let (Some(d), false) = (duration[i], observed.is_null(i)) else {
+            continue;
+        };
+        if !d.is_finite() || d < 0.0 {
+            continue;
+        }
+        let event = observed.value(i);
+        for g in [Some("all".to_string()), cohort[i].clone()]
+            .into_iter()
+            .flatten()
+        {
+            let entry = groups.entry(g).or_default();
+            entry.0.push(d);
+            entry.1.push(event);
+        }
+    }
+    let mut out = KmColumns::default();
+    for (group, (d, e)) in &groups {
+        let km = kaplan_meier(d, e, 0.95).map_err(ext)?;
+        out.push(group, 0.0, d.len() as i64, 0, 0, 1.0, 1.0, 1.0);
+        for i in 0..km.time.len() {
+            out.push(
+                group,
+                km.time[i],
+                km.at_risk[i] as i64,
+                km.events[i] as i64,
+                km.censored[i] as i64,
+                km.survival[i],
+                km.lower[i],
+                km.upper[i],
+            );
+        }
+    }
+    out.finish()
+}
+
+#[derive(Default)]
+struct KmColumns {
+    cohort: Vec<String>,
+    time: Vec<f64>,
+    at_risk: Vec<i64>,
+    events: Vec<i64>,
+    censored: Vec<i64>,
+    survival: Vec<f64>,
+    low: Vec<f64>,
+    high: Vec<f64>,
+}
+
+impl KmColumns {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        cohort: &str,
+        time: f64,
+        at_risk: i64,
+        events: i64,
+        censored: i64,
+        s: f64,
+        low: f64,
+        high: f64,
+    ) {
+        self.cohort.push(cohort.to_string());
+        self.time.push(time);
+        self.at_risk.push(at_risk);
+        self.events.push(events);
+        self.censored.push(censored);
+        self.survival.push(s);
+        self.low.push(low);
+        self.high.push(high);
+    }
+
+    fn finish(self) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(self.cohort)),
+            Arc::new(Float64Array::from(self.time)),
+            Arc::new(Int64Array::from(self.at_risk)),
+            Arc::new(Int64Array::from(self.events)),
+            Arc::new(Int64Array::from(self.censored)),
+            Arc::new(Float64Array::from(self.survival)),
+            Arc::new(Float64Array::from(self.low)),
+            Arc::new(Float64Array::from(self.high)),
+        ];
+        Ok(RecordBatch::try_new(Kind::KaplanMeier.schema(), columns)?)
+    }
+}
+
+fn sbg_projection(input: &RecordBatch, settings: &ValueSettings) -> Result<RecordBatch> {
+    let cohort = strings(input, "cohort")?;
+    let period = f64s(input, "period")?;
+    let survival = f64s(input, "survival")?;
+    let mut curves: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
+    for i in 0..input.num_rows() {
+        if let (Some(c), Some(p), Some(s)) = (&cohort[i], period[i], survival[i])
+            && p.is_finite()
+            && p >= 0.0
+            && s.is_finite()
+        {
+            curves.entry(c.clone()).or_default().insert(p as i64, s);
+        }
+    }
+    let mut cols = SbgColumns::default();
+    for (c, curve) in &curves {
+        let last = curve.keys().next_back().copied().unwrap_or(0);
+        // Periods 0..=last in order; a gap stops the observed curve there.
+        let observed: Vec<f64> = (0..=last).map_while(|p| curve.get(&p).copied()).collect();
+        let horizon = last.max(0) + i64::from(settings.projection_periods);
+        let fitted = if observed.first().is_none_or(|s0| *s0 <= 0.0) {
+            Err("the curve does not start with a positive period 0".to_string())
+        } else {
+            SbgParams::fit(&observed, &FitOptions::default()).map_err(|e| e.to_string())
+        };
+        for p in 0..=horizon {
+            let seen = usize::try_from(p)
+                .ok()
+                .and_then(|p| observed.get(p))
+                .copied();
+            let s0 = observed.first().copied().unwrap_or(1.0);
+            match &fitted {
+                Ok(fit) => {
+                    let t = u32::try_from(p).unwrap_or(u32::MAX);
+                    let note = (!fit.report.converged)
+                        .then(|| format!("sBG fit did not converge ({})", fit.report.message));
+                    cols.push(
+                        c,
+                        p,
+                        seen.map(|s| s / s0),
+                        Some(fit.params.survival(t)),
+                        (t > 0).then(|| fit.params.retention_rate(t)),
+                        Some(fit.params.alpha),
+                        Some(fit.params.beta),
+                        seen.is_none(),
+                        note,
+                    );
+                }
+                Err(e) => {
+                    if seen.is_some() {
+                        cols.push(
+                            c,
+                            p,
+                            seen.map(|s| s / s0),
+                            None,
+                            None,
+                            None,
+                            None,
+                            false,
+                            Some(format!("not projected: {e}")),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    cols.finish()
+}
+
+#[derive(Default)]
+struct SbgColumns {
+    cohort: Vec<String>,
+    period: Vec<i64>,
+    observed: Vec<Option<f64>>,
+    projected: Vec<Option<f64>>,
+    retention: Vec<Option<f64>>,
+    alpha: Vec<Option<f64>>,
+    beta: Vec<Option<f64>>,
+    is_projection: Vec<bool>,
+    note: Vec<Option<String>>,
+}
+
+impl SbgColumns {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        cohort: &str,
+        period: i64,
+        observed: Option<f64>,
+        projected: Option<f64>,
+        retention: Option<f64>,
+        alpha: Option<f64>,
+        beta: Option<f64>,
+        is_projection: bool,
+        note: Option<String>,
+    ) {
+        self.cohort.push(cohort.to_string());
+        self.period.push(period);
+        self.observed.push(observed);
+        self.projected.push(projected);
+        self.retention.push(retention);
+        self.alpha.push(alpha);
+        self.beta.push(beta);
+        self.is_projection.push(is_projection);
+        self.note.push(note);
+    }
+
+    fn finish(self) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(self.cohort)),
+            Arc::new(Int64Array::from(self.period)),
+            Arc::new(Float64Array::from(self.observed)),
+            Arc::new(Float64Array::from(self.projected)),
+            Arc::new(Float64Array::from(self.retention)),
+            Arc::new(Float64Array::from(self.alpha)),
+            Arc::new(Float64Array::from(self.beta)),
+            Arc::new(BooleanArray::from(self.is_projection)),
+            Arc::new(StringArray::from(self.note)),
+        ];
+        Ok(RecordBatch::try_new(Kind::SbgProjection.schema(), columns)?)
+    }
+}
+
+fn ext(e: touchstone_value::ValueError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+#[cfg(test)]
+mod tests;
