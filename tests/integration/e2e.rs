@@ -398,7 +398,11 @@ async fn metric_values_are_documented_and_sane(ctx: &datafusion::prelude::Sessio
 /// the model fits are recorded, and the retention tables are consistent with the cohorts.
 async fn value_and_retention_tables(ctx: &datafusion::prelude::SessionContext) {
     let rfm = scalar(ctx, "select count(*) from customer_rfm").await;
-    let valued = scalar(ctx, "select count(distinct customer_key) from customer_value").await;
+    let valued = scalar(
+        ctx,
+        "select count(distinct customer_key) from customer_value",
+    )
+    .await;
     assert_eq!(rfm, valued, "one customer_value row per customer");
     let bad = scalar(
         ctx,
@@ -409,14 +413,29 @@ async fn value_and_retention_tables(ctx: &datafusion::prelude::SessionContext) {
     )
     .await;
     assert_eq!(bad, 0.0, "values in range, and every null explained");
-    let deciles = scalar(ctx, "select count(distinct value_decile) from customer_value").await;
+    let deciles = scalar(
+        ctx,
+        "select count(distinct value_decile) from customer_value",
+    )
+    .await;
     assert_eq!(deciles, 10.0);
-    let fits = scalar(ctx, "select count(*) from value_model_fits where converged and estimate > 0").await;
+    let fits = scalar(
+        ctx,
+        "select count(*) from value_model_fits where converged and estimate > 0",
+    )
+    .await;
     assert_eq!(fits, 7.0, "r, alpha, a, b and p, q, gamma fitted");
     // Equity in metric_values is the sum of customer CLV.
     let equity = scalar(ctx, "select sum(clv) from customer_value").await;
-    let metric = scalar(ctx, "select value from metric_values where metric = 'customer_equity' and dimensions = ''").await;
-    assert!((equity - metric).abs() < 1e-6 * equity.max(1.0), "{equity} vs {metric}");
+    let metric = scalar(
+        ctx,
+        "select value from metric_values where metric = 'customer_equity' and dimensions = ''",
+    )
+    .await;
+    assert!(
+        (equity - metric).abs() < 1e-6 * equity.max(1.0),
+        "{equity} vs {metric}"
+    );
 
     let cohort_sizes = scalar(
         ctx,
@@ -430,7 +449,11 @@ async fn value_and_retention_tables(ctx: &datafusion::prelude::SessionContext) {
     )
     .await;
     assert_eq!(cohort_sizes, 0.0, "cohort sizes count first purchases");
-    let first_month = scalar(ctx, "select min(active_share) from retention_cohorts where months_since_first = 0").await;
+    let first_month = scalar(
+        ctx,
+        "select min(active_share) from retention_cohorts where months_since_first = 0",
+    )
+    .await;
     assert_eq!(first_month, 1.0, "everyone is active in their first month");
     let km = scalar(
         ctx,
@@ -439,8 +462,19 @@ async fn value_and_retention_tables(ctx: &datafusion::prelude::SessionContext) {
     )
     .await;
     assert_eq!(km, 0.0);
-    let at_risk = scalar(ctx, "select max(at_risk) from retention_curve where cohort = 'all'").await;
-    assert_eq!(at_risk, rfm, "the overall curve starts with every customer at risk");
-    let projected = scalar(ctx, "select count(*) from retention_projection where cohort = 'all' and is_projection").await;
+    let at_risk = scalar(
+        ctx,
+        "select max(at_risk) from retention_curve where cohort = 'all'",
+    )
+    .await;
+    assert_eq!(
+        at_risk, rfm,
+        "the overall curve starts with every customer at risk"
+    );
+    let projected = scalar(
+        ctx,
+        "select count(*) from retention_projection where cohort = 'all' and is_projection",
+    )
+    .await;
     assert!(projected > 0.0, "the overall curve is projected forward");
 }

@@ -289,3 +289,64 @@ async fn malformed_rows_are_rejected_and_nothing_is_lost() {
     .await;
     assert_eq!(web, 1.0);
 }
+
+/// A run that fails after it started writing (here: a model that cannot cast a column at run
+/// time) exits 2 with the model named, leaves every committed table readable, and is recorded
+/// in the ledger as failed with the error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_run_is_recorded_in_the_ledger() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw");
+    generate(&raw, 100, 7, 9);
+    let sql = dir.path().join("sql");
+    for layer in ["intermediate", "marts"] {
+        std::fs::create_dir_all(sql.join(layer)).expect("mkdir");
+        for entry in std::fs::read_dir(repo_root().join("sql").join(layer)).expect("sql dir") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, sql.join(layer).join(path.file_name().expect("name")))
+                .expect("copy");
+        }
+    }
+    std::fs::write(
+        sql.join("marts/zz_boom.sql"),
+        "-- Fails at run time.\nselect cast(first_name as int) as n from stg_contacts\n",
+    )
+    .expect("write");
+    let pipeline = std::fs::read_to_string(repo_root().join("pipelines/customer_success.yaml"))
+        .expect("pipeline")
+        .replace("models: sql", &format!("models: {}", sql.display()))
+        .replace(
+            "metrics: pipelines/metrics",
+            &format!(
+                "metrics: {}",
+                repo_root().join("pipelines/metrics").display()
+            ),
+        );
+    let file = dir.path().join("pipeline.yaml");
+    std::fs::write(&file, pipeline).expect("write pipeline");
+    let warehouse = dir.path().join("wh").to_string_lossy().to_string();
+    let output = touchstone()
+        .arg("run")
+        .arg(&file)
+        .args(["--date", "2026-08-07"])
+        .env("TOUCHSTONE_RAW", &raw)
+        .env("TOUCHSTONE_WAREHOUSE", &warehouse)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("marts/zz_boom"), "{err}");
+
+    let ctx = session(&warehouse, &raw).await;
+    let failed = rows(&ctx, "select status, detail from _touchstone_runs").await;
+    let text = arrow::util::pretty::pretty_format_batches(&failed)
+        .expect("format")
+        .to_string();
+    assert!(
+        text.contains("failed") && text.contains("zz_boom"),
+        "{text}"
+    );
+    // What was committed before the failure is intact and readable.
+    let contacts = scalar(&ctx, "select count(*) from stg_contacts").await;
+    assert!(contacts > 0.0);
+}

@@ -210,9 +210,81 @@ pub async fn run(
     let materialized = models.iter().filter(|m| m.materialized()).count() as u64;
     progress.start(total_files + materialized + 1);
 
+    let outcome = execute(
+        &pipeline,
+        &models,
+        &metrics,
+        &listed,
+        &warehouse,
+        date,
+        &run_id,
+        progress,
+        &mut summary,
+    )
+    .await;
+    progress.finish();
+
+    summary.elapsed_secs = started.elapsed().as_secs_f64();
+    let (read, staged, rejected) = summary.totals();
+    let (status, detail) = match &outcome {
+        Ok(()) => (
+            "succeeded",
+            serde_json::to_string(&summary).unwrap_or_default(),
+        ),
+        Err(e) => (
+            "failed",
+            serde_json::json!({ "error": format!("{e:#}"), "summary": &summary }).to_string(),
+        ),
+    };
+    let recorded = ledger::record_run(
+        &warehouse,
+        &ledger::RunRecord {
+            run_id,
+            pipeline: pipeline.name.clone(),
+            logical_date: date,
+            started_at,
+            finished_at: started_at
+                + chrono::Duration::from_std(started.elapsed()).unwrap_or_default(),
+            status: status.into(),
+            rows_read: read,
+            rows_staged: staged,
+            rows_rejected: rejected,
+            detail,
+        },
+    )
+    .await;
+    outcome?;
+    recorded?;
+    info!(
+        elapsed_secs = summary.elapsed_secs,
+        rows_read = read,
+        rows_staged = staged,
+        rows_rejected = rejected,
+        "run finished"
+    );
+    Ok(summary)
+}
+
+/// Steps 2-4 of a run: stage every source, build the models, compute the metrics.
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    pipeline: &Pipeline,
+    models: &[Model],
+    metrics: &[Metric],
+    listed: &[(
+        &config::Source,
+        Arc<dyn object_store::ObjectStore>,
+        Vec<SourceFile>,
+    )],
+    warehouse: &Warehouse,
+    date: NaiveDate,
+    run_id: &str,
+    progress: &Progress,
+    summary: &mut RunSummary,
+) -> anyhow::Result<()> {
     // 2. Extract and stage, one source at a time; each staging table is one commit.
     let mut staged_rows: BTreeMap<StagingTable, u64> = BTreeMap::new();
-    for (source, store, files) in &listed {
+    for (source, store, files) in listed {
         let (source_summary, tables, rejects) =
             extract_source(source, store.as_ref(), files, date, progress).await?;
         for table in source.format.tables() {
@@ -271,11 +343,11 @@ pub async fn run(
     }
 
     // 3. Models, in dependency order; marts are committed and then read back from the warehouse.
-    let ctx = session(&pipeline, Some(true))?;
-    register_staging(&ctx, &warehouse).await?;
-    touchstone_transform::register_run_context(&ctx, &run_id, &pipeline.name, date)?;
+    let ctx = session(pipeline, Some(true))?;
+    register_staging(&ctx, warehouse).await?;
+    touchstone_transform::register_run_context(&ctx, run_id, &pipeline.name, date)?;
     let state = Arc::new(ctx.state());
-    for model in &models {
+    for model in models {
         touchstone_transform::plan_model(&ctx, model)
             .await
             .map_err(Diagnostics::from)?;
@@ -310,7 +382,7 @@ pub async fn run(
 
     // 4. Metrics.
     progress.step("metrics");
-    if let Some(df) = touchstone_metrics::compile_all(&ctx, &metrics).await? {
+    if let Some(df) = touchstone_metrics::compile_all(&ctx, metrics).await? {
         let plan = df.logical_plan().clone();
         let written = warehouse
             .write_plan(
@@ -327,35 +399,7 @@ pub async fn run(
             rows: written.rows,
         });
     }
-    progress.finish();
-
-    summary.elapsed_secs = started.elapsed().as_secs_f64();
-    let (read, staged, rejected) = summary.totals();
-    ledger::record_run(
-        &warehouse,
-        &ledger::RunRecord {
-            run_id,
-            pipeline: pipeline.name.clone(),
-            logical_date: date,
-            started_at,
-            finished_at: started_at
-                + chrono::Duration::from_std(started.elapsed()).unwrap_or_default(),
-            status: "succeeded".into(),
-            rows_read: read,
-            rows_staged: staged,
-            rows_rejected: rejected,
-            detail: serde_json::to_string(&summary).unwrap_or_default(),
-        },
-    )
-    .await?;
-    info!(
-        elapsed_secs = summary.elapsed_secs,
-        rows_read = read,
-        rows_staged = staged,
-        rows_rejected = rejected,
-        "run finished"
-    );
-    Ok(summary)
+    Ok(())
 }
 
 type Extracted = (
