@@ -21,7 +21,7 @@ use touchstone_extract::source::{SourceFile, list_files, read_bytes};
 use touchstone_extract::{
     ExtractError, FileStats, Lineage, ReadOptions, Reject, SalesforceObject, Sink,
 };
-use touchstone_load::{TableKind, Warehouse, WriteMode, ledger};
+use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, ledger};
 use touchstone_transform::{Model, SessionOptions};
 use tracing::{info, warn};
 
@@ -285,30 +285,33 @@ async fn execute(
     // 2. Extract and stage, one source at a time; each staging table is one commit.
     let mut staged_rows: BTreeMap<StagingTable, u64> = BTreeMap::new();
     for (source, store, files) in listed {
-        let (source_summary, tables, rejects) =
-            extract_source(source, store.as_ref(), files, date, progress).await?;
+        // Every table the format writes gets one streaming commit that replaces this
+        // source's rows; batches flow from the extractor to Parquet as they are parsed.
+        let mut writers = BTreeMap::new();
         for table in source.format.tables() {
-            let batches = tables.get(table).cloned().unwrap_or_default();
-            let written = warehouse
-                .write_batches(
-                    TableKind::Staging,
+            let writer = warehouse.stream_writer(
+                TableKind::Staging,
+                table.name(),
+                table.schema(),
+                WriteMode::ReplacePartition {
+                    column: touchstone_core::schema::SOURCE_COLUMN.into(),
+                    value: source.name.clone(),
+                },
+            )?;
+            writers.insert(*table, writer);
+        }
+        let senders = writers.iter().map(|(t, w)| (*t, w.sender())).collect();
+        let (source_summary, rejects) =
+            extract_source(source, store.as_ref(), files, date, progress, senders).await?;
+        for (table, writer) in writers {
+            let written = writer.finish().await.with_context(|| {
+                format!(
+                    "writing staging/{} for source '{}'",
                     table.name(),
-                    table.schema(),
-                    batches,
-                    WriteMode::ReplacePartition {
-                        column: touchstone_core::schema::SOURCE_COLUMN.into(),
-                        value: source.name.clone(),
-                    },
+                    source.name
                 )
-                .await
-                .with_context(|| {
-                    format!(
-                        "writing staging/{} for source '{}'",
-                        table.name(),
-                        source.name
-                    )
-                })?;
-            *staged_rows.entry(*table).or_default() += written.rows;
+            })?;
+            *staged_rows.entry(table).or_default() += written.rows;
         }
         let reject_batch = rejects_batch(&source.name, &rejects, date)?;
         warehouse
@@ -402,11 +405,7 @@ async fn execute(
     Ok(())
 }
 
-type Extracted = (
-    SourceSummary,
-    BTreeMap<StagingTable, Vec<RecordBatch>>,
-    Vec<(String, Reject)>,
-);
+type Extracted = (SourceSummary, Vec<(String, Reject)>);
 
 async fn extract_source(
     source: &config::Source,
@@ -414,13 +413,17 @@ async fn extract_source(
     files: &[SourceFile],
     date: NaiveDate,
     progress: &Progress,
+    senders: BTreeMap<StagingTable, BatchSender>,
 ) -> anyhow::Result<Extracted> {
     let mut summary = SourceSummary {
         name: source.name.clone(),
         format: source.format.to_string(),
         ..SourceSummary::default()
     };
-    let mut collected = Collect::default();
+    let mut collected = Collect {
+        senders,
+        ..Collect::default()
+    };
     let salesforce_object = match &source.object {
         Some(name) => SalesforceObject::ALL.into_iter().find(|o| o.name() == name),
         None => None,
@@ -478,20 +481,23 @@ async fn extract_source(
         summary.rows_staged,
         summary.rows_rejected
     );
-    Ok((summary, collected.tables, collected.rejects))
+    Ok((summary, collected.rejects))
 }
 
+/// Sends a file's batches to the staging writers and keeps its rejects.
 #[derive(Default)]
 struct Collect {
     file: String,
-    tables: BTreeMap<StagingTable, Vec<RecordBatch>>,
+    senders: BTreeMap<StagingTable, BatchSender>,
     rejects: Vec<(String, Reject)>,
 }
 
 impl Sink for Collect {
     fn batch(&mut self, table: StagingTable, batch: RecordBatch) -> Result<(), ExtractError> {
-        self.tables.entry(table).or_default().push(batch);
-        Ok(())
+        match self.senders.get(&table) {
+            Some(sender) => sender.send(batch).map_err(ExtractError::sink),
+            None => Err(ExtractError::sink(format!("no staging writer for {table}"))),
+        }
     }
     fn reject(&mut self, reject: Reject) -> Result<(), ExtractError> {
         self.rejects.push((self.file.clone(), reject));

@@ -41,6 +41,9 @@ use touchstone_core::store;
 use url::Url;
 
 pub mod ledger;
+pub mod stream;
+
+pub use stream::{BatchSender, TableStream, WriterGone};
 
 /// What can go wrong writing or reading the warehouse.
 #[derive(Debug, thiserror::Error)]
@@ -411,7 +414,10 @@ fn delta_error(url: &Url, source: DeltaTableError) -> LoadError {
     }
 }
 
-fn engine_error(context: String, source: datafusion::error::DataFusionError) -> LoadError {
+pub(crate) fn engine_error(
+    context: String,
+    source: datafusion::error::DataFusionError,
+) -> LoadError {
     LoadError::Engine {
         context,
         source: Box::new(source),

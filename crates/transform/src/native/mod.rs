@@ -546,18 +546,51 @@ fn customer_value(settings: &ValueSettings, fits: &Fits) -> Result<RecordBatch> 
             let model = model.model();
             let horizon = f64::from(settings.horizon_days);
             let clv_horizon = f64::from(settings.clv_months) * DAYS_PER_MONTH;
-            let alive = model.p_alive_many(&x, &tx, &t).map_err(ext)?;
-            let e = model
-                .conditional_expected_purchases_many(horizon, &x, &tx, &t)
-                .map_err(ext)?;
-            let e_clv = model
-                .conditional_expected_purchases_many(clv_horizon, &x, &tx, &t)
-                .map_err(ext)?;
+            // Scored together when every row scores; otherwise row by row, so one row the
+            // model cannot score (a series that does not converge at extreme parameters) is
+            // a null with its reason instead of a failed run.
+            let alive = per_row(model.p_alive_many(&x, &tx, &t), &idx, |j| {
+                model.p_alive(x[j], tx[j], t[j])
+            });
+            let e = per_row(
+                model.conditional_expected_purchases_many(horizon, &x, &tx, &t),
+                &idx,
+                |j| model.conditional_expected_purchases(horizon, x[j], tx[j], t[j]),
+            );
+            let e_clv = per_row(
+                model.conditional_expected_purchases_many(clv_horizon, &x, &tx, &t),
+                &idx,
+                |j| model.conditional_expected_purchases(clv_horizon, x[j], tx[j], t[j]),
+            );
+            let mut scorable = vec![true; idx.len()];
             for (j, &i) in idx.iter().enumerate() {
-                p_alive[i] = Some(alive[j]);
-                expected[i] = Some(e[j]);
-                expected_clv_horizon[i] = Some(e_clv[j]);
+                match (&alive[j], &e[j], &e_clv[j]) {
+                    (Ok(a), Ok(e), Ok(c)) => {
+                        p_alive[i] = Some(*a);
+                        expected[i] = Some(*e);
+                        expected_clv_horizon[i] = Some(*c);
+                    }
+                    (a, e, c) => {
+                        scorable[j] = false;
+                        let reason = [a.as_ref().err(), e.as_ref().err(), c.as_ref().err()]
+                            .into_iter()
+                            .flatten()
+                            .next()
+                            .map(ToString::to_string)
+                            .unwrap_or_default();
+                        notes[i].push(format!("not scored: {reason}"));
+                    }
+                }
             }
+            // Spend and CLV over the rows the purchase model scored.
+            let keep: Vec<usize> = (0..idx.len()).filter(|&j| scorable[j]).collect();
+            let idx: Vec<usize> = keep.iter().map(|&j| idx[j]).collect();
+            let (x, tx, t, m) = (
+                Rows::pick(&x, &keep),
+                Rows::pick(&tx, &keep),
+                Rows::pick(&t, &keep),
+                Rows::pick(&m, &keep),
+            );
             match &fits.spend {
                 Err(e) => general.push(format!(
                     "gamma_gamma spend model not fitted: {e}; expected_spend and clv are null"
@@ -578,9 +611,15 @@ fn customer_value(settings: &ValueSettings, fits: &Fits) -> Result<RecordBatch> 
                                 time_units_per_month: DAYS_PER_MONTH,
                                 margin: settings.margin,
                             };
-                            let values =
-                                customer_lifetime_value(model, gg, &x, &tx, &t, &m, &config)
-                                    .map_err(ext)?;
+                            let values = match customer_lifetime_value(
+                                model, gg, &x, &tx, &t, &m, &config,
+                            ) {
+                                Ok(v) => v,
+                                Err(e) => {
+                                    general.push(format!("clv not computed: {e}"));
+                                    Vec::new()
+                                }
+                            };
                             let deciles = if values.is_empty() {
                                 Vec::new()
                             } else {
@@ -588,7 +627,7 @@ fn customer_value(settings: &ValueSettings, fits: &Fits) -> Result<RecordBatch> 
                             };
                             for (j, &i) in idx.iter().enumerate() {
                                 spend[i] = Some(s[j]);
-                                clv[i] = Some(values[j]);
+                                clv[i] = values.get(j).copied();
                                 decile[i] = deciles.get(j).map(|d| i32::from(*d));
                                 if x[j] == 0.0 {
                                     notes[i].push("no repeat purchases: expected_spend is the population mean".into());
@@ -943,6 +982,18 @@ impl SbgColumns {
             Arc::new(StringArray::from(self.note)),
         ];
         Ok(RecordBatch::try_new(Kind::SbgProjection.schema(), columns)?)
+    }
+}
+
+/// The batch result split into rows, or each row computed alone when the batch failed.
+fn per_row(
+    batch: touchstone_value::Result<Vec<f64>>,
+    idx: &[usize],
+    one: impl Fn(usize) -> touchstone_value::Result<f64>,
+) -> Vec<touchstone_value::Result<f64>> {
+    match batch {
+        Ok(values) => values.into_iter().map(Ok).collect(),
+        Err(_) => (0..idx.len()).map(one).collect(),
     }
 }
 
