@@ -49,7 +49,8 @@ calls AS (
         q.agent_id,
         coalesce(q.queue_visits, 0) = 0
             AND NOT l.agent_connected
-            AND (l.last_app = 'Hangup' OR l.last_disconnect_reason = 'CONTACT_FLOW_DISCONNECT') AS contained
+            AND (coalesce(l.last_app = 'Hangup', false)
+                 OR coalesce(l.last_disconnect_reason = 'CONTACT_FLOW_DISCONNECT', false)) AS contained
     FROM legs l
     LEFT JOIN queues q ON q.source_system = l.source_system AND q.chain_id = l.chain_id
 )

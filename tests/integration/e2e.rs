@@ -272,7 +272,9 @@ async fn queue_visits_and_calls_match(ctx: &datafusion::prelude::SessionContext)
     let disagreements = scalar(
         ctx,
         "select count(*) from fct_calls c join truth_calls t on t.call_id = c.chain_id
-         where c.outcome <> t.outcome or c.queued <> t.queued or c.transferred <> t.transferred",
+         where (c.outcome is distinct from t.outcome) or (c.queued is distinct from t.queued)
+            or (c.transferred is distinct from t.transferred) or (c.contained is distinct from t.contained)
+            or (c.answered is distinct from t.answered)",
     )
     .await;
     let calls = scalar(ctx, "select count(*) from truth_calls").await;
