@@ -58,5 +58,23 @@ nextest: test-deps ## Unit and integration tests
 doctest: ## Documentation examples
 	cargo test --workspace --doc
 
+# make bench: our BG/NBD and Gamma-Gamma fits (release) next to Python lifetimes on the same
+# summary files. The lifetimes venv is separate from the test venv; these pins work together.
+BENCH_VENV        := $(CARGO_TARGET_DIR)/bench-venv
+BENCH_DATA        := $(CARGO_TARGET_DIR)/bench
+BENCH_SIZES       ?= cdnow 100k 1M
+BENCH_PY_PACKAGES := lifetimes==0.11.3 numpy==1.26.4 pandas==2.0.3 scipy==1.11.4 autograd==1.9.1 dill==0.4.1
+
+bench: $(BENCH_VENV)/.installed ## Fit time vs Python lifetimes at 2,357 / 100k / 1M customers (BENCH_SIZES)
+	cargo build -p touchstone-cli
+	cargo build --release -p touchstone-value --example bench_fit
+	$(BENCH_VENV)/bin/python bench/run.py --touchstone $(CARGO_TARGET_DIR)/debug/touchstone \
+		--ours $(CARGO_TARGET_DIR)/release/examples/bench_fit --data $(BENCH_DATA) --sizes "$(BENCH_SIZES)"
+
+$(BENCH_VENV)/.installed:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check $(BENCH_PY_PACKAGES)
+	touch $@
+
 clean: ## Remove generated data and the local warehouse
 	rm -rf data warehouse

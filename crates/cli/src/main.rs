@@ -22,6 +22,7 @@ mod generate;
 mod pipeline;
 mod progress;
 mod query;
+mod value_cmd;
 
 use progress::Progress;
 
@@ -86,6 +87,11 @@ enum Command {
     },
     /// Write realistic sample exports in the vendors' formats, with planted ground truth.
     Generate(generate::GenerateArgs),
+    /// Customer-value models on an order history (BG/NBD, Pareto/NBD, Gamma-Gamma, CLV).
+    Value {
+        #[command(subcommand)]
+        command: value_cmd::ValueCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -204,5 +210,6 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args, progress),
+        Command::Value { command } => value_cmd::run(command, &cwd).await,
     }
 }

@@ -10,6 +10,7 @@ use crate::model::{PurchaseModel, check_horizon};
 use crate::optim::{Fit, FitOptions, Objective, chunked_sum, run_fit};
 use crate::rfm::{RfmData, check_triple};
 use crate::special::{digamma_diff, exprel, hyp2f1, ln_beta, ln_gamma, ln_gamma_ratio};
+use crate::stderr::{self, StandardErrors};
 
 /// BG/NBD parameters: purchase-rate heterogeneity Gamma(r, α) and dropout Beta(a, b).
 ///
@@ -132,6 +133,37 @@ impl BgNbdParams {
         let params = BgNbdParams::from_theta(&m.theta);
         let params = BgNbdParams::new(params.r, params.alpha, params.a, params.b)?;
         Ok(Fit { params, report })
+    }
+
+    /// Asymptotic standard errors of these parameters as estimates from `data`: the observed
+    /// information (numerical Hessian of the eq. 6 log-likelihood, from its analytic gradient)
+    /// inverted; see [`crate::stderr`]. Meaningful at the maximum-likelihood estimate, i.e.
+    /// for the parameters of a converged [`BgNbdParams::fit`] on the same data.
+    ///
+    /// Errors when the likelihood is not finite there or the information matrix is not
+    /// positive definite (a flat direction: the data favour a limiting case).
+    ///
+    /// ```
+    /// use touchstone_value::{BgNbdParams, FitOptions, RfmData};
+    /// let x = [0.0, 1.0, 0.0, 3.0, 2.0, 0.0, 5.0, 1.0, 2.0, 0.0, 7.0, 1.0];
+    /// let tx = [0.0, 4.0, 0.0, 20.0, 9.0, 0.0, 30.0, 2.0, 35.0, 0.0, 33.0, 30.0];
+    /// let t = [30.0, 35.0, 25.0, 38.0, 30.0, 39.0, 39.0, 20.0, 39.0, 12.0, 38.0, 31.0];
+    /// let data = RfmData::new(&x, &tx, &t)?;
+    /// let fit = BgNbdParams::fit(&data, &FitOptions::default())?;
+    /// if fit.report.converged {
+    ///     let se = fit.params.standard_errors(&data)?;
+    ///     assert_eq!(se.names, ["r", "alpha", "a", "b"]);
+    /// }
+    /// # Ok::<(), touchstone_value::ValueError>(())
+    /// ```
+    pub fn standard_errors(&self, data: &RfmData) -> Result<StandardErrors> {
+        stderr::from_objective(
+            "BG/NBD",
+            &["r", "alpha", "a", "b"],
+            &Likelihood { data },
+            &[self.r, self.alpha, self.a, self.b],
+            data.customers(),
+        )
     }
 
     /// Total log-likelihood of the data (FHL 2005 eq. 6, summed over customers).
@@ -525,6 +557,59 @@ mod tests {
             assert!((got - want).abs() < 1e-6 * want, "{got} vs {want}");
         }
         assert!((fit.report.log_likelihood + 9582.425560567363).abs() < 1e-6);
+    }
+
+    #[test]
+    fn standard_errors_match_mpmath_and_lifetimes() {
+        // Observed-information SEs at the maximum on cdnow_customers_summary.csv, computed
+        // independently by crates/value/reference/standard_errors.py (mpmath 1.3.0, 30 digits:
+        // Hessian of FHL eq. 6 by mpmath.diff, inverted): 0.0125573195838, 0.378221415527,
+        // 0.185719143096, 0.705345755104. lifetimes 0.11.3's BetaGeoFitter.summary on the same
+        // file prints 0.012557, 0.378221, 0.185719, 0.705345.
+        let data = cdnow();
+        let fit = BgNbdParams::fit(&data, &FitOptions::default()).unwrap();
+        let se = fit.params.standard_errors(&data).unwrap();
+        assert_eq!(se.names, ["r", "alpha", "a", "b"]);
+        let want = [
+            0.0125573195838,
+            0.378221415527,
+            0.185719143096,
+            0.705345755104,
+        ];
+        for (k, (got, want)) in se.std_errors.iter().zip(want).enumerate() {
+            assert!((got - want).abs() < 1e-6 * want, "{k}: {got} vs {want}");
+        }
+        // lifetimes' optimum differs from the exact one in the 7th digit; its printed SEs agree
+        // to the 6 decimals shown.
+        for (got, want) in se
+            .std_errors
+            .iter()
+            .zip([0.012557, 0.378221, 0.185719, 0.705345])
+        {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+        // Covariance is symmetric with the variances on its diagonal.
+        for i in 0..4 {
+            assert!((se.covariance[i * 4 + i] - se.std_errors[i].powi(2)).abs() < 1e-15);
+            for j in 0..4 {
+                assert_eq!(se.covariance[i * 4 + j], se.covariance[j * 4 + i]);
+            }
+        }
+        assert_eq!(se.get("b"), Some(se.std_errors[3]));
+    }
+
+    #[test]
+    fn standard_errors_of_a_limiting_case_are_an_error_not_nan() {
+        let x = [0.0, 1.0, 0.0, 3.0, 2.0, 0.0, 5.0, 1.0];
+        let tx = [0.0, 4.0, 0.0, 20.0, 9.0, 0.0, 30.0, 2.0];
+        let t = [30.0, 35.0, 25.0, 38.0, 30.0, 39.0, 39.0, 20.0];
+        let data = RfmData::new(&x, &tx, &t).unwrap();
+        let fit = BgNbdParams::fit(&data, &FitOptions::default()).unwrap();
+        assert!(!fit.report.converged);
+        match fit.params.standard_errors(&data) {
+            Ok(se) => assert!(se.std_errors.iter().all(|s| s.is_finite() && *s > 0.0)),
+            Err(e) => assert!(matches!(e, ValueError::NumericalFailure { .. }), "{e}"),
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use crate::error::{Result, ValueError, positive};
 use crate::optim::{Fit, FitOptions, Objective, run_fit};
 use crate::special::{digamma, ln_beta};
+use crate::stderr::{self, StandardErrors};
 
 /// sBG parameters.
 ///
@@ -50,44 +51,37 @@ impl SbgParams {
     /// Errors: fewer than 3 points (two periods), a value not finite or negative, `alive[0]`
     /// not > 0, or a curve that increases.
     pub fn fit(alive: &[f64], opts: &FitOptions) -> Result<Fit<Self>> {
-        if alive.len() < 3 {
-            return Err(ValueError::InsufficientData {
-                model: "sBG",
-                reason: "survival points (periods 0..n, n >= 2)",
-                have: alive.len(),
-                need: 3,
-            });
-        }
-        for (i, &v) in alive.iter().enumerate() {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(ValueError::InvalidInput {
-                    field: "alive",
-                    index: i,
-                    value: v,
-                    reason: "must be finite and >= 0",
-                });
-            }
-            if i == 0 && v <= 0.0 {
-                return Err(ValueError::InvalidInput {
-                    field: "alive",
-                    index: 0,
-                    value: v,
-                    reason: "cohort size must be > 0",
-                });
-            }
-            if i > 0 && v > alive[i - 1] {
-                return Err(ValueError::InvalidInput {
-                    field: "alive",
-                    index: i,
-                    value: v,
-                    reason: "survival curve must not increase",
-                });
-            }
-        }
+        check_curve(alive)?;
         let obj = Likelihood { alive };
         let (m, report) = run_fit("sBG", &obj, &[0.0, 0.0], opts, None, alive[0], alive.len())?;
         let params = SbgParams::new(m.theta[0].exp(), m.theta[1].exp())?;
         Ok(Fit { params, report })
+    }
+
+    /// Asymptotic standard errors of (α, β) as estimates from the survival curve `alive`
+    /// (observed information from the numerical Hessian of the log-likelihood; see
+    /// [`crate::stderr`]). The information grows with the cohort size, so `alive` must hold
+    /// customer **counts** here, not percentages, for the errors to mean anything.
+    /// Meaningful for the parameters of a converged [`SbgParams::fit`] on the same curve.
+    ///
+    /// ```
+    /// use touchstone_value::{FitOptions, SbgParams};
+    /// let alive = [1000.0, 631.0, 468.0, 382.0, 326.0, 289.0, 262.0, 241.0];
+    /// let fit = SbgParams::fit(&alive, &FitOptions::default())?;
+    /// let se = fit.params.standard_errors(&alive)?;
+    /// assert_eq!(se.names, ["alpha", "beta"]);
+    /// assert!(se.std_errors[0] < fit.params.alpha);
+    /// # Ok::<(), touchstone_value::ValueError>(())
+    /// ```
+    pub fn standard_errors(&self, alive: &[f64]) -> Result<StandardErrors> {
+        check_curve(alive)?;
+        stderr::from_objective(
+            "sBG",
+            &["alpha", "beta"],
+            &Likelihood { alive },
+            &[self.alpha, self.beta],
+            alive[0],
+        )
     }
 
     /// P(T = t): probability of churning in period t ≥ 1 (0 for t = 0).
@@ -129,6 +123,45 @@ impl SbgParams {
     pub fn retention_curve(&self, periods: u32) -> Vec<f64> {
         (1..=periods).map(|t| self.retention_rate(t)).collect()
     }
+}
+
+/// Validates a cohort survival curve (see [`SbgParams::fit`] for the rules).
+fn check_curve(alive: &[f64]) -> Result<()> {
+    if alive.len() < 3 {
+        return Err(ValueError::InsufficientData {
+            model: "sBG",
+            reason: "survival points (periods 0..n, n >= 2)",
+            have: alive.len(),
+            need: 3,
+        });
+    }
+    for (i, &v) in alive.iter().enumerate() {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(ValueError::InvalidInput {
+                field: "alive",
+                index: i,
+                value: v,
+                reason: "must be finite and >= 0",
+            });
+        }
+        if i == 0 && v <= 0.0 {
+            return Err(ValueError::InvalidInput {
+                field: "alive",
+                index: 0,
+                value: v,
+                reason: "cohort size must be > 0",
+            });
+        }
+        if i > 0 && v > alive[i - 1] {
+            return Err(ValueError::InvalidInput {
+                field: "alive",
+                index: i,
+                value: v,
+                reason: "survival curve must not increase",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Mean negative log-likelihood per cohort member over (ln α, ln β), analytic gradient.
@@ -217,6 +250,23 @@ mod tests {
         let counts: Vec<f64> = REGULAR.iter().map(|v| v * 10.0).collect();
         let fit = SbgParams::fit(&counts, &FitOptions::default()).unwrap();
         assert!((fit.params.alpha - 0.704077298474).abs() < 1e-7);
+    }
+
+    #[test]
+    fn standard_errors_match_mpmath() {
+        // The regular cohort as counts of 1000 customers; crates/value/reference/
+        // standard_errors.py (mpmath 1.3.0, 30 digits): SE(α) = 0.065598964234,
+        // SE(β) = 0.152475631676.
+        let counts: Vec<f64> = REGULAR.iter().map(|v| v * 10.0).collect();
+        let fit = SbgParams::fit(&counts, &FitOptions::default()).unwrap();
+        let se = fit.params.standard_errors(&counts).unwrap();
+        assert!((se.std_errors[0] - 0.065598964234).abs() < 1e-7, "{se:?}");
+        assert!((se.std_errors[1] - 0.152475631676).abs() < 1e-7, "{se:?}");
+        // Ten times the customers, √10 times smaller errors.
+        let more: Vec<f64> = counts.iter().map(|v| v * 10.0).collect();
+        let se10 = fit.params.standard_errors(&more).unwrap();
+        assert!((se10.std_errors[0] * 10f64.sqrt() - se.std_errors[0]).abs() < 1e-7);
+        assert!(fit.params.standard_errors(&[1.0, 2.0, 1.0]).is_err());
     }
 
     #[test]
