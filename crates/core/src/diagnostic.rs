@@ -260,6 +260,39 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// The first line of an engine error message, trimmed (messages can carry backtraces and
+/// plan dumps below it).
+pub fn first_line(message: &str) -> String {
+    message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The column an engine error says does not exist ("No field named x", possibly qualified
+/// as `t.x` or quoted), without its qualifier.
+///
+/// ```
+/// use touchstone_core::diagnostic::missing_column;
+/// let m = "Schema error: No field named emial. Valid fields are t.email, t.id.";
+/// assert_eq!(missing_column(m).as_deref(), Some("emial"));
+/// assert_eq!(missing_column("Schema error: No field named \"t\".\"x\".").as_deref(), Some("x"));
+/// assert_eq!(missing_column("something else"), None);
+/// ```
+pub fn missing_column(message: &str) -> Option<String> {
+    let rest = message.split("No field named ").nth(1)?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '"' | '\''))
+        .filter(|c| !matches!(c, '"' | '\''))
+        .collect();
+    let name = name.trim_end_matches('.');
+    let last = name.rsplit('.').next().unwrap_or(name);
+    (!last.is_empty()).then(|| last.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,9 @@ use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
 use datafusion::prelude::SessionContext;
 use serde_saphyr::Spanned;
 use touchstone_core::config::{Agg, CiMethod, Direction, Measure, Metric, MetricKind};
-use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, did_you_mean};
+use touchstone_core::diagnostic::{
+    Diagnostic, Diagnostics, ErrorCode, did_you_mean, first_line, missing_column,
+};
 
 /// z for a two-sided 95% interval.
 const Z95: f64 = 1.959_963_984_540_054;
@@ -493,21 +495,6 @@ fn parse_expr(
         .at(metric.span(text)));
     }
     Ok(expr)
-}
-
-fn missing_column(message: &str) -> Option<String> {
-    let rest = message.split("No field named ").nth(1)?;
-    let name: String = rest
-        .trim_start_matches(['"', '\''])
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-        .collect();
-    let name = name.trim_end_matches('.');
-    (!name.is_empty()).then(|| name.rsplit('.').next().unwrap_or(name).to_string())
-}
-
-fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or_default().to_string()
 }
 
 fn plan_error(metric: &Metric, at: &Spanned<String>, e: DataFusionError) -> Diagnostic {

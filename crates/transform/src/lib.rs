@@ -22,7 +22,9 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use touchstone_core::config::ValueSettings;
-use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, did_you_mean};
+use touchstone_core::diagnostic::{
+    Diagnostic, Diagnostics, ErrorCode, Span, did_you_mean, first_line, missing_column,
+};
 use touchstone_core::schema::StagingTable;
 
 pub mod models;
@@ -249,7 +251,7 @@ pub async fn plan_model(ctx: &SessionContext, model: &Model) -> Result<(), Diagn
 
 /// Turns a DataFusion planning error into a diagnostic at the model's file, line and column.
 pub fn plan_diagnostic(ctx: &SessionContext, model: &Model, error: &DataFusionError) -> Diagnostic {
-    let message = models::first_line(&error.strip_backtrace());
+    let message = first_line(&error.strip_backtrace());
     let span = error
         .iter()
         .find_map(|e| e.diagnostic())
@@ -262,7 +264,7 @@ pub fn plan_diagnostic(ctx: &SessionContext, model: &Model, error: &DataFusionEr
         format!("model '{}': {message}", model.name),
     )
     .at(span);
-    if let Some(missing) = missing_field(&message) {
+    if let Some(missing) = missing_column(&message) {
         // Suggest among the columns of the tables the model reads.
         let mut columns = Vec::new();
         for table in &model.references {
@@ -279,18 +281,6 @@ pub fn plan_diagnostic(ctx: &SessionContext, model: &Model, error: &DataFusionEr
         }
     }
     d
-}
-
-/// The column named in "No field named x" / "column 'x' not found" messages.
-fn missing_field(message: &str) -> Option<String> {
-    let rest = message.split("No field named ").nth(1)?;
-    let name: String = rest
-        .trim_start_matches(['"', '\''])
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-        .collect();
-    let name = name.trim_end_matches('.').to_string();
-    (!name.is_empty()).then(|| name.rsplit('.').next().unwrap_or(&name).to_string())
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, FunctionArg, FunctionArgExpr, Statement, TableFactor, Value, Visit, Visitor,
 };
-use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, did_you_mean};
+use touchstone_core::diagnostic::{
+    Diagnostic, Diagnostics, ErrorCode, Span, did_you_mean, first_line,
+};
 
 /// The layer whose models are written to the warehouse.
 pub const MATERIALIZED_LAYER: &str = "marts";
@@ -375,15 +377,6 @@ pub(crate) fn parser_position(message: &str) -> Option<(u64, u64)> {
     let (line, rest) = rest.split_once(", Column: ")?;
     let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
     Some((line.trim().parse().ok()?, column.parse().ok()?))
-}
-
-pub(crate) fn first_line(message: &str) -> String {
-    message
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string()
 }
 
 /// The closest known name, for messages outside this module.
