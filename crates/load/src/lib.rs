@@ -5,19 +5,25 @@
 //! tables. Every write is one Delta commit: readers see the previous version until the commit
 //! lands, and a crash at any point leaves the last committed version readable.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), touchstone_load::LoadError> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use arrow::array::Int64Array;
+//! use arrow::datatypes::{DataType, Field, Schema};
+//! use arrow::record_batch::RecordBatch;
 //! use touchstone_load::{TableKind, Warehouse, WriteMode};
-//! let wh = Warehouse::open(&url::Url::parse("memory://doc/").unwrap())?;
-//! # let batch: arrow::record_batch::RecordBatch = todo!();
+//!
+//! let wh = Warehouse::open(&url::Url::parse("memory://doc/")?)?;
+//! let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+//! let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))])?;
 //! let written = wh
-//!     .write_batches(TableKind::Mart, "example", batch.schema(), vec![batch], WriteMode::Overwrite)
+//!     .write_batches(TableKind::Mart, "example", schema, vec![batch], WriteMode::Overwrite)
 //!     .await?;
-//! println!("{} rows at version {}", written.rows, written.version);
+//! assert_eq!((written.rows, written.version), (3, 0));
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::sync::{Arc, Once};
 
 use arrow::datatypes::SchemaRef;
@@ -493,11 +499,6 @@ pub async fn read_all(
     df.collect()
         .await
         .map_err(|e| engine_error(format!("reading {name}"), e))
-}
-
-/// Per-table options written into new tables' metadata.
-pub fn table_configuration() -> HashMap<String, Option<String>> {
-    HashMap::new()
 }
 
 #[cfg(test)]
