@@ -350,3 +350,43 @@ async fn a_failed_run_is_recorded_in_the_ledger() {
     let contacts = scalar(&ctx, "select count(*) from stg_contacts").await;
     assert!(contacts > 0.0);
 }
+
+/// `--log-format json` writes one JSON object per line on stderr, with the run's events.
+#[test]
+fn structured_logs_are_json_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw");
+    generate(&raw, 60, 5, 4);
+    let output = touchstone()
+        .args([
+            "--log-format",
+            "json",
+            "run",
+            "pipelines/customer_success.yaml",
+            "--date",
+            "2026-08-05",
+        ])
+        .env("TOUCHSTONE_RAW", &raw)
+        .env("TOUCHSTONE_WAREHOUSE", dir.path().join("wh"))
+        .output()
+        .expect("run");
+    assert_success(&output);
+    let mut messages = std::collections::BTreeSet::new();
+    for line in String::from_utf8_lossy(&output.stderr).lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            event["timestamp"].is_string() && event["level"].is_string(),
+            "{line}"
+        );
+        if let Some(m) = event["fields"]["message"].as_str() {
+            messages.insert(m.to_string());
+        }
+    }
+    for expected in ["run started", "file read", "mart committed", "run finished"] {
+        assert!(
+            messages.contains(expected),
+            "missing '{expected}' in {messages:?}"
+        );
+    }
+}

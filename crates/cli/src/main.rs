@@ -133,15 +133,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(cli: &Cli, progress: &Progress) {
-    let default = match cli.verbose {
-        0 => "warn,touchstone=warn",
-        1 => "warn,touchstone_cli=info,touchstone_load=info,touchstone_extract=info",
-        _ => "info,touchstone_cli=debug",
-    };
-    let default = if matches!(cli.log_format, LogFormat::Json) && cli.verbose == 0 {
-        "warn,touchstone_cli=info"
-    } else {
-        default
+    // `touchstone` is the binary's log target and the prefix of every Touchstone crate's.
+    let default = match (cli.log_format, cli.verbose) {
+        (LogFormat::Text, 0) => "warn",
+        (LogFormat::Json, 0) | (_, 1) => "warn,touchstone=info",
+        _ => "info,touchstone=debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
