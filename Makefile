@@ -9,7 +9,10 @@ RAW           ?= data/raw
 WAREHOUSE     ?= warehouse
 # The sample exports cover 2026-08-01 .. 2026-10-29 (90 days); the run is for their last day.
 RUN_DATE      ?= 2026-10-29
-PY_PACKAGES   := pyarrow==26.0.1 deltalake==1.6.6 duckdb==2.0.0 pandas 'psycopg[binary]' 'moto[server]'
+PY_PACKAGES   := pyarrow==26.0.1 deltalake==1.6.6 duckdb==2.0.0 pandas 'psycopg[binary]' 'moto[server]' \
+                 azure-storage-blob==12.31.1 mpmath==1.3.0
+NODE_DIR      := $(CARGO_TARGET_DIR)/node
+AZURITE       := $(NODE_DIR)/node_modules/.bin/azurite-blob
 BIN           := $(CARGO_TARGET_DIR)/release/touchstone
 
 .PHONY: help run build release generate test test-deps fmt clippy nextest doctest bench clean
@@ -38,10 +41,15 @@ generate: release ## Write sample exports into $(RAW) (overwrites)
 
 test: test-deps fmt clippy nextest doctest ## Everything CI runs: format, lints, all tests
 
-test-deps: $(VENV)/.installed ## Install what the tests need (Python venv with pyarrow, deltalake, duckdb, moto)
+test-deps: $(VENV)/.installed $(AZURITE) ## Install what the tests need (Python venv: pyarrow, deltalake, duckdb, moto; Azurite)
 	@command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 
-$(VENV)/.installed:
+# Azurite, Microsoft's Azure Storage emulator, for the az:// test; needs Node.js and npm.
+$(AZURITE):
+	@command -v npm >/dev/null || { apt-get update && apt-get install -y nodejs npm; }
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error azurite@3.35.0
+
+$(VENV)/.installed: Makefile
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_PACKAGES)
 	touch $@

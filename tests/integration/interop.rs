@@ -1,8 +1,9 @@
 //! The outputs open in the tools analysts use: the `deltalake` Python package, pyarrow and
-//! DuckDB, and `touchstone query`; and the whole pipeline runs against a real S3 server (moto).
+//! DuckDB, and `touchstone query`; and the whole pipeline runs against real S3 (moto) and
+//! Azure Blob (Azurite) servers.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 
 use crate::common::*;
@@ -110,43 +111,90 @@ fn outputs_open_in_deltalake_pyarrow_duckdb_and_touchstone_query() {
     );
 }
 
-/// A moto S3 server on a free loopback port, stopped by its process id when dropped.
-struct Moto {
+/// A server process on a loopback port, stopped by its process id when dropped.
+struct LocalServer {
     child: Child,
+    port: u16,
+}
+
+impl LocalServer {
+    /// A free port on 127.0.0.1 for a server to bind.
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
+    }
+
+    /// Starts `command` (which must listen on `port`) and waits until the port accepts a
+    /// connection; a process that exits first fails the test with its output.
+    fn start(what: &str, mut command: Command, port: u16) -> LocalServer {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("{what} exited with {status} before listening:\n{err}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} did not listen on 127.0.0.1:{port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // Keep draining its log so a chatty server never blocks on a full pipe.
+        if let Some(e) = child.stderr.take() {
+            std::thread::spawn(move || std::io::copy(&mut { e }, &mut std::io::sink()));
+        }
+        LocalServer { child, port }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A moto S3 server on a free loopback port.
+struct Moto {
+    _server: LocalServer,
     endpoint: String,
 }
 
 impl Moto {
     fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut child = Command::new(python())
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start moto");
-        // moto logs "Running on http://127.0.0.1:PORT" once it listens.
-        let stderr = child.stderr.take().expect("moto stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let ready = lines
-            .by_ref()
-            .take(50)
-            .any(|l| l.map(|l| l.contains("Running on")).unwrap_or(false));
-        assert!(ready, "moto did not start");
-        std::thread::spawn(move || for _ in lines {});
+        let port = LocalServer::free_port();
+        let mut command = Command::new(python());
+        command.args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ]);
+        let server = LocalServer::start("moto", command, port);
         Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: server.endpoint(),
+            _server: server,
         }
     }
 
@@ -159,15 +207,6 @@ impl Moto {
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_DEFAULT_REGION", "us-east-1".into()),
         ]
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
     }
 }
 
@@ -241,6 +280,131 @@ fn the_pipeline_runs_on_s3() {
     );
     assert_eq!(
         seen["fct_touchpoints"]["duckdb"].as_u64(),
+        Some(n),
+        "{seen}"
+    );
+}
+
+/// An Azurite blob server on a free loopback port.
+struct Azurite {
+    _server: LocalServer,
+    endpoint: String,
+    _data: tempfile::TempDir,
+}
+
+impl Azurite {
+    fn start() -> Azurite {
+        let bin = std::env::var_os("TOUCHSTONE_AZURITE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                let target = std::env::var_os("CARGO_TARGET_DIR")
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_else(|| repo_root().join("target"));
+                target.join("node/node_modules/.bin/azurite-blob")
+            });
+        assert!(
+            bin.exists(),
+            "Azurite not found at {}; run `make test-deps` (or `make test`), or set TOUCHSTONE_AZURITE",
+            bin.display()
+        );
+        let port = LocalServer::free_port();
+        let data = tempfile::tempdir().expect("azurite dir");
+        let mut command = Command::new(bin);
+        command
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args([
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableTelemetry",
+                "--silent",
+            ])
+            .arg("--location")
+            .arg(data.path());
+        let server = LocalServer::start("azurite", command, port);
+        Azurite {
+            endpoint: server.endpoint(),
+            _server: server,
+            _data: data,
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AZURE_STORAGE_USE_EMULATOR", "true".into()),
+            ("AZURE_STORAGE_ACCOUNT_NAME", AZURITE_ACCOUNT.into()),
+            ("AZURE_STORAGE_ACCOUNT_KEY", AZURITE_KEY.into()),
+            ("AZURITE_BLOB_STORAGE_URL", self.endpoint.clone()),
+        ]
+    }
+}
+
+/// Azurite's fixed development account (documented, public).
+const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+const AZURE_SETUP: &str = r#"
+import os
+from azure.storage.blob import BlobServiceClient
+account, key = os.environ["AZURE_STORAGE_ACCOUNT_NAME"], os.environ["AZURE_STORAGE_ACCOUNT_KEY"]
+conn = ("DefaultEndpointsProtocol=http;AccountName=" + account + ";AccountKey=" + key +
+        ";BlobEndpoint=" + os.environ["AZURITE_BLOB_STORAGE_URL"] + "/" + account + ";")
+BlobServiceClient.from_connection_string(conn).create_container("touchstone")
+"#;
+
+#[test]
+fn the_pipeline_writes_to_azure_blob_storage() {
+    let azurite = Azurite::start();
+    let env = azurite.env();
+    let setup = Command::new(python())
+        .args(["-c", AZURE_SETUP])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("python");
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw");
+    generate(&raw, 120, 7, 6);
+    let warehouse = "az://touchstone/warehouse";
+    let output = touchstone()
+        .args([
+            "run",
+            "pipelines/customer_success.yaml",
+            "--date",
+            "2026-08-07",
+        ])
+        .env("TOUCHSTONE_RAW", &raw)
+        .env("TOUCHSTONE_WAREHOUSE", warehouse)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("run");
+    assert_success(&output);
+    let n = query_count(warehouse, "fct_touchpoints", &env);
+    assert!(n > 0);
+    let options = serde_json::json!({
+        "azure_storage_use_emulator": "true",
+        "azure_storage_account_name": AZURITE_ACCOUNT,
+        "azure_storage_account_key": AZURITE_KEY,
+        "azurite_blob_storage_url": azurite.endpoint,
+    });
+    let output = Command::new(python())
+        .args(["-c", READ_BACK, warehouse, &options.to_string()])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        seen["fct_touchpoints"]["deltalake"].as_u64(),
         Some(n),
         "{seen}"
     );

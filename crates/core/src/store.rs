@@ -195,7 +195,8 @@ pub fn open(url: &Url) -> Result<(Arc<dyn ObjectStore>, StorePath), StoreError> 
                 .with_url(url.as_str())
                 .build()
                 .map_err(backend)?;
-            let (_, path) = object_store::parse_url(url).map_err(backend)?;
+            // `az://container/path`: the container is the host, the object path the URL path.
+            let path = StorePath::from_url_path(url.path()).map_err(|e| backend(e.into()))?;
             Ok((Arc::new(store), path))
         }
         "gs" => {
