@@ -43,7 +43,7 @@ fn run() -> Result<(), String> {
         let fields: Vec<&str> = line.split(',').collect();
         for (k, &i) in idx.iter().enumerate() {
             let v = fields.get(i).and_then(|f| f.parse().ok());
-            cols[k].push(v.ok_or(format!("line {}: bad number", n + 2))?);
+            cols[k].push(v.ok_or_else(|| format!("line {}: bad number", n + 2))?);
         }
     }
     let [x, tx, t, m] = cols;
@@ -59,15 +59,18 @@ fn run() -> Result<(), String> {
         v[v.len() / 2]
     };
     let (mut bg_times, mut gg_times) = (Vec::new(), Vec::new());
+    let (mut bg_build, mut gg_build) = (Vec::new(), Vec::new());
     let (mut bg, mut gg) = (None, None);
     for _ in 0..repeats.max(1) {
         let start = Instant::now();
         let data = RfmData::new(&x, &tx, &t).map_err(|e| e.to_string())?;
+        bg_build.push(start.elapsed().as_secs_f64());
         let fit = BgNbdParams::fit(&data, &opts).map_err(|e| e.to_string())?;
         bg_times.push(start.elapsed().as_secs_f64());
         bg = Some(fit);
         let start = Instant::now();
         let data = SpendData::new(&rx, &rm).map_err(|e| e.to_string())?;
+        gg_build.push(start.elapsed().as_secs_f64());
         let fit = GammaGammaParams::fit(&data, &opts).map_err(|e| e.to_string())?;
         gg_times.push(start.elapsed().as_secs_f64());
         gg = Some(fit);
@@ -77,12 +80,13 @@ fn run() -> Result<(), String> {
     let g = gg.params;
     println!(
         "{{\"customers\": {}, \"repeat_customers\": {}, \"threads\": {}, \
-         \"bgnbd\": {{\"seconds\": {}, \"converged\": {}, \"evaluations\": {}, \"distinct_rows\": {}, \"params\": {{\"r\": {}, \"alpha\": {}, \"a\": {}, \"b\": {}}}}}, \
-         \"gamma_gamma\": {{\"seconds\": {}, \"converged\": {}, \"evaluations\": {}, \"params\": {{\"p\": {}, \"q\": {}, \"gamma\": {}}}}}}}",
+         \"bgnbd\": {{\"seconds\": {}, \"build_seconds\": {}, \"converged\": {}, \"evaluations\": {}, \"distinct_rows\": {}, \"params\": {{\"r\": {}, \"alpha\": {}, \"a\": {}, \"b\": {}}}}}, \
+         \"gamma_gamma\": {{\"seconds\": {}, \"build_seconds\": {}, \"converged\": {}, \"evaluations\": {}, \"params\": {{\"p\": {}, \"q\": {}, \"gamma\": {}}}}}}}",
         x.len(),
         rx.len(),
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         median(bg_times),
+        median(bg_build),
         bg.report.converged,
         bg.report.evaluations,
         bg.report.distinct_rows,
@@ -91,6 +95,7 @@ fn run() -> Result<(), String> {
         p.a,
         p.b,
         median(gg_times),
+        median(gg_build),
         gg.report.converged,
         gg.report.evaluations,
         g.p,

@@ -33,10 +33,20 @@ pub struct BgNbdParams {
     pub b: f64,
 }
 
+/// From these a (or b) on, expected purchases are summed over purchase counts: the ₂F₁ series
+/// overflows for large a and cancels (error ~ b·10⁻¹⁶) for large b.
+const COUNTS_MIN_A: f64 = 20.0;
+const COUNTS_MIN_B: f64 = 1e4;
+/// Term budget of that sum (about 40/(1 − z) terms are needed; z → 1 is a horizon ≫ α + T).
+const COUNTS_MAX_TERMS: usize = 10_000_000;
+
 /// Distinct rows from which a fit first runs on a subsample to find its starting point.
 const WARM_START_ROWS: usize = 20_000;
-/// Size of that subsample (customers).
-const WARM_START_SAMPLE: usize = 10_000;
+/// Size of that subsample (customers): a twentieth of the rows, between 2 500 and 10 000, so
+/// that fitting it costs about one evaluation on all the data.
+fn warm_start_sample(rows: usize) -> usize {
+    (rows / 20).clamp(2_500, 10_000)
+}
 
 impl BgNbdParams {
     /// Checks that every parameter is finite and > 0.
@@ -66,8 +76,8 @@ impl BgNbdParams {
     /// starting point.
     ///
     /// Needs at least 5 customers, at least one with a repeat purchase. For more than 20 000
-    /// distinct rows, a fit on a 10 000-customer systematic subsample provides the starting
-    /// point and initial curvature; the final fit always uses all the data.
+    /// distinct rows, a fit on a systematic subsample (2 500 to 10 000 customers) provides the
+    /// starting point and initial curvature; the final fit always uses all the data.
     ///
     /// ```
     /// use touchstone_value::{BgNbdParams, FitOptions, RfmData};
@@ -87,7 +97,7 @@ impl BgNbdParams {
             b: 1.0,
         };
         if data.distinct_rows() > WARM_START_ROWS {
-            let sample = data.subsample(WARM_START_SAMPLE);
+            let sample = data.subsample(warm_start_sample(data.distinct_rows()));
             if sample.repeat_customers() >= 1.0 {
                 let obj = Likelihood { data: &sample };
                 if let Ok((m, _)) = run_fit(
@@ -179,13 +189,81 @@ impl BgNbdParams {
         -Likelihood { data }.eval(&self.theta(), None) * data.customers()
     }
 
-    /// Bracket of FHL 2005 eq. 10 divided by (a − 1) and multiplied by (a + b + x − 1):
+    /// Expected purchases in the next `horizon` of a customer alive at T with x repeat
+    /// purchases: the bracket of FHL 2005 eq. 10 divided by (a − 1) and multiplied by
+    /// (a + b + x − 1),
     /// (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^{r+x} ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))].
+    ///
+    /// Near the limits a fit can drift to when the data carry little dropout information
+    /// (b → ∞ with a → 0, a → ∞ with b → 0, or a, b → ∞ together) the ₂F₁ forms overflow or
+    /// cancel, so there (and whenever they fail) the sum over purchase counts is used
+    /// ([`BgNbdParams::bracket_by_counts`]), which has no cancellation anywhere.
+    fn scaled_bracket(&self, horizon: f64, x: f64, t: f64) -> Result<f64> {
+        if horizon == 0.0 {
+            return Ok(0.0);
+        }
+        if self.a >= COUNTS_MIN_A || self.b >= COUNTS_MIN_B {
+            return self.bracket_by_counts(horizon, x, t);
+        }
+        match self.series_bracket(horizon, x, t) {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => self.bracket_by_counts(horizon, x, t),
+        }
+    }
+
+    /// The same expectation summed over purchase counts. While alive the customer's purchases
+    /// in the horizon are N ~ NB(r+x, z) (λ ~ Gamma(r+x, α+T), z = t/(α+T+t)), and the
+    /// (m+1)-th of them happens if they did not drop out after any of the m before, with
+    /// probability E\[(1−p)^m\] = (b+x)_m/(a+b+x)_m (p ~ Beta(a, b+x)). So
+    ///
+    /// E = Σ_{m≥0} E\[(1−p)^m\] P(N > m) = Σ_{j≥1} P(N = j) C_j,  C_j = Σ_{m<j} E\[(1−p)^m\],
+    ///
+    /// a sum of positive terms with positive recurrences: no cancellation, no overflow (the
+    /// NB probabilities carry a separate scale), valid for every a, b > 0 and z < 1. It takes
+    /// about (mean of N) + 40/(1−z) terms, so it is the fallback, not the default.
+    fn bracket_by_counts(&self, horizon: f64, x: f64, t: f64) -> Result<f64> {
+        let (rp, bp, a) = (self.r + x, self.b + x, self.a);
+        let z = horizon / (self.alpha + t + horizon);
+        // P(N = j) = pj · e^{ln_scale}; P(N = 0) = (1 − z)^{r+x}.
+        let mut ln_scale = -rp * (horizon / (self.alpha + t)).ln_1p();
+        let mut pj = 1.0;
+        let mut moment = 1.0; // E[(1−p)^{j−1}] before the update below
+        let mut cj = 0.0;
+        let mut sum = 0.0;
+        for j in 1..COUNTS_MAX_TERMS {
+            let jf = j as f64;
+            pj *= (rp + jf - 1.0) * z / jf;
+            cj += moment;
+            moment *= (bp + jf - 1.0) / (a + bp + jf - 1.0);
+            let term = pj * cj;
+            sum += term;
+            if pj > 1e250 {
+                pj *= 1e-250;
+                sum *= 1e-250;
+                ln_scale += 250.0 * std::f64::consts::LN_10;
+            }
+            // Later terms shrink by at most max(ratio of P, z) · (1 + 1/j) each (C_{j+1}/C_j
+            // ≤ 1 + 1/j because the moments decrease).
+            let ratio = ((rp + jf) * z / (jf + 1.0)).max(z) * (1.0 + 1.0 / jf);
+            if ratio < 1.0 && term * ratio / (1.0 - ratio) <= 1e-17 * sum {
+                return Ok(sum * ln_scale.exp());
+            }
+            if !sum.is_finite() {
+                break;
+            }
+        }
+        Err(ValueError::NumericalFailure {
+            function: "BG/NBD expected purchases",
+            reason: "the sum over purchase counts did not converge",
+        })
+    }
+
+    /// [`BgNbdParams::scaled_bracket`] from the ₂F₁ series.
     ///
     /// Euler's transformation (A&S 15.3.3) turns the bracket into
     /// 1 − (1−z)^{a−1} ₂F₁(a+b−1−r, a−1; a+b+x−1; z), whose series has a factor (a − 1) in
     /// every term; dividing it out analytically keeps a → 1 exact and x = 200 overflow-free.
-    fn scaled_bracket(&self, horizon: f64, x: f64, t: f64) -> Result<f64> {
+    fn series_bracket(&self, horizon: f64, x: f64, t: f64) -> Result<f64> {
         let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
         if horizon == 0.0 {
             return Ok(0.0);
@@ -372,7 +450,7 @@ fn p_alive(p: &BgNbdParams, x: f64, t_x: f64, t: f64) -> f64 {
     if x == 0.0 {
         return 1.0;
     }
-    let u = p.a.ln() - (p.b + x - 1.0).ln() + (p.r + x) * ((t - t_x) / (p.alpha + t_x)).ln_1p();
+    let u = p.a.ln() - (p.b + (x - 1.0)).ln() + (p.r + x) * ((t - t_x) / (p.alpha + t_x)).ln_1p();
     1.0 / (1.0 + u.exp())
 }
 
@@ -416,8 +494,8 @@ impl PerX {
             dk_dr: digamma_diff(r, x),
             dk_da: -psi_ab,
             dk_db: digamma_diff(b, x) - psi_ab,
-            c: a.ln() - (b + x - 1.0).ln(),
-            inv_bx1: 1.0 / (b + x - 1.0),
+            c: a.ln() - (b + (x - 1.0)).ln(),
+            inv_bx1: 1.0 / (b + (x - 1.0)),
         }
     }
 }
@@ -430,10 +508,14 @@ impl Objective for Likelihood<'_> {
     /// Row log-likelihood (FHL 2005 eq. 6) with the common factor α^r folded into each term:
     /// ℓ = K(x) + ln[e^{B₃} + δ_{x>0} e^{B₄}],
     /// B₃ = −r ln(1 + T/α) − x ln(α+T), B₄ = ln a − ln(b+x−1) − r ln(1 + tₓ/α) − x ln(α+tₓ).
+    /// The logarithms and reciprocals of α + T and α + tₓ come from per-value tables
+    /// ([`TimeTerms`]), so a row costs one exponential and one logarithm.
     fn eval(&self, theta: &[f64], grad: Option<&mut [f64]>) -> f64 {
         let p = BgNbdParams::from_theta(theta);
         let d = self.data;
         let (r, alpha, a) = (p.r, p.alpha, p.a);
+        let tt = time_terms(&d.t_vals, alpha);
+        let tx = time_terms(&d.tx_vals, alpha);
         let sums = chunked_sum::<5, _>(d.x.len(), |range| {
             // [ll, d/dr, d/dalpha, d/da, d/db]
             let mut acc = [0.0; 5];
@@ -444,21 +526,16 @@ impl Objective for Likelihood<'_> {
                 if x != px.x {
                     px = PerX::new(&p, x);
                 }
-                let big_t = d.t[i];
-                let l3 = (big_t / alpha).ln_1p();
-                let inv3 = 1.0 / (alpha + big_t);
-                // d/dα of −r ln(1 + T/α) = r T / (α (α+T))
+                let t3 = &tt[d.t_id[i] as usize];
                 if x == 0.0 {
-                    acc[0] -= w * r * l3;
-                    acc[1] -= w * l3;
-                    acc[2] += w * r * big_t / alpha * inv3;
+                    acc[0] -= w * r * t3.l1p;
+                    acc[1] -= w * t3.l1p;
+                    acc[2] += w * r * t3.t_ratio;
                     continue;
                 }
-                let tx = d.t_x[i];
-                let l4 = (tx / alpha).ln_1p();
-                let inv4 = 1.0 / (alpha + tx);
-                let b3 = -r * l3 + x * inv3.ln();
-                let b4 = px.c - r * l4 + x * inv4.ln();
+                let t4 = &tx[d.tx_id[i] as usize];
+                let b3 = -r * t3.l1p - x * t3.ln_sum;
+                let b4 = px.c - r * t4.l1p - x * t4.ln_sum;
                 let diff = b4 - b3;
                 let e = (-diff.abs()).exp();
                 let (hi, q) = if diff > 0.0 {
@@ -466,10 +543,11 @@ impl Objective for Likelihood<'_> {
                 } else {
                     (b3, e / (1.0 + e))
                 };
-                let da3 = (r * big_t / alpha - x) * inv3;
-                let da4 = (r * tx / alpha - x) * inv4;
+                // d/dα of B₃: r T / (α (α+T)) − x / (α+T)
+                let da3 = r * t3.t_ratio - x * t3.inv;
+                let da4 = r * t4.t_ratio - x * t4.inv;
                 acc[0] += w * (px.k + hi + e.ln_1p());
-                acc[1] += w * (px.dk_dr - (1.0 - q) * l3 - q * l4);
+                acc[1] += w * (px.dk_dr - (1.0 - q) * t3.l1p - q * t4.l1p);
                 acc[2] += w * ((1.0 - q) * da3 + q * da4);
                 acc[3] += w * (px.dk_da + q / a);
                 acc[4] += w * (px.dk_db - q * px.inv_bx1);
@@ -485,6 +563,38 @@ impl Objective for Likelihood<'_> {
         }
         let v = -sums[0] / n;
         if v.is_finite() { v } else { f64::INFINITY }
+    }
+}
+
+/// Terms of the likelihood that depend on a time s (T or tₓ) and α only.
+#[derive(Clone, Copy)]
+struct TimeTerms {
+    /// ln(1 + s/α)
+    l1p: f64,
+    /// ln(α + s)
+    ln_sum: f64,
+    /// 1 / (α + s)
+    inv: f64,
+    /// s / (α (α + s))
+    t_ratio: f64,
+}
+
+/// [`TimeTerms`] for each distinct time value (in parallel for long tables).
+fn time_terms(values: &[f64], alpha: f64) -> Vec<TimeTerms> {
+    let one = |s: &f64| {
+        let inv = 1.0 / (alpha + s);
+        TimeTerms {
+            l1p: (s / alpha).ln_1p(),
+            ln_sum: (alpha + s).ln(),
+            inv,
+            t_ratio: s / alpha * inv,
+        }
+    };
+    if values.len() >= crate::optim::PARALLEL_MIN_ROWS {
+        use rayon::prelude::*;
+        values.par_iter().map(one).collect()
+    } else {
+        values.iter().map(one).collect()
     }
 }
 
@@ -819,6 +929,98 @@ mod tests {
         );
         assert!(fit.report.log_likelihood.is_finite() && fit.report.log_likelihood < 0.0);
         assert!(fit.report.evaluations < 2000);
+    }
+
+    #[test]
+    fn expected_purchases_in_degenerate_limits() {
+        // (r, alpha, a, b, x, tₓ, T, t, E) with E from reference/degenerate_bgnbd.py (mpmath:
+        // eq. 10 and, independently, quadrature over the dropout probability; they agree to
+        // 1e-11 or better). Fits on short data drift to these limits.
+        let cases: [[f64; 9]; 7] = [
+            // a → ∞, b → 0
+            [
+                0.0267,
+                2.21,
+                5.6e8,
+                1.8e-9,
+                0.0,
+                0.0,
+                21.0,
+                90.0,
+                0.041427860288833786562,
+            ],
+            [
+                0.0267,
+                2.21,
+                5.6e8,
+                1.8e-9,
+                1.0,
+                5.0,
+                21.0,
+                90.0,
+                7.7760843948076731685e-19,
+            ],
+            [
+                0.0267,
+                2.21,
+                5.6e8,
+                1.8e-9,
+                3.0,
+                20.0,
+                30.0,
+                90.0,
+                1.1388413278576937484e-9,
+            ],
+            // b → ∞, a → 0
+            [
+                0.227,
+                35.7,
+                1.36e-7,
+                265764.0,
+                0.0,
+                0.0,
+                30.0,
+                90.0,
+                0.31095890410945530554,
+            ],
+            // a → 0 with a small b after a tenth of a period (once E(h) < E(h/2) here)
+            [
+                0.22933,
+                25.5016,
+                0.05,
+                0.22483,
+                0.0,
+                0.0,
+                0.1,
+                93.637,
+                0.7184896293139041891,
+            ],
+            [
+                0.22933,
+                25.5016,
+                0.05,
+                0.22483,
+                0.0,
+                0.0,
+                0.1,
+                46.8185,
+                0.37620950075748444905,
+            ],
+            [0.22933, 25.5016, 0.05, 0.22483, 0.0, 0.0, 0.1, 0.0, 0.0],
+        ];
+        for [r, alpha, a, b, x, tx, t, h, want] in cases {
+            let m = BgNbdParams::new(r, alpha, a, b).unwrap();
+            let got = m.conditional_expected_purchases(h, x, tx, t).unwrap();
+            let err = if want == 0.0 {
+                got.abs()
+            } else {
+                (got - want).abs() / want
+            };
+            assert!(
+                err < 1e-9,
+                "{m:?} x={x} tx={tx} T={t} t={h}: {got} vs {want}"
+            );
+        }
     }
 
     #[test]

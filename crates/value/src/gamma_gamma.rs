@@ -32,15 +32,109 @@ pub struct GammaGammaParams {
     pub gamma: f64,
 }
 
-/// Repeat customers' (frequency, mean spend) rows, sorted by frequency.
+/// Repeat customers' (frequency, mean spend) rows, with the sums the likelihood needs
+/// precomputed.
+///
+/// The log-likelihood depends on the rows only through the frequencies and u = m̄·x (the
+/// total repeat spend): per row it is −ln B(px, q) − q ln(1 + u/γ) − px ln(1 + γ/u) − ln m̄,
+/// and with L = ln(u + γ) that is −ln B(px, q) − q (L − ln γ) − px (L − ln u) − ln m̄. With
+/// ln u and Σ ln m̄ built once here and ln B computed once per distinct frequency, an
+/// evaluation costs one logarithm and one division per row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpendData {
+    /// Frequencies of the repeat customers, in input order.
     x: Vec<f64>,
-    ln_x: Vec<f64>,
-    m: Vec<f64>,
-    ln_m: Vec<f64>,
+    /// u = m̄·x, in the order of `x`.
+    u: Vec<f64>,
+    /// ln u.
+    ln_u: Vec<f64>,
+    /// Distinct frequencies (ascending) with their number of customers.
+    groups: Vec<(f64, f64)>,
+    /// Σ ln m̄.
+    sum_ln_m: f64,
+    /// Σ m̄.
+    sum_m: f64,
+    /// Σ x.
+    sum_x: f64,
+    /// Smallest and largest u.
+    u_range: (f64, f64),
     /// Rows skipped because frequency = 0 (the model describes repeat transactions only).
     pub skipped_no_repeat: usize,
+}
+
+/// Input rows per work item when building [`SpendData`].
+const BUILD_CHUNK: usize = 65_536;
+/// Frequencies below this are counted in an array, larger ones in a map.
+const DENSE_FREQUENCIES: usize = 1024;
+
+/// Rows from which a fit first runs on a subsample to find its starting point.
+const WARM_START_ROWS: usize = 20_000;
+/// Size of that subsample (customers): a twentieth of the rows, between 2 500 and 10 000, so
+/// that fitting it costs about one evaluation on all the data.
+fn warm_start_sample(rows: usize) -> usize {
+    (rows / 20).clamp(2_500, 10_000)
+}
+
+/// One chunk's repeat customers and partial sums.
+struct SpendPart {
+    x: Vec<f64>,
+    u: Vec<f64>,
+    ln_u: Vec<f64>,
+    dense: Vec<f64>,
+    sparse: std::collections::BTreeMap<u64, f64>,
+    skipped: usize,
+    /// [Σ ln u, Σ m̄, min u, max u]
+    sums: [f64; 4],
+}
+
+impl SpendPart {
+    fn build(frequency: &[f64], monetary_value: &[f64], offset: usize) -> Result<SpendPart> {
+        let mut part = SpendPart {
+            x: Vec::with_capacity(frequency.len()),
+            u: Vec::with_capacity(frequency.len()),
+            ln_u: Vec::new(),
+            dense: vec![0.0; DENSE_FREQUENCIES],
+            sparse: std::collections::BTreeMap::new(),
+            skipped: 0,
+            sums: [0.0, 0.0, f64::INFINITY, 0.0],
+        };
+        for (i, (&x, &m)) in frequency.iter().zip(monetary_value).enumerate() {
+            if !(x.is_finite() && x >= 0.0 && x == x.floor()) {
+                return Err(ValueError::InvalidInput {
+                    field: "frequency",
+                    index: offset + i,
+                    value: x,
+                    reason: "must be a non-negative whole number",
+                });
+            }
+            if x == 0.0 {
+                part.skipped += 1;
+                continue;
+            }
+            if !(m.is_finite() && m > 0.0) {
+                return Err(ValueError::InvalidInput {
+                    field: "monetary_value",
+                    index: offset + i,
+                    value: m,
+                    reason: "must be finite and > 0 for a customer with repeat purchases",
+                });
+            }
+            let u = m * x;
+            part.x.push(x);
+            part.u.push(u);
+            part.sums[1] += m;
+            part.sums[2] = part.sums[2].min(u);
+            part.sums[3] = part.sums[3].max(u);
+            if x < DENSE_FREQUENCIES as f64 {
+                part.dense[x as usize] += 1.0;
+            } else {
+                *part.sparse.entry(x.to_bits()).or_insert(0.0) += 1.0;
+            }
+        }
+        part.ln_u = part.u.iter().map(|u| u.ln()).collect();
+        part.sums[0] = part.ln_u.iter().sum();
+        Ok(part)
+    }
 }
 
 impl SpendData {
@@ -61,39 +155,101 @@ impl SpendData {
         if frequency.is_empty() {
             return Err(ValueError::EmptyInput { what: "spend data" });
         }
-        let mut rows = Vec::with_capacity(frequency.len());
-        let mut skipped = 0;
-        for (i, (&x, &m)) in frequency.iter().zip(monetary_value).enumerate() {
-            if !(x.is_finite() && x >= 0.0 && x == x.floor()) {
-                return Err(ValueError::InvalidInput {
-                    field: "frequency",
-                    index: i,
-                    value: x,
-                    reason: "must be a non-negative whole number",
-                });
+        let n = frequency.len();
+        let chunk = |c: usize| {
+            let range = c * BUILD_CHUNK..((c + 1) * BUILD_CHUNK).min(n);
+            SpendPart::build(
+                &frequency[range.clone()],
+                &monetary_value[range.clone()],
+                range.start,
+            )
+        };
+        let chunks = n.div_ceil(BUILD_CHUNK);
+        // Chunk results in row order, so the first error is the first bad row's.
+        let parts: Vec<SpendPart> = if chunks > 1 {
+            (0..chunks)
+                .into_par_iter()
+                .map(chunk)
+                .collect::<Vec<Result<SpendPart>>>()
+                .into_iter()
+                .collect::<Result<_>>()?
+        } else {
+            vec![chunk(0)?]
+        };
+        let kept: usize = parts.iter().map(|p| p.x.len()).sum();
+        let mut d = SpendData {
+            x: Vec::with_capacity(kept),
+            u: Vec::with_capacity(kept),
+            ln_u: Vec::with_capacity(kept),
+            groups: Vec::new(),
+            sum_ln_m: 0.0,
+            sum_m: 0.0,
+            sum_x: 0.0,
+            u_range: (f64::INFINITY, 0.0),
+            skipped_no_repeat: 0,
+        };
+        let mut dense = vec![0.0; DENSE_FREQUENCIES];
+        let mut sparse = std::collections::BTreeMap::new();
+        let mut sum_ln_u = 0.0;
+        for p in parts {
+            d.x.extend_from_slice(&p.x);
+            d.u.extend_from_slice(&p.u);
+            d.ln_u.extend_from_slice(&p.ln_u);
+            for (total, c) in dense.iter_mut().zip(&p.dense) {
+                *total += c;
             }
-            if x == 0.0 {
-                skipped += 1;
-                continue;
+            for (k, c) in p.sparse {
+                *sparse.entry(k).or_insert(0.0) += c;
             }
-            if !(m.is_finite() && m > 0.0) {
-                return Err(ValueError::InvalidInput {
-                    field: "monetary_value",
-                    index: i,
-                    value: m,
-                    reason: "must be finite and > 0 for a customer with repeat purchases",
-                });
-            }
-            rows.push((x, m));
+            d.skipped_no_repeat += p.skipped;
+            sum_ln_u += p.sums[0];
+            d.sum_m += p.sums[1];
+            d.u_range = (d.u_range.0.min(p.sums[2]), d.u_range.1.max(p.sums[3]));
         }
-        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
-        Ok(SpendData {
-            ln_x: rows.iter().map(|r| r.0.ln()).collect(),
-            ln_m: rows.iter().map(|r| r.1.ln()).collect(),
-            x: rows.iter().map(|r| r.0).collect(),
-            m: rows.iter().map(|r| r.1).collect(),
-            skipped_no_repeat: skipped,
-        })
+        d.groups = dense
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0.0)
+            .map(|(x, c)| (x as f64, *c))
+            .chain(sparse.into_iter().map(|(k, c)| (f64::from_bits(k), c)))
+            .collect();
+        d.sum_x = d.groups.iter().map(|(x, c)| c * x).sum();
+        // Σ ln m̄ = Σ ln u − Σ ln x.
+        d.sum_ln_m = sum_ln_u - d.groups.iter().map(|(x, c)| c * x.ln()).sum::<f64>();
+        Ok(d)
+    }
+
+    /// Every `len / target`-th row. Used to find a starting point cheaply.
+    fn subsample(&self, target: usize) -> SpendData {
+        let step = (self.len() / target.max(1)).max(1);
+        let pick = |v: &[f64]| -> Vec<f64> { v.iter().step_by(step).copied().collect() };
+        let (x, u, ln_u) = (pick(&self.x), pick(&self.u), pick(&self.ln_u));
+        let mut counts = std::collections::BTreeMap::new();
+        for xi in &x {
+            *counts.entry(xi.to_bits()).or_insert(0.0) += 1.0;
+        }
+        let groups: Vec<(f64, f64)> = counts
+            .into_iter()
+            .map(|(k, c)| (f64::from_bits(k), c))
+            .collect();
+        let (mut sum_ln_m, mut sum_m) = (0.0, 0.0);
+        let mut u_range = (f64::INFINITY, 0.0f64);
+        for ((xi, ui), lu) in x.iter().zip(&u).zip(&ln_u) {
+            sum_ln_m += lu - xi.ln();
+            sum_m += ui / xi;
+            u_range = (u_range.0.min(*ui), u_range.1.max(*ui));
+        }
+        SpendData {
+            sum_x: x.iter().sum(),
+            x,
+            u,
+            ln_u,
+            groups,
+            sum_ln_m,
+            sum_m,
+            u_range,
+            skipped_no_repeat: 0,
+        }
     }
 
     /// Number of repeat customers kept.
@@ -119,7 +275,9 @@ impl GammaGammaParams {
 
     /// Maximum-likelihood fit (the Fader & Hardie 2013 density of the average spend z̄ given x,
     /// summed over repeat customers).
-    /// Needs at least 3 repeat customers.
+    /// Needs at least 3 repeat customers. For more than 20 000 of them, a fit on a systematic
+    /// subsample (2 500 to 10 000 customers) provides the starting point and initial
+    /// curvature; the final fit always uses all the data.
     ///
     /// ```
     /// use touchstone_value::{FitOptions, GammaGammaParams, gamma_gamma::SpendData};
@@ -136,15 +294,33 @@ impl GammaGammaParams {
                 need: 3,
             });
         }
-        let mean_m = data.m.iter().sum::<f64>() / data.len() as f64;
-        let start = [0.0, 2f64.ln(), mean_m.ln()];
-        let obj = Likelihood { data };
+        let mean_m = data.sum_m / data.len() as f64;
+        let mut start = vec![0.0, 2f64.ln(), mean_m.ln()];
+        let mut warm_h = None;
+        if data.len() > WARM_START_ROWS {
+            // A fit on a subsample gives the starting point and the initial curvature.
+            let sample = data.subsample(warm_start_sample(data.len()));
+            if let Ok((m, _)) = run_fit(
+                "Gamma-Gamma",
+                &Likelihood::new(&sample),
+                &start,
+                opts,
+                None,
+                sample.len() as f64,
+                sample.len(),
+            ) && m.theta.iter().all(|t| t.abs() < 20.0)
+            {
+                start = m.theta;
+                warm_h = m.inverse_hessian;
+            }
+        }
+        let obj = Likelihood::new(data);
         let (m, report) = run_fit(
             "Gamma-Gamma",
             &obj,
             &start,
             opts,
-            None,
+            warm_h.as_deref(),
             data.len() as f64,
             data.len(),
         )?;
@@ -167,7 +343,7 @@ impl GammaGammaParams {
         stderr::from_objective(
             "Gamma-Gamma",
             &["p", "q", "gamma"],
-            &Likelihood { data },
+            &Likelihood::new(data),
             &[self.p, self.q, self.gamma],
             data.len() as f64,
         )
@@ -179,7 +355,7 @@ impl GammaGammaParams {
             return 0.0;
         }
         let theta = [self.p.ln(), self.q.ln(), self.gamma.ln()];
-        -Likelihood { data }.eval(&theta, None) * data.len() as f64
+        -Likelihood::new(data).eval(&theta, None) * data.len() as f64
     }
 
     /// Expected average transaction value for a customer with `frequency` repeat purchases
@@ -258,11 +434,26 @@ impl GammaGammaParams {
 ///
 /// ln f(m̄ | x) = ln Γ(px+q) − ln Γ(px) − ln Γ(q) + q ln γ + (px−1) ln m̄ + px ln x
 ///               − (px+q) ln(γ + m̄x)      (Fader & Hardie 2013, density of z̄),
-/// evaluated as −ln B(px, q) − q ln(1 + m̄x/γ) − px ln(1 + γ/(m̄x)) − ln m̄, which stays exact
-/// when an optimiser explores very large q and γ.
+/// i.e. −ln B(px, q) − q ln(1 + u/γ) − px ln(1 + γ/u) − ln m̄ with u = m̄x. Summed over rows
+/// this is Σ −ln B(px, q) + q n ln γ − q Σ L − p Σ xL + p Σ x ln u − Σ ln m̄, L = ln(u + γ)
+/// (see [`SpendData`]). That form loses digits to cancellation when q or px is huge (an
+/// optimiser exploring a limiting case), so beyond [`FAST_FORM_LIMIT`] the row terms are
+/// evaluated with `ln_1p` instead, which stays exact there.
 struct Likelihood<'a> {
     data: &'a SpendData,
+    /// Always use the `ln_1p` form (for tests).
+    exact: bool,
 }
+
+impl<'a> Likelihood<'a> {
+    fn new(data: &'a SpendData) -> Self {
+        Likelihood { data, exact: false }
+    }
+}
+
+/// Bound on (q + p x̄)(1 + |ln γ| + 2 max |ln u|, |ln(u + γ)|) up to which the one-logarithm form
+/// is used: its rounding error in the mean log-likelihood is then below ~10⁻¹² absolute.
+const FAST_FORM_LIMIT: f64 = 1e4;
 
 /// −ln B(u, v) = ln Γ(u+v) − ln Γ(u) − ln Γ(v), the larger argument taking the gamma ratio.
 fn neg_ln_beta(u: f64, v: f64) -> f64 {
@@ -282,40 +473,75 @@ impl Objective for Likelihood<'_> {
         let (p, q, g) = (theta[0].exp(), theta[1].exp(), theta[2].exp());
         let d = self.data;
         let want_grad = grad.is_some();
-        let sums = chunked_sum::<4, _>(d.x.len(), |range| {
-            let mut acc = [0.0; 4];
-            let mut last_x = f64::NAN;
-            let (mut k, mut dp_psi, mut dq_psi) = (0.0, 0.0, 0.0);
-            for i in range {
-                let x = d.x[i];
-                let px = p * x;
-                if x != last_x {
-                    k = neg_ln_beta(px, q);
-                    if want_grad {
-                        dp_psi = digamma_diff(px, q); // ψ(px+q) − ψ(px)
-                        dq_psi = digamma_diff(q, px); // ψ(px+q) − ψ(q)
-                    }
-                    last_x = x;
-                }
-                let mx = d.m[i] * x;
-                let l_q = (mx / g).ln_1p();
-                let l_p = (g / mx).ln_1p();
-                acc[0] += k - q * l_q - px * l_p - d.ln_m[i];
-                if want_grad {
-                    acc[1] += x * (dp_psi - l_p);
-                    acc[2] += dq_psi - l_q;
-                    acc[3] += (q * mx / g - px) / (g + mx);
-                }
-            }
-            acc
-        });
         let n = d.len() as f64;
-        if let Some(gr) = grad {
-            gr[0] = -sums[1] * p / n;
-            gr[1] = -sums[2] * q / n;
-            gr[2] = -sums[3] * g / n;
+        // Per distinct frequency: Σ −ln B(px, q) and its derivatives in p and q.
+        let (mut k, mut dk_dp, mut dk_dq) = (0.0, 0.0, 0.0);
+        for &(x, c) in &d.groups {
+            let px = p * x;
+            k += c * neg_ln_beta(px, q);
+            if want_grad {
+                dk_dp += c * x * digamma_diff(px, q); // ψ(px+q) − ψ(px)
+                dk_dq += c * digamma_diff(q, px); // ψ(px+q) − ψ(q)
+            }
         }
-        let v = -sums[0] / n;
+        let (u_lo, u_hi) = d.u_range;
+        let ln_g = g.ln();
+        let ln_max = [u_lo.ln(), u_hi.ln(), (u_lo + g).ln(), (u_hi + g).ln()]
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        let fast = !self.exact
+            && (q + p * d.sum_x / n) * (1.0 + ln_g.abs() + 2.0 * ln_max) <= FAST_FORM_LIMIT;
+        // (ll, d/dp, d/dq, d/dγ) of the total log-likelihood.
+        let (ll, dp, dq, dg) = if fast {
+            // [Σ ln(1 + u/γ), Σ x ln(1 + γ/u), Σ u/(u+γ), Σ x/(u+γ)] from L = ln(u+γ)
+            let s = chunked_sum::<4, _>(d.x.len(), |range| {
+                let mut acc = [0.0; 4];
+                for i in range {
+                    let (x, u) = (d.x[i], d.u[i]);
+                    let l = (u + g).ln();
+                    let inv = 1.0 / (u + g);
+                    acc[0] += l - ln_g;
+                    acc[1] += x * (l - d.ln_u[i]);
+                    acc[2] += u * inv;
+                    acc[3] += x * inv;
+                }
+                acc
+            });
+            (
+                k - q * s[0] - p * s[1] - d.sum_ln_m,
+                dk_dp - s[1],
+                dk_dq - s[0],
+                q / g * s[2] - p * s[3],
+            )
+        } else {
+            // [Σ ln(1 + u/γ), Σ x ln(1 + γ/u), Σ u/(u+γ), Σ x/(u+γ)]
+            let s = chunked_sum::<4, _>(d.x.len(), |range| {
+                let mut acc = [0.0; 4];
+                for i in range {
+                    let (x, u) = (d.x[i], d.u[i]);
+                    acc[0] += (u / g).ln_1p();
+                    acc[1] += x * (g / u).ln_1p();
+                    if want_grad {
+                        let inv = 1.0 / (u + g);
+                        acc[2] += u * inv;
+                        acc[3] += x * inv;
+                    }
+                }
+                acc
+            });
+            (
+                k - q * s[0] - p * s[1] - d.sum_ln_m,
+                dk_dp - s[1],
+                dk_dq - s[0],
+                q / g * s[2] - p * s[3],
+            )
+        };
+        if let Some(gr) = grad {
+            gr[0] = -dp * p / n;
+            gr[1] = -dq * q / n;
+            gr[2] = -dg * g / n;
+        }
+        let v = -ll / n;
         if v.is_finite() { v } else { f64::INFINITY }
     }
 }
@@ -406,7 +632,7 @@ mod tests {
     fn gradient_matches_finite_differences() {
         let s = cdnow_summary();
         let d = SpendData::new(&s.frequency, &s.monetary_value).unwrap();
-        let obj = Likelihood { data: &d };
+        let obj = Likelihood::new(&d);
         let theta = [1.5, 1.0, 2.5];
         let mut g = [0.0; 3];
         obj.eval(&theta, Some(&mut g));

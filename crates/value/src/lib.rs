@@ -47,8 +47,6 @@ pub mod km;
 pub mod model;
 pub mod optim;
 pub mod pareto;
-#[cfg(test)]
-mod perf_tests;
 pub mod rfm;
 pub mod sbg;
 pub mod special;

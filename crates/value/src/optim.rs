@@ -158,12 +158,14 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Minimises `obj` from `theta0` with the method in `opts`. BFGS that stalls away from a
-/// stationary point hands over to Nelder–Mead and then retries BFGS from there.
+/// stationary point hands over to Nelder–Mead and then retries BFGS from there. `start`, when
+/// given, is the objective's value and gradient at `theta0` (saves an evaluation).
 pub(crate) fn minimize(
     obj: &dyn Objective,
     theta0: &[f64],
     opts: &FitOptions,
     inverse_hessian: Option<&[f64]>,
+    start: Option<(f64, &[f64])>,
 ) -> Minimum {
     match opts.method {
         Method::NelderMead => {
@@ -181,6 +183,7 @@ pub(crate) fn minimize(
                 opts.max_iterations,
                 opts.gradient_tolerance,
                 inverse_hessian,
+                start,
             );
             if first.converged || first.stalled || first.iterations >= opts.max_iterations {
                 return first;
@@ -194,7 +197,7 @@ pub(crate) fn minimize(
                 &first.theta
             };
             let budget = budget.saturating_sub(nm.iterations).max(1);
-            let second = bfgs(obj, start, budget, opts.gradient_tolerance, None);
+            let second = bfgs(obj, start, budget, opts.gradient_tolerance, None, None);
             let iterations = first.iterations + nm.iterations + second.iterations;
             let evaluations = first.evaluations + nm.evaluations + second.evaluations + 1;
             let mut best = if second.value <= first.value.min(nm.value) {
@@ -218,13 +221,15 @@ pub(crate) fn minimize(
     }
 }
 
-/// BFGS on a smooth objective with gradients (Nocedal & Wright, Algorithm 6.1).
+/// BFGS on a smooth objective with gradients (Nocedal & Wright, Algorithm 6.1). `start` is
+/// the value and gradient at `theta0` when the caller already has them.
 pub(crate) fn bfgs(
     obj: &dyn Objective,
     theta0: &[f64],
     max_iterations: usize,
     gtol: f64,
     inverse_hessian: Option<&[f64]>,
+    start: Option<(f64, &[f64])>,
 ) -> Minimum {
     let n = obj.dim();
     let mut counter = Counter {
@@ -233,7 +238,17 @@ pub(crate) fn bfgs(
     };
     let mut x = theta0.to_vec();
     let mut g = vec![0.0; n];
-    let mut f = counter.eval(&x, Some(&mut g));
+    let in_domain = theta0
+        .iter()
+        .all(|t| t.is_finite() && t.abs() <= THETA_LIMIT);
+    let mut f = match start {
+        Some((f0, g0)) if g0.len() == n && in_domain => {
+            counter.evaluations += 1;
+            g.copy_from_slice(g0);
+            if f0.is_finite() { f0 } else { f64::INFINITY }
+        }
+        _ => counter.eval(&x, Some(&mut g)),
+    };
     if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
         return Minimum {
             theta: x,
@@ -667,11 +682,12 @@ pub(crate) fn run_fit(
             reason: "must be finite and > 0",
         });
     }
-    let f0 = obj.eval(theta0, None);
+    let mut g0 = vec![0.0; obj.dim()];
+    let f0 = obj.eval(theta0, Some(&mut g0));
     if !f0.is_finite() {
         return Err(ValueError::NonFiniteLikelihood { model });
     }
-    let m = minimize(obj, theta0, opts, warm_inverse_hessian);
+    let m = minimize(obj, theta0, opts, warm_inverse_hessian, Some((f0, &g0)));
     if !m.value.is_finite() || m.theta.iter().any(|t| !t.is_finite()) {
         return Err(ValueError::NumericalFailure {
             function: model,
@@ -737,7 +753,7 @@ mod tests {
 
     #[test]
     fn bfgs_solves_rosenbrock() {
-        let m = bfgs(&Rosenbrock, &[-1.2, 1.0], 500, 1e-10, None);
+        let m = bfgs(&Rosenbrock, &[-1.2, 1.0], 500, 1e-10, None, None);
         assert!(m.converged, "{m:?}");
         assert!(
             (m.theta[0] - 1.0).abs() < 1e-8 && (m.theta[1] - 1.0).abs() < 1e-8,
@@ -757,7 +773,7 @@ mod tests {
 
     #[test]
     fn bfgs_respects_non_finite_region() {
-        let m = bfgs(&Walled, &[5.0], 200, 1e-12, None);
+        let m = bfgs(&Walled, &[5.0], 200, 1e-12, None, None);
         assert!(m.converged, "{m:?}");
         assert!((m.theta[0] + 0.9).abs() < 1e-9);
     }
@@ -768,7 +784,7 @@ mod tests {
             max_iterations: 3,
             ..FitOptions::default()
         };
-        let m = minimize(&Rosenbrock, &[-1.2, 1.0], &opts, None);
+        let m = minimize(&Rosenbrock, &[-1.2, 1.0], &opts, None, None);
         assert!(!m.converged);
         assert!(m.theta.iter().all(|v| v.is_finite()));
         assert!(m.value.is_finite());
@@ -776,7 +792,7 @@ mod tests {
 
     #[test]
     fn start_outside_domain_is_reported() {
-        let m = bfgs(&Walled, &[-2.0], 10, 1e-12, None);
+        let m = bfgs(&Walled, &[-2.0], 10, 1e-12, None, None);
         assert!(!m.converged);
         assert_eq!(m.value, f64::INFINITY);
     }

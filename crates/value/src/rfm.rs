@@ -3,6 +3,13 @@
 //! Customers with identical (x, tₓ, T) contribute identical likelihood terms, so the data are
 //! stored as distinct triples with a weight (the number of customers sharing it). The
 //! likelihood is Σ wᵢ ℓ(xᵢ, tₓᵢ, Tᵢ): exact, not an approximation.
+//!
+//! Summaries on a time grid (days or weeks) have few distinct T and tₓ values, so each distinct
+//! row also carries the index of its T and of its tₓ in small tables of distinct values: a
+//! likelihood evaluates its per-time terms (logarithms, reciprocals) once per table entry
+//! rather than once per row. Building on such data keys every row by (x, T index, tₓ index)
+//! packed into one integer and radix-sorts the keys: O(n), cache-friendly, and the same result
+//! whatever the number of threads.
 
 use crate::error::{Result, ValueError};
 use crate::summary::Summary;
@@ -128,6 +135,12 @@ pub struct RfmData {
     pub(crate) t_x: Vec<f64>,
     pub(crate) t: Vec<f64>,
     pub(crate) w: Vec<f64>,
+    /// Distinct T values; `t[i] == t_vals[t_id[i]]`.
+    pub(crate) t_vals: Vec<f64>,
+    pub(crate) t_id: Vec<u32>,
+    /// Distinct tₓ values; `t_x[i] == tx_vals[tx_id[i]]`.
+    pub(crate) tx_vals: Vec<f64>,
+    pub(crate) tx_id: Vec<u32>,
     total_weight: f64,
     repeat_customers: f64,
 }
@@ -139,6 +152,21 @@ fn invalid(field: &'static str, index: usize, value: f64, reason: &'static str) 
         value,
         reason,
     }
+}
+
+/// Whether (x, tₓ, T) certainly passes [`check_triple`] (false may still pass: frequencies of
+/// 2^52 and beyond are left to the exact check).
+#[inline]
+// Comparisons joined with `&`, not `&&` or `contains`: one branch-free expression per row.
+#[allow(clippy::manual_range_contains)]
+fn plausible_triple(x: f64, t_x: f64, t: f64) -> bool {
+    (x >= 0.0)
+        & (x < 4.5e15)
+        & ((x as i64) as f64 == x)
+        & (t_x >= 0.0)
+        & (t_x <= t)
+        & (t < f64::INFINITY)
+        & ((x != 0.0) | (t_x == 0.0))
 }
 
 /// Checks one (x, tₓ, T) triple; `index` is used in the error.
@@ -216,18 +244,44 @@ impl RfmData {
         if frequency.is_empty() {
             return Err(ValueError::EmptyInput { what: "rfm" });
         }
-        for i in 0..frequency.len() {
-            check_triple(i, frequency[i], recency[i], t[i])?;
-            if let Some(w) = weights
-                && !(w[i].is_finite() && w[i] >= 0.0)
-            {
-                return Err(invalid("weights", i, w[i], "must be finite and >= 0"));
+        let check = |range: std::ops::Range<usize>| -> Result<()> {
+            // A branch-free screen first; the exact checks (and their error) only on failure.
+            let screen = range.clone().fold(true, |ok, i| {
+                ok & plausible_triple(frequency[i], recency[i], t[i])
+                    & weights.is_none_or(|w| (w[i] >= 0.0) & (w[i] < f64::INFINITY))
+            });
+            if screen {
+                return Ok(());
             }
+            for i in range {
+                check_triple(i, frequency[i], recency[i], t[i])?;
+                if let Some(w) = weights
+                    && !(w[i].is_finite() && w[i] >= 0.0)
+                {
+                    return Err(invalid("weights", i, w[i], "must be finite and >= 0"));
+                }
+            }
+            Ok(())
+        };
+        let n = frequency.len();
+        if n < PARALLEL_DEDUP_MIN {
+            check(0..n)?;
+        } else {
+            // The first failing chunk (in row order) reports its first bad row, as sequentially.
+            (0..n.div_ceil(KEY_CHUNK))
+                .into_par_iter()
+                .map(|c| check(c * KEY_CHUNK..((c + 1) * KEY_CHUNK).min(n)))
+                .collect::<Vec<Result<()>>>()
+                .into_iter()
+                .collect::<Result<Vec<()>>>()?;
         }
-        // Deduplicate with a hash map keyed by the bit patterns (adding 0.0 turns -0.0 into
-        // +0.0), keeping first-seen order, then group the distinct rows by frequency with a
-        // stable counting sort: O(n), deterministic, and the likelihood loops see each
-        // frequency as one run.
+        if let Some(out) = sorted_build(frequency, recency, t, weights) {
+            return out;
+        }
+        // Continuous times (or huge frequencies): deduplicate with a hash map keyed by the
+        // bit patterns (adding 0.0 turns -0.0 into +0.0), keeping first-seen order, then group
+        // the distinct rows by frequency with a stable counting sort: O(n), deterministic, and
+        // the likelihood loops see each frequency as one run.
         let key = |i: usize| {
             (
                 (frequency[i] + 0.0).to_bits(),
@@ -235,7 +289,6 @@ impl RfmData {
                 (recency[i] + 0.0).to_bits(),
             )
         };
-        let n = frequency.len();
         let distinct = if n < PARALLEL_DEDUP_MIN {
             dedup(0..n, &key, weights)
         } else {
@@ -254,31 +307,62 @@ impl RfmData {
                 .collect();
             merge(parts)
         };
-        if distinct.is_empty() {
-            return Err(ValueError::EmptyInput {
-                what: "rfm (all weights are zero)",
-            });
-        }
         let rows = group_by_frequency(distinct);
-        let mut out = RfmData {
+        let mut out = RfmData::empty();
+        for (k, w) in rows {
+            out.push(
+                f64::from_bits(k.0),
+                f64::from_bits(k.2),
+                f64::from_bits(k.1),
+                w,
+            );
+        }
+        out.identity_tables();
+        out.finish()
+    }
+
+    fn empty() -> Self {
+        RfmData {
             x: Vec::new(),
             t_x: Vec::new(),
             t: Vec::new(),
             w: Vec::new(),
+            t_vals: Vec::new(),
+            t_id: Vec::new(),
+            tx_vals: Vec::new(),
+            tx_id: Vec::new(),
             total_weight: 0.0,
             repeat_customers: 0.0,
-        };
-        for (k, w) in rows {
-            out.x.push(f64::from_bits(k.0));
-            out.t.push(f64::from_bits(k.1));
-            out.t_x.push(f64::from_bits(k.2));
-            out.w.push(w);
-            out.total_weight += w;
-            if k.0 != 0 {
-                out.repeat_customers += w;
-            }
         }
-        Ok(out)
+    }
+
+    fn push(&mut self, x: f64, t_x: f64, t: f64, w: f64) {
+        self.x.push(x);
+        self.t_x.push(t_x);
+        self.t.push(t);
+        self.w.push(w);
+        self.total_weight += w;
+        if x != 0.0 {
+            self.repeat_customers += w;
+        }
+    }
+
+    /// Tables with one entry per row (no sharing of time terms).
+    fn identity_tables(&mut self) {
+        let n = self.x.len() as u32;
+        self.t_vals = self.t.clone();
+        self.t_id = (0..n).collect();
+        self.tx_vals = self.t_x.clone();
+        self.tx_id = (0..n).collect();
+    }
+
+    fn finish(self) -> Result<Self> {
+        if self.x.is_empty() {
+            return Err(ValueError::EmptyInput {
+                what: "rfm (all weights are zero)",
+            });
+        }
+        Ok(self)
     }
 
     /// Number of distinct (x, tₓ, T) rows the likelihood is evaluated on.
@@ -315,14 +399,7 @@ impl RfmData {
     /// each kept row getting weight 1 per hit. Used to find a starting point cheaply.
     pub(crate) fn subsample(&self, target: usize) -> RfmData {
         let step = self.total_weight / target.max(1) as f64;
-        let mut out = RfmData {
-            x: Vec::new(),
-            t_x: Vec::new(),
-            t: Vec::new(),
-            w: Vec::new(),
-            total_weight: 0.0,
-            repeat_customers: 0.0,
-        };
+        let mut out = RfmData::empty();
         let mut next = 0.5 * step;
         let mut cum = 0.0;
         for i in 0..self.x.len() {
@@ -333,18 +410,238 @@ impl RfmData {
                 next += step;
             }
             if hits > 0.0 {
-                out.x.push(self.x[i]);
-                out.t_x.push(self.t_x[i]);
-                out.t.push(self.t[i]);
-                out.w.push(hits);
-                out.total_weight += hits;
-                if self.x[i] > 0.0 {
-                    out.repeat_customers += hits;
-                }
+                out.push(self.x[i], self.t_x[i], self.t[i], hits);
+                out.t_id.push(self.t_id[i]);
+                out.tx_id.push(self.tx_id[i]);
             }
+        }
+        if self.t_vals.len() + self.tx_vals.len() <= out.x.len() {
+            out.t_vals = self.t_vals.clone();
+            out.tx_vals = self.tx_vals.clone();
+        } else {
+            out.identity_tables();
         }
         out
     }
+}
+
+/// Rows per work item when validating and keying rows in parallel.
+const KEY_CHUNK: usize = 65_536;
+/// Distinct T (or tₓ) values in one chunk beyond which times are treated as continuous.
+const MAX_CHUNK_VALUES: usize = 4_096;
+
+/// Small open-addressing map from a value's bits to a dense id (first-seen order).
+struct ValueIds {
+    slots: Vec<(u64, u32)>,
+    values: Vec<u64>,
+}
+
+impl ValueIds {
+    const EMPTY: u32 = u32::MAX;
+    const BITS: u32 = 14; // 16 384 slots for at most 4 096 values
+
+    fn new() -> Self {
+        ValueIds {
+            slots: vec![(0, Self::EMPTY); 1 << Self::BITS],
+            values: Vec::new(),
+        }
+    }
+
+    /// The id of `bits`, or None once there are more than `MAX_CHUNK_VALUES` values.
+    #[inline]
+    fn id(&mut self, bits: u64) -> Option<u32> {
+        let mask = (1usize << Self::BITS) - 1;
+        let mut h = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::BITS)) as usize;
+        loop {
+            let (k, id) = self.slots[h];
+            if id == Self::EMPTY {
+                if self.values.len() >= MAX_CHUNK_VALUES {
+                    return None;
+                }
+                let id = self.values.len() as u32;
+                self.slots[h] = (bits, id);
+                self.values.push(bits);
+                return Some(id);
+            }
+            if k == bits {
+                return Some(id);
+            }
+            h = (h + 1) & mask;
+        }
+    }
+}
+
+/// Bits needed to hold the values 0..n.
+fn bits_for(n: usize) -> u32 {
+    usize::BITS - n.saturating_sub(1).leading_zeros()
+}
+
+/// Stable LSD radix sort of `v` by its bits `lo .. lo + bits`.
+fn radix_sort(v: &mut Vec<u64>, lo: u32, bits: u32) {
+    const MAX_DIGIT: u32 = 16;
+    if bits == 0 || v.len() < 2 {
+        return;
+    }
+    let passes = bits.div_ceil(MAX_DIGIT);
+    let digit = bits.div_ceil(passes);
+    let mask = (1u64 << digit) - 1;
+    let mut buf = vec![0u64; v.len()];
+    let mut count = vec![0usize; 1 << digit];
+    for pass in 0..passes {
+        let shift = lo + pass * digit;
+        count.iter_mut().for_each(|c| *c = 0);
+        for &k in v.iter() {
+            count[((k >> shift) & mask) as usize] += 1;
+        }
+        let mut sum = 0;
+        for c in count.iter_mut() {
+            let here = *c;
+            *c = sum;
+            sum += here;
+        }
+        for &k in v.iter() {
+            let d = ((k >> shift) & mask) as usize;
+            buf[count[d]] = k;
+            count[d] += 1;
+        }
+        std::mem::swap(v, &mut buf);
+    }
+}
+
+/// One chunk's distinct T and tₓ bit patterns (in first-seen order) and largest frequency.
+struct ChunkValues {
+    t: Vec<u64>,
+    tx: Vec<u64>,
+    max_x: f64,
+}
+
+/// Deduplication by sorting packed (x, T index, tₓ index) keys, for times on a grid; rows come
+/// out sorted by (x, T, tₓ). None when the times look continuous or the keys would not fit.
+/// Rows must already be validated.
+fn sorted_build(
+    frequency: &[f64],
+    recency: &[f64],
+    t: &[f64],
+    weights: Option<&[f64]>,
+) -> Option<Result<RfmData>> {
+    let n = frequency.len();
+    // With weights, each key carries its row number in its low 32 bits.
+    if weights.is_some() && n > u32::MAX as usize {
+        return None;
+    }
+    let mut keys = vec![0u64; n];
+    // Pass 1, per chunk: chunk-local ids of T and tₓ, the largest frequency.
+    let local = |(c, out): (usize, &mut [u64])| -> Option<ChunkValues> {
+        let (mut tid, mut txid) = (ValueIds::new(), ValueIds::new());
+        let mut max_x = 0.0f64;
+        for (k, i) in out.iter_mut().zip(c * KEY_CHUNK..) {
+            let a = tid.id((t[i] + 0.0).to_bits())?;
+            let b = txid.id((recency[i] + 0.0).to_bits())?;
+            max_x = max_x.max(frequency[i]);
+            *k = (u64::from(a) << 32) | u64::from(b);
+        }
+        Some(ChunkValues {
+            t: tid.values,
+            tx: txid.values,
+            max_x,
+        })
+    };
+    let parts: Vec<Option<ChunkValues>> = if n < PARALLEL_DEDUP_MIN {
+        keys.chunks_mut(KEY_CHUNK).enumerate().map(local).collect()
+    } else {
+        keys.par_chunks_mut(KEY_CHUNK)
+            .enumerate()
+            .map(local)
+            .collect()
+    };
+    let parts: Vec<ChunkValues> = parts.into_iter().collect::<Option<_>>()?;
+    // Global tables: the distinct values in ascending order.
+    let table = |pick: fn(&ChunkValues) -> &Vec<u64>| {
+        let mut v: Vec<f64> = parts
+            .iter()
+            .flat_map(|p| pick(p).iter().map(|b| f64::from_bits(*b)))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v.dedup();
+        v
+    };
+    let t_vals = table(|p| &p.t);
+    let tx_vals = table(|p| &p.tx);
+    let max_x = parts.iter().map(|p| p.max_x).fold(0.0, f64::max);
+    let (bt, btx) = (bits_for(t_vals.len()), bits_for(tx_vals.len()));
+    let bx = if max_x < 2f64.powi(32) {
+        bits_for(max_x as usize + 1)
+    } else {
+        return None;
+    };
+    let key_bits = bx + bt + btx;
+    if key_bits > if weights.is_some() { 32 } else { 64 } {
+        return None;
+    }
+    let remap = |values: &[u64], table: &[f64]| -> Vec<u64> {
+        values
+            .iter()
+            .map(|b| {
+                let v = f64::from_bits(*b);
+                table.partition_point(|u| u.total_cmp(&v).is_lt()) as u64
+            })
+            .collect()
+    };
+    let payload = if weights.is_some() { 32 } else { 0 };
+    // Pass 2: the global key (x, T index, tₓ index), shifted above the row number if weighted.
+    let global = |(c, out): (usize, &mut [u64])| {
+        let (rt, rtx) = (remap(&parts[c].t, &t_vals), remap(&parts[c].tx, &tx_vals));
+        for (k, i) in out.iter_mut().zip(c * KEY_CHUNK..) {
+            let key = ((frequency[i] as u64) << (bt + btx))
+                | (rt[(*k >> 32) as usize] << btx)
+                | rtx[(*k & 0xFFFF_FFFF) as usize];
+            *k = (key << payload) | if payload > 0 { i as u64 } else { 0 };
+        }
+    };
+    if n < PARALLEL_DEDUP_MIN {
+        keys.chunks_mut(KEY_CHUNK).enumerate().for_each(global);
+    } else {
+        keys.par_chunks_mut(KEY_CHUNK).enumerate().for_each(global);
+    }
+    radix_sort(&mut keys, payload, key_bits);
+    // Run-length encode the sorted keys: (key, summed weight) per distinct key.
+    let mut runs: Vec<(u64, f64)> = Vec::new();
+    let mut start = 0;
+    for i in 1..=n {
+        if i == n || keys[i] >> payload != keys[start] >> payload {
+            let w = match weights {
+                None => (i - start) as f64,
+                Some(ws) => keys[start..i]
+                    .iter()
+                    .map(|k| ws[(k & 0xFFFF_FFFF) as usize])
+                    .sum(),
+            };
+            if w > 0.0 {
+                runs.push((keys[start] >> payload, w));
+            }
+            start = i;
+        }
+    }
+    drop(keys);
+    let (mt, mtx) = ((1u64 << bt) - 1, (1u64 << btx) - 1);
+    let mut out = RfmData::empty();
+    out.x = runs.iter().map(|r| (r.0 >> (bt + btx)) as f64).collect();
+    out.t_id = runs.iter().map(|r| ((r.0 >> btx) & mt) as u32).collect();
+    out.tx_id = runs.iter().map(|r| (r.0 & mtx) as u32).collect();
+    out.t = out.t_id.iter().map(|&j| t_vals[j as usize]).collect();
+    out.t_x = out.tx_id.iter().map(|&j| tx_vals[j as usize]).collect();
+    out.w = runs.iter().map(|r| r.1).collect();
+    out.total_weight = out.w.iter().sum();
+    out.repeat_customers = out
+        .x
+        .iter()
+        .zip(&out.w)
+        .filter(|(x, _)| **x != 0.0)
+        .map(|(_, w)| w)
+        .sum();
+    out.t_vals = t_vals;
+    out.tx_vals = tx_vals;
+    Some(out.finish())
 }
 
 #[cfg(test)]

@@ -245,13 +245,13 @@ fn invert_spd(m: &[f64], n: usize) -> Option<Vec<f64>> {
             inv_l[i * n + j] = v / a[i * n + i];
         }
     }
+    // Computed for j ≤ i and mirrored: (v·sᵢ)·sⱼ and (v·sⱼ)·sᵢ may differ in the last bit.
     let mut out = vec![0.0; n * n];
     for i in 0..n {
-        for j in 0..n {
-            let v: f64 = (i.max(j)..n)
-                .map(|k| inv_l[k * n + i] * inv_l[k * n + j])
-                .sum();
+        for j in 0..=i {
+            let v: f64 = (i..n).map(|k| inv_l[k * n + i] * inv_l[k * n + j]).sum();
             out[i * n + j] = v * scale[i] * scale[j];
+            out[j * n + i] = out[i * n + j];
         }
     }
     out.iter().all(|v| v.is_finite()).then_some(out)
