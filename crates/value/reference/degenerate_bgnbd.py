@@ -72,6 +72,10 @@ CASES = [
     # a → 0 with a small b, a customer seen for a tenth of a period: the series loses every digit
     # (a proptest case that made E(t) decrease in t).
     ("0.22933", "25.5016", 0.05, "0.22483", [(0, 0, "0.1")], ["93.637", "46.8185"]),
+    # Horizons too long for the sum over counts, with a or b large: the series must take over.
+    (0.24, 4.4, 25, 0.5, [(2, 0.5, 1)], [1e7]),
+    (0.24, 4.4, 0.5, 2e4, [(0, 0, 0)], [1e7]),
+    (0.24, 1e-4, 21, 5, [(1, 0.5, 1)], [52]),
 ]
 
 if __name__ == "__main__":

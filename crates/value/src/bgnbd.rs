@@ -197,17 +197,26 @@ impl BgNbdParams {
     /// Near the limits a fit can drift to when the data carry little dropout information
     /// (b → ∞ with a → 0, a → ∞ with b → 0, or a, b → ∞ together) the ₂F₁ forms overflow or
     /// cancel, so there (and whenever they fail) the sum over purchase counts is used
-    /// ([`BgNbdParams::bracket_by_counts`]), which has no cancellation anywhere.
+    /// ([`BgNbdParams::bracket_by_counts`]), which has no cancellation anywhere. Each method is
+    /// the other's fallback: the sum declines horizons so long that it would need more than
+    /// its term budget, where the series is still good unless a or b is extreme too.
     fn scaled_bracket(&self, horizon: f64, x: f64, t: f64) -> Result<f64> {
         if horizon == 0.0 {
             return Ok(0.0);
         }
-        if self.a >= COUNTS_MIN_A || self.b >= COUNTS_MIN_B {
-            return self.bracket_by_counts(horizon, x, t);
-        }
-        match self.series_bracket(horizon, x, t) {
+        let series = || match self.series_bracket(horizon, x, t) {
             Ok(v) if v.is_finite() => Ok(v),
-            _ => self.bracket_by_counts(horizon, x, t),
+            Ok(_) => Err(ValueError::NumericalFailure {
+                function: "BG/NBD expected purchases",
+                reason: "the 2F1 series overflowed",
+            }),
+            Err(e) => Err(e),
+        };
+        if self.a >= COUNTS_MIN_A || self.b >= COUNTS_MIN_B {
+            self.bracket_by_counts(horizon, x, t)
+                .or_else(|e| series().map_err(|_| e))
+        } else {
+            series().or_else(|e| self.bracket_by_counts(horizon, x, t).map_err(|_| e))
         }
     }
 
@@ -224,6 +233,14 @@ impl BgNbdParams {
     fn bracket_by_counts(&self, horizon: f64, x: f64, t: f64) -> Result<f64> {
         let (rp, bp, a) = (self.r + x, self.b + x, self.a);
         let z = horizon / (self.alpha + t + horizon);
+        // Declined up front (cheaply) when the sum would need more terms than its budget.
+        let one_minus_z = (self.alpha + t) / (self.alpha + t + horizon);
+        if (rp + 40.0) / one_minus_z > COUNTS_MAX_TERMS as f64 {
+            return Err(ValueError::NumericalFailure {
+                function: "BG/NBD expected purchases",
+                reason: "the horizon is too long for the sum over purchase counts",
+            });
+        }
         // P(N = j) = pj · e^{ln_scale}; P(N = 0) = (1 − z)^{r+x}.
         let mut ln_scale = -rp * (horizon / (self.alpha + t)).ln_1p();
         let mut pj = 1.0;
@@ -936,7 +953,7 @@ mod tests {
         // (r, alpha, a, b, x, tₓ, T, t, E) with E from reference/degenerate_bgnbd.py (mpmath:
         // eq. 10 and, independently, quadrature over the dropout probability; they agree to
         // 1e-11 or better). Fits on short data drift to these limits.
-        let cases: [[f64; 9]; 7] = [
+        let cases: [[f64; 9]; 10] = [
             // a → ∞, b → 0
             [
                 0.0267,
@@ -1007,6 +1024,40 @@ mod tests {
                 0.37620950075748444905,
             ],
             [0.22933, 25.5016, 0.05, 0.22483, 0.0, 0.0, 0.1, 0.0, 0.0],
+            // horizons beyond the count sum's budget with a or b large: the series takes over
+            [
+                0.24,
+                4.4,
+                25.0,
+                0.5,
+                2.0,
+                0.5,
+                1.0,
+                1e7,
+                0.05083843491518567079,
+            ],
+            [
+                0.24,
+                4.4,
+                0.5,
+                2e4,
+                0.0,
+                0.0,
+                0.0,
+                1e7,
+                114243.73489268647162,
+            ],
+            [
+                0.24,
+                1e-4,
+                21.0,
+                5.0,
+                1.0,
+                0.5,
+                1.0,
+                52.0,
+                0.11784697258907301995,
+            ],
         ];
         for [r, alpha, a, b, x, tx, t, h, want] in cases {
             let m = BgNbdParams::new(r, alpha, a, b).unwrap();
@@ -1049,6 +1100,22 @@ mod tests {
             let tx = if x == 0.0 { 0.0 } else { tx_frac * t };
             let p = m.p_alive(x, tx, t).unwrap();
             prop_assert!((0.0..=1.0).contains(&p));
+        }
+
+        #[test]
+        fn count_sum_agrees_with_series(
+            x in 0u32..50, t in 0.1f64..100.0, h in 0.01f64..100.0, r in 0.05f64..5.0,
+            alpha in 0.5f64..50.0, a in 0.05f64..30.0, b in 0.05f64..30.0) {
+            let m = BgNbdParams::new(r, alpha, a, b).unwrap();
+            let x = f64::from(x);
+            let series = m.series_bracket(h, x, t);
+            let counts = m.bracket_by_counts(h, x, t).unwrap();
+            if let Ok(s) = series.as_ref()
+                && s.is_finite()
+                && *s > 1e-3
+            {
+                prop_assert!((s - counts).abs() <= 1e-8 * s, "{m:?} x={x} T={t} t={h}: {s} vs {counts}");
+            }
         }
 
         #[test]

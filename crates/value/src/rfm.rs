@@ -120,8 +120,9 @@ fn group_by_frequency(rows: Vec<Row>) -> Vec<Row> {
     }
 }
 
-/// Distinct (frequency, recency, T) rows with weights, grouped by frequency (ascending) in
-/// first-seen order within a frequency.
+/// Distinct (frequency, recency, T) rows with weights, grouped by frequency (ascending);
+/// within a frequency, ordered by T and recency when the times lie on a grid (the usual case),
+/// else in first-seen order.
 ///
 /// ```
 /// use touchstone_value::RfmData;
