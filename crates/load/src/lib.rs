@@ -203,11 +203,6 @@ impl Warehouse {
         &self.root
     }
 
-    /// The object store of the root (rooted at the bucket / filesystem root).
-    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
-        Arc::clone(&self.store)
-    }
-
     /// The URL of a table.
     pub fn table_url(&self, kind: TableKind, name: &str) -> Result<Url, LoadError> {
         Ok(store::join(
@@ -229,32 +224,40 @@ impl Warehouse {
         name: &str,
     ) -> Result<Option<DeltaTable>, LoadError> {
         let url = self.table_url(kind, name)?;
-        // A table exists once its log has a commit; ask the store rather than delta-rs, whose
-        // errors for a missing table differ by backend.
         let log = self
             .root_path
             .clone()
             .join(kind.prefix())
             .join(name)
             .join("_delta_log");
-        let mut entries = self.store.list(Some(&log));
-        let has_log = entries
-            .try_next()
+        let has_log = self
+            .has_entries(&log)
             .await
             .map_err(|source| LoadError::List {
                 location: format!("{url}_delta_log"),
                 source,
-            })?
-            .is_some();
+            })?;
         if !has_log {
             return Ok(None);
         }
-        match self.builder(&url)?.load().await {
+        self.load(&url).await
+    }
+
+    /// Whether anything is stored under `prefix`. A table exists once its `_delta_log` has a
+    /// commit; ask the store rather than delta-rs, whose errors for a missing table differ by
+    /// backend.
+    async fn has_entries(&self, prefix: &StorePath) -> Result<bool, object_store::Error> {
+        Ok(self.store.list(Some(prefix)).try_next().await?.is_some())
+    }
+
+    /// Loads the table at `url`, whose log is known to exist.
+    async fn load(&self, url: &Url) -> Result<Option<DeltaTable>, LoadError> {
+        match self.builder(url)?.load().await {
             Ok(table) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_)) | Err(DeltaTableError::InvalidTableLocation(_)) => {
                 Ok(None)
             }
-            Err(e) => Err(delta_error(&url, e)),
+            Err(e) => Err(delta_error(url, e)),
         }
     }
 
@@ -340,15 +343,13 @@ impl Warehouse {
                     continue;
                 };
                 let log = dir.clone().join("_delta_log");
-                let mut entries = self.store.list(Some(&log));
-                let has_log = entries
-                    .try_next()
+                let has_log = self
+                    .has_entries(&log)
                     .await
                     .map_err(|source| LoadError::List {
                         location: log.to_string(),
                         source,
-                    })?
-                    .is_some();
+                    })?;
                 if has_log {
                     tables.push(TableEntry {
                         kind,
@@ -373,27 +374,37 @@ impl Warehouse {
             return Ok(None);
         };
         let url = self.table_url(kind, name)?;
-        table
-            .update_datafusion_session(&ctx.state())
-            .map_err(|e| delta_error(&url, e))?;
-        let provider = table
-            .table_provider()
-            .await
-            .map_err(|e| engine_error(format!("opening {url}"), e))?;
-        Ok(Some(provider))
+        table_provider(ctx, table, &url).await.map(Some)
     }
 
     /// Registers every table of the warehouse in `ctx` under its SQL name; returns them.
     pub async fn register_all(&self, ctx: &SessionContext) -> Result<Vec<TableEntry>, LoadError> {
         let tables = self.list_tables().await?;
         for entry in &tables {
-            if let Some(provider) = self.provider(ctx, entry.kind, &entry.name).await? {
+            // Listing found each table's log already; load it without asking the store again.
+            if let Some(table) = self.load(&entry.url).await? {
+                let provider = table_provider(ctx, table, &entry.url).await?;
                 ctx.register_table(entry.sql_name(), provider)
                     .map_err(|e| engine_error(format!("registering {}", entry.sql_name()), e))?;
             }
         }
         Ok(tables)
     }
+}
+
+/// A DataFusion provider reading `table` (at `url`) in `ctx`.
+async fn table_provider(
+    ctx: &SessionContext,
+    table: DeltaTable,
+    url: &Url,
+) -> Result<Arc<dyn TableProvider>, LoadError> {
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| delta_error(url, e))?;
+    table
+        .table_provider()
+        .await
+        .map_err(|e| engine_error(format!("opening {url}"), e))
 }
 
 async fn last_commit_rows(table: &DeltaTable) -> u64 {
@@ -483,8 +494,9 @@ pub fn delta_session() -> SessionContext {
     SessionContext::new_with_state(state)
 }
 
-/// Reads a whole table into memory (small tables: ledgers, tests).
-pub async fn read_all(
+/// Reads a whole table into memory (the tests' check of what a write committed).
+#[cfg(test)]
+pub(crate) async fn read_all(
     wh: &Warehouse,
     kind: TableKind,
     name: &str,
