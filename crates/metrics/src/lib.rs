@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{Column, DFSchema};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
@@ -22,9 +22,8 @@ use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
 use datafusion::prelude::SessionContext;
 use serde_saphyr::Spanned;
 use touchstone_core::config::{Agg, CiMethod, Direction, Measure, Metric, MetricKind};
-use touchstone_core::diagnostic::{
-    Diagnostic, Diagnostics, ErrorCode, did_you_mean, first_line, missing_column,
-};
+use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, first_line, missing_column};
+use touchstone_core::schema::timestamp_type;
 
 /// z for a two-sided 95% interval.
 const Z95: f64 = 1.959_963_984_540_054;
@@ -171,9 +170,8 @@ pub async fn compile(ctx: &SessionContext, metric: &Metric) -> Result<DataFrame,
             .filter(filter)
             .map_err(|e| plan_error(metric, &d.name, e))?;
     }
-    let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let period = cast(
-        date_trunc(lit(metric.grain().name()), cast(time, ts_type)),
+        date_trunc(lit(metric.grain().name()), cast(time, timestamp_type())),
         DataType::Date32,
     )
     .alias("period_start");
@@ -518,11 +516,6 @@ fn internal(metric: Option<&Metric>, what: &str, e: DataFusionError) -> Diagnost
         d = d.at(m.span(&m.def.name));
     }
     d.into()
-}
-
-/// The closest of `candidates` to `got` (re-exported for the CLI's messages).
-pub fn suggest<'a>(got: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    did_you_mean(got, candidates)
 }
 
 #[cfg(test)]

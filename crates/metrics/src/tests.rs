@@ -12,11 +12,7 @@ use super::*;
 fn ctx() -> SessionContext {
     let day = 86_400_000_000i64;
     let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "responded_at",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
+        Field::new("responded_at", timestamp_type(), false),
         Field::new("score", DataType::Float64, false),
         Field::new("channel", DataType::Utf8, true),
         Field::new("wait_secs", DataType::Int64, true),

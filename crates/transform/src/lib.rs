@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Date32Array, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{ArrayRef, Date32Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
 use datafusion::datasource::MemTable;
@@ -23,7 +23,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use touchstone_core::config::ValueSettings;
 use touchstone_core::diagnostic::{
-    Diagnostic, Diagnostics, ErrorCode, Span, did_you_mean, first_line, missing_column,
+    Diagnostic, Diagnostics, ErrorCode, Span, first_line, missing_column,
 };
 use touchstone_core::schema::StagingTable;
 
@@ -144,24 +144,36 @@ pub fn register_run_context(
         Field::new("run_date", DataType::Date32, false),
     ]));
     let days = (run_date - NaiveDate::default()).num_days() as i32;
-    let batch = RecordBatch::try_new(
-        Arc::clone(&schema),
+    register_row(
+        ctx,
+        RUN_CONTEXT,
+        schema,
         vec![
             Arc::new(StringArray::from(vec![run_id])),
             Arc::new(StringArray::from(vec![pipeline])),
             Arc::new(Date32Array::from(vec![days])),
         ],
     )
-    .map_err(|e| TransformError::Engine {
-        context: "building run_context".into(),
-        source: Box::new(e.into()),
-    })?;
+}
+
+/// Registers (or replaces) the one-row table `name` of `columns`.
+fn register_row(
+    ctx: &SessionContext,
+    name: &str,
+    schema: SchemaRef,
+    columns: Vec<ArrayRef>,
+) -> Result<(), TransformError> {
+    let batch =
+        RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| TransformError::Engine {
+            context: format!("building {name}"),
+            source: Box::new(e.into()),
+        })?;
     let table =
-        MemTable::try_new(schema, vec![vec![batch]]).map_err(engine("creating run_context"))?;
-    ctx.deregister_table(RUN_CONTEXT)
-        .map_err(engine("replacing run_context"))?;
-    ctx.register_table(RUN_CONTEXT, Arc::new(table))
-        .map_err(engine("registering run_context"))?;
+        MemTable::try_new(schema, vec![vec![batch]]).map_err(engine(format!("creating {name}")))?;
+    ctx.deregister_table(name)
+        .map_err(engine(format!("replacing {name}")))?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(engine(format!("registering {name}")))?;
     Ok(())
 }
 
@@ -182,8 +194,10 @@ fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), 
         Field::new("inactive_after_days", DataType::Int64, false),
         Field::new("projection_periods", DataType::Int64, false),
     ]));
-    let batch = RecordBatch::try_new(
-        Arc::clone(&schema),
+    register_row(
+        ctx,
+        PIPELINE_SETTINGS,
+        schema,
         vec![
             Arc::new(StringArray::from(vec![value.model.name()])),
             Arc::new(Int64Array::from(vec![i64::from(value.horizon_days)])),
@@ -195,15 +209,6 @@ fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), 
             Arc::new(Int64Array::from(vec![i64::from(value.projection_periods)])),
         ],
     )
-    .map_err(|e| TransformError::Engine {
-        context: "building pipeline_settings".into(),
-        source: Box::new(e.into()),
-    })?;
-    let table = MemTable::try_new(schema, vec![vec![batch]])
-        .map_err(engine("creating pipeline_settings"))?;
-    ctx.register_table(PIPELINE_SETTINGS, Arc::new(table))
-        .map_err(engine("registering pipeline_settings"))?;
-    Ok(())
 }
 
 /// The tables every model may read before any model runs.
@@ -272,12 +277,13 @@ pub fn plan_diagnostic(ctx: &SessionContext, model: &Model, error: &DataFusionEr
                 columns.extend(provider.schema().fields().iter().map(|f| f.name().clone()));
             }
         }
-        if let Some(best) = did_you_mean(&missing, columns.iter().map(String::as_str)) {
-            d = d.with_help(format!("did you mean '{best}'?"));
-        }
-        if let Some(span) = d.span.clone().filter(|s| s.line == 1 && s.column == 1) {
-            let _ = span;
-            d.span = Some(model.span_of(missing.rsplit('.').next().unwrap_or(&missing)));
+        d = d.suggest(&missing, columns.iter().map(String::as_str));
+        // No position from the engine: point at the first mention of the column.
+        if d.span
+            .as_ref()
+            .is_some_and(|s| s.line == 1 && s.column == 1)
+        {
+            d.span = Some(model.span_of(&missing));
         }
     }
     d

@@ -14,9 +14,7 @@ use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, FunctionArg, FunctionArgExpr, Statement, TableFactor, Value, Visit, Visitor,
 };
-use touchstone_core::diagnostic::{
-    Diagnostic, Diagnostics, ErrorCode, Span, did_you_mean, first_line,
-};
+use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, first_line};
 
 /// The layer whose models are written to the warehouse.
 pub const MATERIALIZED_LAYER: &str = "marts";
@@ -377,11 +375,6 @@ pub(crate) fn parser_position(message: &str) -> Option<(u64, u64)> {
     let (line, rest) = rest.split_once(", Column: ")?;
     let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
     Some((line.trim().parse().ok()?, column.parse().ok()?))
-}
-
-/// The closest known name, for messages outside this module.
-pub fn suggest<'a>(got: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    did_you_mean(got, known)
 }
 
 #[cfg(test)]

@@ -15,10 +15,11 @@ use arrow::array::{
     Array, ArrayRef, Date32Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
 };
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimeUnit};
-use datafusion::error::Result;
+use arrow::datatypes::DataType;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
+use touchstone_core::schema::timestamp_type;
 
 /// Registers every function of this module in `ctx`.
 pub fn register(ctx: &SessionContext) {
@@ -30,7 +31,7 @@ pub fn register(ctx: &SessionContext) {
 /// Every function of this module.
 pub fn all() -> Vec<ScalarUDF> {
     let utf8 = || DataType::Utf8;
-    let ts = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let ts = timestamp_type;
     vec![
         create_udf(
             "normalize_email",
@@ -210,13 +211,20 @@ fn finish(array: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
     }
 }
 
-fn strings(array: &ArrayRef) -> Result<StringArray> {
-    let utf8 = cast(array, &DataType::Utf8)?;
-    Ok(utf8
+/// `array` cast to `to`, as the concrete array type of `to`.
+pub(crate) fn cast_to<T: Array + Clone + 'static>(array: &ArrayRef, to: &DataType) -> Result<T> {
+    let cast_array = cast(array, to)?;
+    cast_array
         .as_any()
-        .downcast_ref::<StringArray>()
+        .downcast_ref::<T>()
         .cloned()
-        .unwrap_or_else(|| StringArray::new_null(array.len())))
+        .ok_or_else(|| {
+            DataFusionError::Internal(format!("{} did not cast to {to}", array.data_type()))
+        })
+}
+
+fn strings(array: &ArrayRef) -> Result<StringArray> {
+    cast_to(array, &DataType::Utf8)
 }
 
 fn map_strings(
@@ -247,20 +255,10 @@ fn map_string_pairs(
     finish(Arc::new(out), scalar)
 }
 
-fn micros(array: &ArrayRef) -> Result<TimestampMicrosecondArray> {
-    let target = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    let cast_array = cast(array, &target)?;
-    Ok(cast_array
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()
-        .cloned()
-        .unwrap_or_else(|| TimestampMicrosecondArray::new_null(array.len())))
-}
-
 fn seconds_between(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     let (arrays, scalar) = to_arrays(args)?;
-    let start = micros(&arrays[0])?;
-    let end = micros(&arrays[1])?;
+    let start: TimestampMicrosecondArray = cast_to(&arrays[0], &timestamp_type())?;
+    let end: TimestampMicrosecondArray = cast_to(&arrays[1], &timestamp_type())?;
     let out: Float64Array = start
         .iter()
         .zip(end.iter())
@@ -271,15 +269,8 @@ fn seconds_between(args: &[ColumnarValue]) -> Result<ColumnarValue> {
 
 fn days_between(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     let (arrays, scalar) = to_arrays(args)?;
-    let as_dates = |a: &ArrayRef| -> Result<Date32Array> {
-        let c = cast(a, &DataType::Date32)?;
-        Ok(c.as_any()
-            .downcast_ref::<Date32Array>()
-            .cloned()
-            .unwrap_or_else(|| Date32Array::new_null(a.len())))
-    };
-    let start = as_dates(&arrays[0])?;
-    let end = as_dates(&arrays[1])?;
+    let start: Date32Array = cast_to(&arrays[0], &DataType::Date32)?;
+    let end: Date32Array = cast_to(&arrays[1], &DataType::Date32)?;
     let out: Int64Array = start
         .iter()
         .zip(end.iter())

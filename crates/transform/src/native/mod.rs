@@ -18,7 +18,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
 };
-use arrow::compute::{cast, concat_batches};
+use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl};
@@ -35,6 +35,8 @@ use touchstone_value::{
     PurchaseModel, RfmData, SbgParams, SpendData, clv_deciles, customer_lifetime_value,
     kaplan_meier,
 };
+
+use crate::udf::cast_to;
 
 /// Days per month for CLV with daily data (the `lifetimes` convention).
 pub const DAYS_PER_MONTH: f64 = 30.0;
@@ -280,19 +282,22 @@ impl TableProvider for LazyModelTable {
         let Some(state) = state.as_any().downcast_ref::<SessionState>() else {
             return plan_err!("{}: needs a DataFusion SessionState", self.kind.name());
         };
-        let ctx = SessionContext::new_with_state(state.clone());
-        let batches = ctx.table(self.input.as_str()).await?.collect().await?;
         let schema = self.kind.schema();
-        let input = if batches.is_empty() {
-            RecordBatch::new_empty(
-                ctx.table(self.input.as_str())
-                    .await?
-                    .schema()
-                    .inner()
-                    .clone(),
-            )
+        let fitted = matches!(self.kind, Kind::CustomerValue | Kind::ModelFits)
+            && self.cache.contains(&self.input);
+        let input = if fitted {
+            // The other value function fitted this input already, and the fit holds its rows.
+            RecordBatch::new_empty(Arc::new(Schema::empty()))
         } else {
-            concat_batches(&batches[0].schema(), &batches)?
+            let ctx = SessionContext::new_with_state(state.clone());
+            let df = ctx.table(self.input.as_str()).await?;
+            let input_schema = df.schema().inner().clone();
+            let batches = df.collect().await?;
+            if batches.is_empty() {
+                RecordBatch::new_empty(input_schema)
+            } else {
+                concat_batches(&batches[0].schema(), &batches)?
+            }
         };
         let (kind, settings, cache, key) = (
             self.kind,
@@ -378,6 +383,11 @@ struct FitCache {
 }
 
 impl FitCache {
+    fn contains(&self, key: &str) -> bool {
+        let fits = self.fits.lock().unwrap_or_else(|e| e.into_inner());
+        fits.contains_key(key)
+    }
+
     fn get(&self, key: &str, input: &RecordBatch, settings: &ValueSettings) -> Result<Arc<Fits>> {
         let mut fits = self.fits.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = fits.get(key) {
@@ -396,20 +406,12 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
 }
 
 fn f64s(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
-    let a = cast(column(batch, name)?, &DataType::Float64)?;
-    let a = a
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or_else(|| DataFusionError::Internal(format!("{name} did not cast to Float64")))?;
+    let a: Float64Array = cast_to(column(batch, name)?, &DataType::Float64)?;
     Ok(a.iter().collect())
 }
 
 fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
-    let a = cast(column(batch, name)?, &DataType::Utf8)?;
-    let a = a
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| DataFusionError::Internal(format!("{name} did not cast to Utf8")))?;
+    let a: StringArray = cast_to(column(batch, name)?, &DataType::Utf8)?;
     Ok(a.iter().map(|v| v.map(str::to_string)).collect())
 }
 
@@ -764,11 +766,7 @@ fn model_fits(fits: &Fits) -> Result<RecordBatch> {
 
 fn survival_curves(input: &RecordBatch) -> Result<RecordBatch> {
     let duration = f64s(input, "duration")?;
-    let observed = cast(column(input, "observed")?, &DataType::Boolean)?;
-    let observed = observed
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .ok_or_else(|| DataFusionError::Internal("observed did not cast to Boolean".into()))?;
+    let observed: BooleanArray = cast_to(column(input, "observed")?, &DataType::Boolean)?;
     let cohort = match input.column_by_name("cohort") {
         Some(_) => strings(input, "cohort")?,
         None => vec![None; input.num_rows()],

@@ -70,22 +70,11 @@ async fn collect(ctx: &SessionContext, sql: &str) -> RecordBatch {
 }
 
 fn f64_col(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let c = cast(b.column_by_name(name).unwrap(), &DataType::Float64).unwrap();
-    c.as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap()
-        .iter()
-        .collect()
+    f64s(b, name).unwrap()
 }
 
 fn str_col(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let c = cast(b.column_by_name(name).unwrap(), &DataType::Utf8).unwrap();
-    c.as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap()
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect()
+    strings(b, name).unwrap()
 }
 
 #[tokio::test]
