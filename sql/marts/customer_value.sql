@@ -17,12 +17,9 @@ WITH support AS (
     GROUP BY customer_key
 ),
 categories AS (
-    SELECT k.customer_key, count(DISTINCT o.product_category) AS categories_bought
-    FROM int_orders o
-    JOIN int_customer_keys k ON k.kind = 'order' AND k.id = o.order_id
-    CROSS JOIN run_context r
-    WHERE o.effective_date <= r.run_date AND o.total_amount > 0
-    GROUP BY k.customer_key
+    SELECT customer_key, count(DISTINCT product_category) AS categories_bought
+    FROM int_purchases
+    GROUP BY customer_key
 ),
 valued AS (
     SELECT
