@@ -7,7 +7,9 @@
 
 use crate::error::{Result, ValueError, positive};
 use crate::model::{PurchaseModel, check_horizon};
-use crate::optim::{Fit, FitOptions, Objective, chunked_sum, run_fit};
+use crate::optim::{
+    Fit, FitOptions, Objective, WARM_START_ROWS, chunked_sum, run_fit, warm_start_sample,
+};
 use crate::rfm::{RfmData, check_triple};
 use crate::special::{digamma_diff, exprel, hyp2f1, ln_beta, ln_gamma, ln_gamma_ratio};
 use crate::stderr::{self, StandardErrors};
@@ -39,14 +41,6 @@ const COUNTS_MIN_A: f64 = 20.0;
 const COUNTS_MIN_B: f64 = 1e4;
 /// Term budget of that sum (about 40/(1 − z) terms are needed; z → 1 is a horizon ≫ α + T).
 const COUNTS_MAX_TERMS: usize = 10_000_000;
-
-/// Distinct rows from which a fit first runs on a subsample to find its starting point.
-const WARM_START_ROWS: usize = 20_000;
-/// Size of that subsample (customers): a twentieth of the rows, between 2 500 and 10 000, so
-/// that fitting it costs about one evaluation on all the data.
-fn warm_start_sample(rows: usize) -> usize {
-    (rows / 20).clamp(2_500, 10_000)
-}
 
 impl BgNbdParams {
     /// Checks that every parameter is finite and > 0.
@@ -88,7 +82,7 @@ impl BgNbdParams {
     /// assert!(fit.report.log_likelihood.is_finite());
     /// ```
     pub fn fit(data: &RfmData, opts: &FitOptions) -> Result<Fit<Self>> {
-        check_identifiable(data)?;
+        data.check_identifiable("BG/NBD")?;
         let rate = (data.mean_x() / data.mean_t().max(1e-9)).max(1e-3);
         let start = BgNbdParams {
             r: 1.0,
@@ -119,7 +113,7 @@ impl BgNbdParams {
 
     /// Maximum-likelihood fit from a given starting point.
     pub fn fit_from(data: &RfmData, start: BgNbdParams, opts: &FitOptions) -> Result<Fit<Self>> {
-        check_identifiable(data)?;
+        data.check_identifiable("BG/NBD")?;
         let start = BgNbdParams::new(start.r, start.alpha, start.a, start.b)?;
         Self::fit_inner(data, start, opts, None)
     }
@@ -282,9 +276,6 @@ impl BgNbdParams {
     /// every term; dividing it out analytically keeps a → 1 exact and x = 200 overflow-free.
     fn series_bracket(&self, horizon: f64, x: f64, t: f64) -> Result<f64> {
         let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
-        if horizon == 0.0 {
-            return Ok(0.0);
-        }
         let c = a + b + x - 1.0;
         if c <= 0.0 && (c - c.round()).abs() < 1e-9 {
             // ₂F₁ is undefined at c ∈ {0, −1, …} but the expectation is continuous in b:
@@ -353,26 +344,6 @@ impl BgNbdParams {
         };
         Ok(c * bracket / am1)
     }
-}
-
-fn check_identifiable(data: &RfmData) -> Result<()> {
-    if data.customers() < 5.0 {
-        return Err(ValueError::InsufficientData {
-            model: "BG/NBD",
-            reason: "customers",
-            have: data.customers() as usize,
-            need: 5,
-        });
-    }
-    if data.repeat_customers() < 1.0 {
-        return Err(ValueError::InsufficientData {
-            model: "BG/NBD",
-            reason: "customers with a repeat purchase",
-            have: 0,
-            need: 1,
-        });
-    }
-    Ok(())
 }
 
 impl PurchaseModel for BgNbdParams {
@@ -620,21 +591,11 @@ fn time_terms(values: &[f64], alpha: f64) -> Vec<TimeTerms> {
 #[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
-    use crate::summary::tests::published_rfm;
+    use crate::test_util::{cdnow_rfm, limiting_case_rfm, round_to};
     use proptest::prelude::*;
 
     fn published() -> BgNbdParams {
         BgNbdParams::new(0.243, 4.414, 0.793, 2.426).unwrap()
-    }
-
-    fn cdnow() -> RfmData {
-        let (x, tx, t) = published_rfm();
-        RfmData::new(&x, &tx, &t).unwrap()
-    }
-
-    fn round_to(v: f64, digits: i32) -> f64 {
-        let s = 10f64.powi(digits);
-        (v * s).round() / s
     }
 
     /// From the raw CDNOW sample (exact recency and T) as well as from the rounded file.
@@ -660,7 +621,7 @@ mod tests {
 
     #[test]
     fn fits_cdnow_to_published_values() {
-        let fit = BgNbdParams::fit(&cdnow(), &FitOptions::default()).unwrap();
+        let fit = BgNbdParams::fit(&cdnow_rfm(), &FitOptions::default()).unwrap();
         let p = fit.params;
         assert!(fit.report.converged, "{:?}", fit.report);
         // Fader, Hardie & Lee (2005), Table/text: r = 0.243, α = 4.414, a = 0.793, b = 2.426.
@@ -693,7 +654,7 @@ mod tests {
         // Hessian of FHL eq. 6 by mpmath.diff, inverted): 0.0125573195838, 0.378221415527,
         // 0.185719143096, 0.705345755104. lifetimes 0.11.3's BetaGeoFitter.summary on the same
         // file prints 0.012557, 0.378221, 0.185719, 0.705345.
-        let data = cdnow();
+        let data = cdnow_rfm();
         let fit = BgNbdParams::fit(&data, &FitOptions::default()).unwrap();
         let se = fit.params.standard_errors(&data).unwrap();
         assert_eq!(se.names, ["r", "alpha", "a", "b"]);
@@ -727,10 +688,7 @@ mod tests {
 
     #[test]
     fn standard_errors_of_a_limiting_case_are_an_error_not_nan() {
-        let x = [0.0, 1.0, 0.0, 3.0, 2.0, 0.0, 5.0, 1.0];
-        let tx = [0.0, 4.0, 0.0, 20.0, 9.0, 0.0, 30.0, 2.0];
-        let t = [30.0, 35.0, 25.0, 38.0, 30.0, 39.0, 39.0, 20.0];
-        let data = RfmData::new(&x, &tx, &t).unwrap();
+        let data = limiting_case_rfm();
         let fit = BgNbdParams::fit(&data, &FitOptions::default()).unwrap();
         assert!(!fit.report.converged);
         match fit.params.standard_errors(&data) {
@@ -746,7 +704,7 @@ mod tests {
             gradient_tolerance: 1e-13,
             max_iterations: 5000,
         };
-        let fit = BgNbdParams::fit(&cdnow(), &opts).unwrap();
+        let fit = BgNbdParams::fit(&cdnow_rfm(), &opts).unwrap();
         let p = fit.params;
         assert_eq!(
             [
@@ -761,7 +719,7 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let data = cdnow();
+        let data = cdnow_rfm();
         let obj = Likelihood { data: &data };
         let theta = [(0.3f64).ln(), (5.0f64).ln(), (0.7f64).ln(), (2.0f64).ln()];
         let mut g = [0.0; 4];
@@ -783,7 +741,7 @@ mod tests {
         assert_eq!(round_to(e, 3), 1.226);
         // Unconditional E[X(t)]: Hardie's spreadsheet values (via lifetimes' tests, which
         // compare to 3 decimals), at the fitted parameters.
-        let m = BgNbdParams::fit(&cdnow(), &FitOptions::default())
+        let m = BgNbdParams::fit(&cdnow_rfm(), &FitOptions::default())
             .unwrap()
             .params;
         let times = [0.1429, 1.0, 3.0, 31.8571, 32.0, 78.0];
@@ -931,11 +889,7 @@ mod tests {
     #[test]
     fn degenerate_data_is_reported_not_converged() {
         // Eight customers whose best fit is a limiting case (dropout probability → 0).
-        let x = [0.0, 1.0, 0.0, 3.0, 2.0, 0.0, 5.0, 1.0];
-        let tx = [0.0, 4.0, 0.0, 20.0, 9.0, 0.0, 30.0, 2.0];
-        let t = [30.0, 35.0, 25.0, 38.0, 30.0, 39.0, 39.0, 20.0];
-        let fit =
-            BgNbdParams::fit(&RfmData::new(&x, &tx, &t).unwrap(), &FitOptions::default()).unwrap();
+        let fit = BgNbdParams::fit(&limiting_case_rfm(), &FitOptions::default()).unwrap();
         assert!(!fit.report.converged, "{:?}", fit.report);
         assert!(fit.report.message.contains("limiting case"));
         let p = fit.params;
@@ -1080,7 +1034,7 @@ mod tests {
             max_iterations: 2,
             ..FitOptions::default()
         };
-        let fit = BgNbdParams::fit(&cdnow(), &opts).unwrap();
+        let fit = BgNbdParams::fit(&cdnow_rfm(), &opts).unwrap();
         assert!(!fit.report.converged);
         let p = fit.params;
         assert!(

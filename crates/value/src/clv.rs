@@ -105,8 +105,9 @@ fn discounted_purchases_if_alive<M: PurchaseModel + ?Sized>(
 /// is shared by customers with equal (x, T), so the cost grows with the number of distinct
 /// (x, T) pairs rather than customers.
 ///
-/// Errors: lengths differ, an invalid (x, tₓ, T) row or monetary value, an invalid
-/// configuration, or a spend model whose expectation is infinite (p x + q ≤ 1).
+/// Errors: lengths differ, an invalid configuration, or else the first customer (in row
+/// order) that cannot be valued: an invalid (x, tₓ, T) row or monetary value, a spend model
+/// whose expectation is infinite (p x + q ≤ 1), a model that cannot score the row.
 ///
 /// ```
 /// use touchstone_value::{customer_lifetime_value, BgNbdParams, ClvConfig, GammaGammaParams, TimeUnit};
@@ -125,24 +126,44 @@ pub fn customer_lifetime_value<M: PurchaseModel + ?Sized>(
     monetary_value: &[f64],
     config: &ClvConfig,
 ) -> Result<Vec<f64>> {
+    customer_lifetime_value_each(model, spend, frequency, recency, t, monetary_value, config)?
+        .into_iter()
+        .collect()
+}
+
+/// [`customer_lifetime_value`] with each customer's result on its own: a customer whose
+/// row is invalid or whose value the models cannot compute is an error for that customer
+/// only. Errors as a whole when the lengths differ or the configuration is invalid.
+pub fn customer_lifetime_value_each<M: PurchaseModel + ?Sized>(
+    model: &M,
+    spend: &GammaGammaParams,
+    frequency: &[f64],
+    recency: &[f64],
+    t: &[f64],
+    monetary_value: &[f64],
+    config: &ClvConfig,
+) -> Result<Vec<Result<f64>>> {
     config.check()?;
     let n = frequency.len();
     crate::error::same_len("recency", n, recency.len())?;
     crate::error::same_len("T", n, t.len())?;
     crate::error::same_len("monetary_value", n, monetary_value.len())?;
-    for i in 0..n {
-        check_triple(i, frequency[i], recency[i], t[i])?;
-    }
     let (keys, key_of) = crate::model::distinct_pairs(frequency, t);
-    let curves: Vec<f64> = keys
+    let curves: Vec<Result<f64>> = keys
         .par_iter()
         .map(|&(x, tt)| discounted_purchases_if_alive(model, x, tt, config))
-        .collect::<Result<_>>()?;
-    let spends = spend.conditional_expected_spend_many(frequency, monetary_value)?;
-    let alive = model.p_alive_many(frequency, recency, t)?;
+        .collect();
+    let spends = spend.conditional_expected_spend_each(frequency, monetary_value)?;
+    let alive = model.p_alive_each(frequency, recency, t)?;
     Ok((0..n)
         .into_par_iter()
-        .map(|i| alive[i] * curves[key_of[i]] * spends[i] * config.margin)
+        .map(|i| {
+            check_triple(i, frequency[i], recency[i], t[i])?;
+            let alive = alive[i].clone()?;
+            let curve = curves[key_of[i]].clone()?;
+            let spend = spends[i].clone()?;
+            Ok(alive * curve * spend * config.margin)
+        })
         .collect())
 }
 
@@ -409,6 +430,66 @@ mod tests {
         assert!((c[1] - bg.expected_purchases(1.0).unwrap()).abs() < 1e-15);
         let want = bg.expected_purchases(5.0).unwrap() + bg.expected_purchases(3.0).unwrap();
         assert!((c[2] - want).abs() < 1e-14);
+    }
+
+    #[test]
+    fn each_row_fails_on_its_own() {
+        let bg = BgNbdParams::new(0.243, 4.414, 0.793, 2.426).unwrap();
+        let gg = GammaGammaParams::new(6.25, 3.74, 15.44).unwrap();
+        let cfg = ClvConfig::lifetimes_default(TimeUnit::Week);
+        // Row 1 has tₓ > T; row 2 a negative spend.
+        let (x, tx, t, m) = (
+            [2.0, 1.0, 3.0, 0.0],
+            [30.0, 50.0, 20.0, 0.0],
+            [38.0; 4],
+            [22.0, 10.0, -1.0, 0.0],
+        );
+        let each = customer_lifetime_value_each(&bg, &gg, &x, &tx, &t, &m, &cfg).unwrap();
+        assert!(each[0].is_ok() && each[3].is_ok(), "{each:?}");
+        assert!(
+            matches!(
+                each[1],
+                Err(ValueError::InvalidInput {
+                    index: 1,
+                    field: "recency",
+                    ..
+                })
+            ),
+            "{each:?}"
+        );
+        assert!(
+            matches!(
+                each[2],
+                Err(ValueError::InvalidInput {
+                    index: 2,
+                    field: "monetary_value",
+                    ..
+                })
+            ),
+            "{each:?}"
+        );
+        // The bulk call reports the first failing row; the good rows equal their bulk values.
+        assert_eq!(
+            customer_lifetime_value(&bg, &gg, &x, &tx, &t, &m, &cfg).unwrap_err(),
+            each[1].clone().unwrap_err()
+        );
+        let good = customer_lifetime_value(
+            &bg,
+            &gg,
+            &[2.0, 0.0],
+            &[30.0, 0.0],
+            &[38.0; 2],
+            &[22.0, 0.0],
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(
+            good,
+            vec![each[0].clone().unwrap(), each[3].clone().unwrap()]
+        );
+        let alive = bg.p_alive_each(&x, &tx, &t).unwrap();
+        assert!(alive[0].is_ok() && alive[1].is_err() && alive[2].is_ok());
+        assert!(bg.p_alive_each(&x, &tx, &t[..2]).is_err());
     }
 
     #[test]

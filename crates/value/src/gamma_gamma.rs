@@ -8,7 +8,10 @@
 //! in `lifetimes`.
 
 use crate::error::{Result, ValueError, positive};
-use crate::optim::{Fit, FitOptions, Objective, chunked_sum, run_fit};
+use crate::optim::{
+    Fit, FitOptions, Objective, WARM_START_ROWS, chunked_sum, run_fit, warm_start_sample,
+};
+use crate::rfm::check_frequency;
 use crate::special::{digamma_diff, ln_gamma, ln_gamma_ratio};
 use crate::stderr::{self, StandardErrors};
 use rayon::prelude::*;
@@ -67,14 +70,6 @@ const BUILD_CHUNK: usize = 65_536;
 /// Frequencies below this are counted in an array, larger ones in a map.
 const DENSE_FREQUENCIES: usize = 1024;
 
-/// Rows from which a fit first runs on a subsample to find its starting point.
-const WARM_START_ROWS: usize = 20_000;
-/// Size of that subsample (customers): a twentieth of the rows, between 2 500 and 10 000, so
-/// that fitting it costs about one evaluation on all the data.
-fn warm_start_sample(rows: usize) -> usize {
-    (rows / 20).clamp(2_500, 10_000)
-}
-
 /// One chunk's repeat customers and partial sums.
 struct SpendPart {
     x: Vec<f64>,
@@ -99,14 +94,7 @@ impl SpendPart {
             sums: [0.0, 0.0, f64::INFINITY, 0.0],
         };
         for (i, (&x, &m)) in frequency.iter().zip(monetary_value).enumerate() {
-            if !(x.is_finite() && x >= 0.0 && x == x.floor()) {
-                return Err(ValueError::InvalidInput {
-                    field: "frequency",
-                    index: offset + i,
-                    value: x,
-                    reason: "must be a non-negative whole number",
-                });
-            }
+            check_frequency(offset + i, x)?;
             if x == 0.0 {
                 part.skipped += 1;
                 continue;
@@ -302,7 +290,7 @@ impl GammaGammaParams {
             let sample = data.subsample(warm_start_sample(data.len()));
             if let Ok((m, _)) = run_fit(
                 "Gamma-Gamma",
-                &Likelihood::new(&sample),
+                &Likelihood { data: &sample },
                 &start,
                 opts,
                 None,
@@ -314,7 +302,7 @@ impl GammaGammaParams {
                 warm_h = m.inverse_hessian;
             }
         }
-        let obj = Likelihood::new(data);
+        let obj = Likelihood { data };
         let (m, report) = run_fit(
             "Gamma-Gamma",
             &obj,
@@ -343,7 +331,7 @@ impl GammaGammaParams {
         stderr::from_objective(
             "Gamma-Gamma",
             &["p", "q", "gamma"],
-            &Likelihood::new(data),
+            &Likelihood { data },
             &[self.p, self.q, self.gamma],
             data.len() as f64,
         )
@@ -355,7 +343,7 @@ impl GammaGammaParams {
             return 0.0;
         }
         let theta = [self.p.ln(), self.q.ln(), self.gamma.ln()];
-        -Likelihood::new(data).eval(&theta, None) * data.len() as f64
+        -Likelihood { data }.eval(&theta, None) * data.len() as f64
     }
 
     /// Expected average transaction value for a customer with `frequency` repeat purchases
@@ -393,35 +381,29 @@ impl GammaGammaParams {
         Ok(self.p * (self.gamma + monetary_value * frequency) / denom)
     }
 
-    /// [`GammaGammaParams::conditional_expected_spend`] over slices (in parallel for long ones).
+    /// [`GammaGammaParams::conditional_expected_spend`] over slices (in parallel for long ones);
+    /// the first failing row fails the call.
     pub fn conditional_expected_spend_many(
         &self,
         frequency: &[f64],
         monetary_value: &[f64],
     ) -> Result<Vec<f64>> {
+        self.conditional_expected_spend_each(frequency, monetary_value)?
+            .into_iter()
+            .collect()
+    }
+
+    /// [`GammaGammaParams::conditional_expected_spend`] over slices, each row's result on its
+    /// own; errors as a whole only when the lengths differ.
+    pub fn conditional_expected_spend_each(
+        &self,
+        frequency: &[f64],
+        monetary_value: &[f64],
+    ) -> Result<Vec<Result<f64>>> {
         crate::error::same_len("monetary_value", frequency.len(), monetary_value.len())?;
-        let one = |i: usize| {
+        Ok(crate::model::each_indexed(frequency.len(), |i| {
             self.conditional_expected_spend(frequency[i], monetary_value[i])
-                .map_err(|e| match e {
-                    ValueError::InvalidInput {
-                        field,
-                        value,
-                        reason,
-                        ..
-                    } => ValueError::InvalidInput {
-                        field,
-                        index: i,
-                        value,
-                        reason,
-                    },
-                    other => other,
-                })
-        };
-        if frequency.len() >= 4096 {
-            (0..frequency.len()).into_par_iter().map(one).collect()
-        } else {
-            (0..frequency.len()).map(one).collect()
-        }
+        }))
     }
 
     /// Population mean transaction value p γ / (q − 1) (q > 1).
@@ -441,14 +423,6 @@ impl GammaGammaParams {
 /// evaluated with `ln_1p` instead, which stays exact there.
 struct Likelihood<'a> {
     data: &'a SpendData,
-    /// Always use the `ln_1p` form (for tests).
-    exact: bool,
-}
-
-impl<'a> Likelihood<'a> {
-    fn new(data: &'a SpendData) -> Self {
-        Likelihood { data, exact: false }
-    }
 }
 
 /// Bound on (q + p x̄)(1 + |ln γ| + 2 max |ln u|, |ln(u + γ)|) up to which the one-logarithm form
@@ -489,12 +463,11 @@ impl Objective for Likelihood<'_> {
         let ln_max = [u_lo.ln(), u_hi.ln(), (u_lo + g).ln(), (u_hi + g).ln()]
             .iter()
             .fold(0.0f64, |m, v| m.max(v.abs()));
-        let fast = !self.exact
-            && (q + p * d.sum_x / n) * (1.0 + ln_g.abs() + 2.0 * ln_max) <= FAST_FORM_LIMIT;
-        // (ll, d/dp, d/dq, d/dγ) of the total log-likelihood.
-        let (ll, dp, dq, dg) = if fast {
-            // [Σ ln(1 + u/γ), Σ x ln(1 + γ/u), Σ u/(u+γ), Σ x/(u+γ)] from L = ln(u+γ)
-            let s = chunked_sum::<4, _>(d.x.len(), |range| {
+        let fast = (q + p * d.sum_x / n) * (1.0 + ln_g.abs() + 2.0 * ln_max) <= FAST_FORM_LIMIT;
+        // [Σ ln(1 + u/γ), Σ x ln(1 + γ/u), Σ u/(u+γ), Σ x/(u+γ)]
+        let s = if fast {
+            // from L = ln(u+γ)
+            chunked_sum::<4, _>(d.x.len(), |range| {
                 let mut acc = [0.0; 4];
                 for i in range {
                     let (x, u) = (d.x[i], d.u[i]);
@@ -506,16 +479,9 @@ impl Objective for Likelihood<'_> {
                     acc[3] += x * inv;
                 }
                 acc
-            });
-            (
-                k - q * s[0] - p * s[1] - d.sum_ln_m,
-                dk_dp - s[1],
-                dk_dq - s[0],
-                q / g * s[2] - p * s[3],
-            )
+            })
         } else {
-            // [Σ ln(1 + u/γ), Σ x ln(1 + γ/u), Σ u/(u+γ), Σ x/(u+γ)]
-            let s = chunked_sum::<4, _>(d.x.len(), |range| {
+            chunked_sum::<4, _>(d.x.len(), |range| {
                 let mut acc = [0.0; 4];
                 for i in range {
                     let (x, u) = (d.x[i], d.u[i]);
@@ -528,14 +494,15 @@ impl Objective for Likelihood<'_> {
                     }
                 }
                 acc
-            });
-            (
-                k - q * s[0] - p * s[1] - d.sum_ln_m,
-                dk_dp - s[1],
-                dk_dq - s[0],
-                q / g * s[2] - p * s[3],
-            )
+            })
         };
+        // (ll, d/dp, d/dq, d/dγ) of the total log-likelihood.
+        let (ll, dp, dq, dg) = (
+            k - q * s[0] - p * s[1] - d.sum_ln_m,
+            dk_dp - s[1],
+            dk_dq - s[0],
+            q / g * s[2] - p * s[3],
+        );
         if let Some(gr) = grad {
             gr[0] = -dp * p / n;
             gr[1] = -dq * q / n;
@@ -552,11 +519,7 @@ impl Objective for Likelihood<'_> {
 mod tests {
     use super::*;
     use crate::summary::tests::cdnow_summary;
-
-    fn round_to(v: f64, digits: i32) -> f64 {
-        let s = 10f64.powi(digits);
-        (v * s).round() / s
-    }
+    use crate::test_util::round_to;
 
     #[test]
     fn fits_cdnow_to_published_values() {
@@ -632,7 +595,7 @@ mod tests {
     fn gradient_matches_finite_differences() {
         let s = cdnow_summary();
         let d = SpendData::new(&s.frequency, &s.monetary_value).unwrap();
-        let obj = Likelihood::new(&d);
+        let obj = Likelihood { data: &d };
         let theta = [1.5, 1.0, 2.5];
         let mut g = [0.0; 3];
         obj.eval(&theta, Some(&mut g));

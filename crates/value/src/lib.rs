@@ -52,11 +52,13 @@ pub mod sbg;
 pub mod special;
 pub mod stderr;
 pub mod summary;
+#[cfg(test)]
+mod test_util;
 
 pub use bgnbd::BgNbdParams;
 pub use clv::{
     CalibrationHoldoutRow, ClvConfig, calibration_holdout_table, clv_deciles, customer_equity,
-    customer_lifetime_value, expected_cumulative_transactions,
+    customer_lifetime_value, customer_lifetime_value_each, expected_cumulative_transactions,
 };
 pub use error::{Result, ValueError};
 pub use gamma_gamma::{GammaGammaParams, SpendData};

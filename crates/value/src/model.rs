@@ -42,12 +42,20 @@ pub trait PurchaseModel: Sync {
     /// Probability of exactly `n` purchases in (0, t] for a customer drawn from the population.
     fn prob_purchases(&self, t: f64, n: u32) -> Result<f64>;
 
-    /// [`PurchaseModel::p_alive`] over slices.
+    /// [`PurchaseModel::p_alive`] over slices; the first failing row fails the call.
     fn p_alive_many(&self, x: &[f64], t_x: &[f64], t: &[f64]) -> Result<Vec<f64>> {
-        map_rows(x, t_x, t, |x, tx, t| self.p_alive(x, tx, t))
+        self.p_alive_each(x, t_x, t)?.into_iter().collect()
     }
 
-    /// [`PurchaseModel::conditional_expected_purchases`] over slices.
+    /// [`PurchaseModel::p_alive`] over slices, each row's result on its own: a row the model
+    /// cannot score (an invalid row, a series that does not converge at extreme parameters)
+    /// is an error for that row only. Errors as a whole only when the lengths differ.
+    fn p_alive_each(&self, x: &[f64], t_x: &[f64], t: &[f64]) -> Result<Vec<Result<f64>>> {
+        each_row(x, t_x, t, |x, tx, t| self.p_alive(x, tx, t))
+    }
+
+    /// [`PurchaseModel::conditional_expected_purchases`] over slices; the first failing row
+    /// fails the call.
     fn conditional_expected_purchases_many(
         &self,
         horizon: f64,
@@ -55,8 +63,23 @@ pub trait PurchaseModel: Sync {
         t_x: &[f64],
         t: &[f64],
     ) -> Result<Vec<f64>> {
+        self.conditional_expected_purchases_each(horizon, x, t_x, t)?
+            .into_iter()
+            .collect()
+    }
+
+    /// [`PurchaseModel::conditional_expected_purchases`] over slices, each row's result on its
+    /// own (as [`PurchaseModel::p_alive_each`]). Errors as a whole when the lengths differ or
+    /// the horizon is invalid.
+    fn conditional_expected_purchases_each(
+        &self,
+        horizon: f64,
+        x: &[f64],
+        t_x: &[f64],
+        t: &[f64],
+    ) -> Result<Vec<Result<f64>>> {
         check_horizon(horizon)?;
-        map_rows(x, t_x, t, |x, tx, t| {
+        each_row(x, t_x, t, |x, tx, t| {
             self.conditional_expected_purchases(horizon, x, tx, t)
         })
     }
@@ -84,15 +107,25 @@ pub(crate) fn distinct_pairs(x: &[f64], t: &[f64]) -> (Vec<(f64, f64)>, Vec<usiz
     (keys, key_of)
 }
 
-/// Applies `f` to every row, in parallel for many rows; the first error wins.
-pub(crate) fn map_rows<F>(x: &[f64], t_x: &[f64], t: &[f64], f: F) -> Result<Vec<f64>>
+/// Applies `f` to every row, in parallel for many rows: each row's result (see
+/// [`each_indexed`]); errors as a whole only when the lengths differ.
+pub(crate) fn each_row<F>(x: &[f64], t_x: &[f64], t: &[f64], f: F) -> Result<Vec<Result<f64>>>
 where
     F: Fn(f64, f64, f64) -> Result<f64> + Sync,
 {
     crate::error::same_len("recency", x.len(), t_x.len())?;
     crate::error::same_len("T", x.len(), t.len())?;
+    Ok(each_indexed(x.len(), |i| f(x[i], t_x[i], t[i])))
+}
+
+/// Applies `f` to the row indices 0..n, in parallel for many rows; an invalid-input error
+/// names the row it came from.
+pub(crate) fn each_indexed<F>(n: usize, f: F) -> Vec<Result<f64>>
+where
+    F: Fn(usize) -> Result<f64> + Sync,
+{
     let one = |i: usize| {
-        f(x[i], t_x[i], t[i]).map_err(|e| match e {
+        f(i).map_err(|e| match e {
             ValueError::InvalidInput {
                 field,
                 value,
@@ -107,10 +140,10 @@ where
             other => other,
         })
     };
-    if x.len() >= PARALLEL_MIN {
-        (0..x.len()).into_par_iter().map(one).collect()
+    if n >= PARALLEL_MIN {
+        (0..n).into_par_iter().map(one).collect()
     } else {
-        (0..x.len()).map(one).collect()
+        (0..n).map(one).collect()
     }
 }
 

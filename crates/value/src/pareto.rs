@@ -12,7 +12,7 @@
 
 use crate::error::{Result, ValueError, positive};
 use crate::model::{PurchaseModel, check_horizon};
-use crate::optim::{Fit, FitOptions, Objective, chunked_sum, run_fit};
+use crate::optim::{Fit, FitOptions, Objective, WARM_START_ROWS, chunked_sum, run_fit};
 use crate::rfm::{RfmData, check_triple};
 use crate::special::{digamma_diff, exprel, integrate, ln_gamma, ln_gamma_ratio, log_add_exp};
 use crate::stderr::{self, StandardErrors};
@@ -38,9 +38,8 @@ pub struct ParetoNbdParams {
     pub beta: f64,
 }
 
-/// Distinct rows from which a fit first runs on a subsample to find its starting point.
-const WARM_START_ROWS: usize = 20_000;
-/// Size of that subsample (customers).
+/// Size of the subsample (customers) a fit on more than [`WARM_START_ROWS`] distinct rows first
+/// runs on to find its starting point.
 const WARM_START_SAMPLE: usize = 10_000;
 /// Largest argument for which the positive series of ₂F₁(1, b; c; z) is summed directly.
 const SERIES_MAX_Z: f64 = 0.99;
@@ -82,7 +81,7 @@ impl ParetoNbdParams {
     /// assert!(fit.report.log_likelihood.is_finite());
     /// ```
     pub fn fit(data: &RfmData, opts: &FitOptions) -> Result<Fit<Self>> {
-        check_identifiable(data)?;
+        data.check_identifiable("Pareto/NBD")?;
         let mean_t = data.mean_t().max(1e-9);
         let rate = (data.mean_x() / mean_t).max(1e-3);
         let start = ParetoNbdParams {
@@ -118,7 +117,7 @@ impl ParetoNbdParams {
         start: ParetoNbdParams,
         opts: &FitOptions,
     ) -> Result<Fit<Self>> {
-        check_identifiable(data)?;
+        data.check_identifiable("Pareto/NBD")?;
         let start = ParetoNbdParams::new(start.r, start.alpha, start.s, start.beta)?;
         Self::fit_inner(data, start, opts, None)
     }
@@ -437,26 +436,6 @@ fn ln_hyp_1bc_grad(b: f64, c: f64, z: f64) -> Result<[f64; 4]> {
     })
 }
 
-fn check_identifiable(data: &RfmData) -> Result<()> {
-    if data.customers() < 5.0 {
-        return Err(ValueError::InsufficientData {
-            model: "Pareto/NBD",
-            reason: "customers",
-            have: data.customers() as usize,
-            need: 5,
-        });
-    }
-    if data.repeat_customers() < 1.0 {
-        return Err(ValueError::InsufficientData {
-            model: "Pareto/NBD",
-            reason: "customers with a repeat purchase",
-            have: 0,
-            need: 1,
-        });
-    }
-    Ok(())
-}
-
 impl PurchaseModel for ParetoNbdParams {
     fn name(&self) -> &'static str {
         "Pareto/NBD"
@@ -595,21 +574,11 @@ impl Objective for Likelihood<'_> {
 #[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
-    use crate::summary::tests::published_rfm;
+    use crate::test_util::{cdnow_rfm, limiting_case_rfm, round_to};
     use proptest::prelude::*;
 
     fn published() -> ParetoNbdParams {
         ParetoNbdParams::new(0.553, 10.578, 0.606, 11.669).unwrap()
-    }
-
-    fn cdnow() -> RfmData {
-        let (x, tx, t) = published_rfm();
-        RfmData::new(&x, &tx, &t).unwrap()
-    }
-
-    fn round_to(v: f64, digits: i32) -> f64 {
-        let s = 10f64.powi(digits);
-        (v * s).round() / s
     }
 
     /// The summary built from the raw CDNOW sample (exact recency and T in weeks) reproduces
@@ -636,7 +605,7 @@ mod tests {
 
     #[test]
     fn fits_cdnow_to_published_values() {
-        let fit = ParetoNbdParams::fit(&cdnow(), &FitOptions::default()).unwrap();
+        let fit = ParetoNbdParams::fit(&cdnow_rfm(), &FitOptions::default()).unwrap();
         let p = fit.params;
         assert!(fit.report.converged, "{:?}", fit.report);
         // Fader, Hardie & Lee (2005): r = 0.553, α = 10.578, s = 0.606, β = 11.669, LL −9595.0.
@@ -671,7 +640,7 @@ mod tests {
         // crates/value/reference/standard_errors.py (mpmath 1.3.0, 30 digits: the likelihood
         // with mpmath.hyp2f1, Hessian by mpmath.diff, inverted) on cdnow_customers_summary.csv:
         // 0.0476287544296, 0.842723923504, 0.187279569471, 6.21102931987.
-        let data = cdnow();
+        let data = cdnow_rfm();
         let fit = ParetoNbdParams::fit(&data, &FitOptions::default()).unwrap();
         let se = fit.params.standard_errors(&data).unwrap();
         assert_eq!(se.names, ["r", "alpha", "s", "beta"]);
@@ -717,7 +686,7 @@ mod tests {
         }
         // BTYD walkthrough (via lifetimes' tests): E[Y(52) | x=26, tx=30.86, T=31] = 25.46 at the
         // fitted parameters, and P(alive) = 0.9979 at (0.5534, 10.5802, 0.6061, 11.6562).
-        let fitted = ParetoNbdParams::fit(&cdnow(), &FitOptions::default())
+        let fitted = ParetoNbdParams::fit(&cdnow_rfm(), &FitOptions::default())
             .unwrap()
             .params;
         let e = fitted
@@ -859,11 +828,7 @@ mod tests {
         // Eight customers whose likelihood rises toward the Poisson limit (r, α → ∞): the fit
         // must stop quickly, finite, with an honest report (and no spurious positive
         // log-likelihood from cancellation at huge parameters).
-        let x = [0.0, 1.0, 0.0, 3.0, 2.0, 0.0, 5.0, 1.0];
-        let tx = [0.0, 4.0, 0.0, 20.0, 9.0, 0.0, 30.0, 2.0];
-        let t = [30.0, 35.0, 25.0, 38.0, 30.0, 39.0, 39.0, 20.0];
-        let fit = ParetoNbdParams::fit(&RfmData::new(&x, &tx, &t).unwrap(), &FitOptions::default())
-            .unwrap();
+        let fit = ParetoNbdParams::fit(&limiting_case_rfm(), &FitOptions::default()).unwrap();
         assert!(!fit.report.converged, "{:?}", fit.report);
         let p = fit.params;
         assert!(

@@ -62,16 +62,21 @@ fn dedup<K: Fn(usize) -> (u64, u64, u64)>(
         if w <= 0.0 {
             continue;
         }
-        let k = key(i);
-        match slot.entry(k) {
-            std::collections::hash_map::Entry::Occupied(e) => distinct[*e.get()].1 += w,
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(distinct.len());
-                distinct.push((k, w));
-            }
-        }
+        add_row(&mut slot, &mut distinct, key(i), w);
     }
     distinct
+}
+
+/// Adds weight `w` to the distinct row keyed `k`, appending it when new.
+#[inline]
+fn add_row(slot: &mut KeyMap, distinct: &mut Vec<Row>, k: (u64, u64, u64), w: f64) {
+    match slot.entry(k) {
+        std::collections::hash_map::Entry::Occupied(e) => distinct[*e.get()].1 += w,
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(distinct.len());
+            distinct.push((k, w));
+        }
+    }
 }
 
 /// Merges per-chunk distinct rows, keeping first-seen order across chunks.
@@ -80,13 +85,7 @@ fn merge(parts: Vec<Vec<Row>>) -> Vec<Row> {
         HashMap::with_capacity_and_hasher(1 << 14, BuildHasherDefault::default());
     let mut distinct: Vec<Row> = Vec::new();
     for (k, w) in parts.into_iter().flatten() {
-        match slot.entry(k) {
-            std::collections::hash_map::Entry::Occupied(e) => distinct[*e.get()].1 += w,
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(distinct.len());
-                distinct.push((k, w));
-            }
-        }
+        add_row(&mut slot, &mut distinct, k, w);
     }
     distinct
 }
@@ -170,16 +169,23 @@ fn plausible_triple(x: f64, t_x: f64, t: f64) -> bool {
         & ((x != 0.0) | (t_x == 0.0))
 }
 
-/// Checks one (x, tₓ, T) triple; `index` is used in the error.
-pub(crate) fn check_triple(index: usize, x: f64, t_x: f64, t: f64) -> Result<()> {
-    if !(x.is_finite() && x >= 0.0 && x == x.floor()) {
-        return Err(invalid(
+/// Checks that a frequency is a non-negative whole number; `index` is used in the error.
+pub(crate) fn check_frequency(index: usize, x: f64) -> Result<()> {
+    if x.is_finite() && x >= 0.0 && x == x.floor() {
+        Ok(())
+    } else {
+        Err(invalid(
             "frequency",
             index,
             x,
             "must be a non-negative whole number",
-        ));
+        ))
     }
+}
+
+/// Checks one (x, tₓ, T) triple; `index` is used in the error.
+pub(crate) fn check_triple(index: usize, x: f64, t_x: f64, t: f64) -> Result<()> {
+    check_frequency(index, x)?;
     if !(t_x.is_finite() && t_x >= 0.0) {
         return Err(invalid("recency", index, t_x, "must be finite and >= 0"));
     }
@@ -379,6 +385,28 @@ impl RfmData {
     /// Number of customers with at least one repeat transaction.
     pub fn repeat_customers(&self) -> f64 {
         self.repeat_customers
+    }
+
+    /// The minimum a purchase-count model needs to be fitted: at least 5 customers, at least
+    /// one of them with a repeat purchase.
+    pub(crate) fn check_identifiable(&self, model: &'static str) -> Result<()> {
+        if self.customers() < 5.0 {
+            return Err(ValueError::InsufficientData {
+                model,
+                reason: "customers",
+                have: self.customers() as usize,
+                need: 5,
+            });
+        }
+        if self.repeat_customers() < 1.0 {
+            return Err(ValueError::InsufficientData {
+                model,
+                reason: "customers with a repeat purchase",
+                have: 0,
+                need: 1,
+            });
+        }
+        Ok(())
     }
 
     /// Largest frequency.

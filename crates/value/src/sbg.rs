@@ -215,15 +215,11 @@ impl Objective for Likelihood<'_> {
 #[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
+    use crate::test_util::round_to;
     use proptest::prelude::*;
 
     const REGULAR: [f64; 8] = [100.0, 63.1, 46.8, 38.2, 32.6, 28.9, 26.2, 24.1];
     const HIGH_END: [f64; 8] = [100.0, 86.9, 74.3, 65.3, 59.3, 55.1, 51.7, 49.1];
-
-    fn round_to(v: f64, digits: i32) -> f64 {
-        let s = 10f64.powi(digits);
-        (v * s).round() / s
-    }
 
     #[test]
     fn fits_published_cohorts() {
