@@ -32,7 +32,7 @@ use datafusion::prelude::SessionContext;
 use touchstone_core::config::{PurchaseModelKind, ValueSettings};
 use touchstone_value::{
     BgNbdParams, ClvConfig, FitOptions, FitReport, GammaGammaParams, ParetoNbdParams,
-    PurchaseModel, RfmData, SbgParams, SpendData, clv_deciles, customer_lifetime_value,
+    PurchaseModel, RfmData, SbgParams, SpendData, clv_deciles, customer_lifetime_value_each,
     kaplan_meier,
 };
 
@@ -548,22 +548,15 @@ fn customer_value(settings: &ValueSettings, fits: &Fits) -> Result<RecordBatch> 
             let model = model.model();
             let horizon = f64::from(settings.horizon_days);
             let clv_horizon = f64::from(settings.clv_months) * DAYS_PER_MONTH;
-            // Scored together when every row scores; otherwise row by row, so one row the
-            // model cannot score (a series that does not converge at extreme parameters) is
-            // a null with its reason instead of a failed run.
-            let alive = per_row(model.p_alive_many(&x, &tx, &t), &idx, |j| {
-                model.p_alive(x[j], tx[j], t[j])
-            });
-            let e = per_row(
-                model.conditional_expected_purchases_many(horizon, &x, &tx, &t),
-                &idx,
-                |j| model.conditional_expected_purchases(horizon, x[j], tx[j], t[j]),
-            );
-            let e_clv = per_row(
-                model.conditional_expected_purchases_many(clv_horizon, &x, &tx, &t),
-                &idx,
-                |j| model.conditional_expected_purchases(clv_horizon, x[j], tx[j], t[j]),
-            );
+            // Row by row: one row the model cannot score (a series that does not converge at
+            // extreme parameters) is a null with its reason instead of a failed run.
+            let alive = model.p_alive_each(&x, &tx, &t).map_err(ext)?;
+            let e = model
+                .conditional_expected_purchases_each(horizon, &x, &tx, &t)
+                .map_err(ext)?;
+            let e_clv = model
+                .conditional_expected_purchases_each(clv_horizon, &x, &tx, &t)
+                .map_err(ext)?;
             let mut scorable = vec![true; idx.len()];
             for (j, &i) in idx.iter().enumerate() {
                 match (&alive[j], &e[j], &e_clv[j]) {
@@ -604,37 +597,43 @@ fn customer_value(settings: &ValueSettings, fits: &Fits) -> Result<RecordBatch> 
                             gg_report.message
                         ));
                     }
-                    match gg.conditional_expected_spend_many(&x, &m) {
-                        Err(e) => general.push(format!("expected spend not computed: {e}")),
-                        Ok(s) => {
-                            let config = ClvConfig {
-                                months: settings.clv_months,
-                                monthly_discount_rate: settings.monthly_discount,
-                                time_units_per_month: DAYS_PER_MONTH,
-                                margin: settings.margin,
-                            };
-                            let values = match customer_lifetime_value(
-                                model, gg, &x, &tx, &t, &m, &config,
-                            ) {
-                                Ok(v) => v,
-                                Err(e) => {
-                                    general.push(format!("clv not computed: {e}"));
-                                    Vec::new()
-                                }
-                            };
-                            let deciles = if values.is_empty() {
-                                Vec::new()
-                            } else {
-                                clv_deciles(&values).map_err(ext)?
-                            };
-                            for (j, &i) in idx.iter().enumerate() {
-                                spend[i] = Some(s[j]);
-                                clv[i] = values.get(j).copied();
-                                decile[i] = deciles.get(j).map(|d| i32::from(*d));
-                                if x[j] == 0.0 {
-                                    notes[i].push("no repeat purchases: expected_spend is the population mean".into());
-                                }
+                    let config = ClvConfig {
+                        months: settings.clv_months,
+                        monthly_discount_rate: settings.monthly_discount,
+                        time_units_per_month: DAYS_PER_MONTH,
+                        margin: settings.margin,
+                    };
+                    let spends = gg.conditional_expected_spend_each(&x, &m).map_err(ext)?;
+                    let values = customer_lifetime_value_each(model, gg, &x, &tx, &t, &m, &config)
+                        .unwrap_or_else(|e| {
+                            general.push(format!("clv not computed: {e}"));
+                            Vec::new()
+                        });
+                    // Deciles rank the customers that have a value.
+                    let valued: Vec<f64> = values.iter().filter_map(|v| v.clone().ok()).collect();
+                    let mut deciles = if valued.is_empty() {
+                        Vec::new()
+                    } else {
+                        clv_deciles(&valued).map_err(ext)?
+                    }
+                    .into_iter();
+                    for (j, &i) in idx.iter().enumerate() {
+                        match &spends[j] {
+                            Ok(v) => spend[i] = Some(*v),
+                            Err(e) => notes[i].push(format!("expected_spend not computed: {e}")),
+                        }
+                        match values.get(j) {
+                            Some(Ok(v)) => {
+                                clv[i] = Some(*v);
+                                decile[i] = deciles.next().map(i32::from);
                             }
+                            Some(Err(e)) => notes[i].push(format!("clv not computed: {e}")),
+                            None => {}
+                        }
+                        if x[j] == 0.0 {
+                            notes[i].push(
+                                "no repeat purchases: expected_spend is the population mean".into(),
+                            );
                         }
                     }
                 }
@@ -980,18 +979,6 @@ impl SbgColumns {
             Arc::new(StringArray::from(self.note)),
         ];
         Ok(RecordBatch::try_new(Kind::SbgProjection.schema(), columns)?)
-    }
-}
-
-/// The batch result split into rows, or each row computed alone when the batch failed.
-fn per_row(
-    batch: touchstone_value::Result<Vec<f64>>,
-    idx: &[usize],
-    one: impl Fn(usize) -> touchstone_value::Result<f64>,
-) -> Vec<touchstone_value::Result<f64>> {
-    match batch {
-        Ok(values) => values.into_iter().map(Ok).collect(),
-        Err(_) => (0..idx.len()).map(one).collect(),
     }
 }
 
