@@ -631,8 +631,8 @@ fn order_key(table: &str) -> (u8, String) {
     (rank, table.to_string())
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
+/// `1234567` → `1,234,567` (for non-negative integers of any type).
+pub fn thousands(n: impl std::fmt::Display) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

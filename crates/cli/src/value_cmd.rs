@@ -19,7 +19,7 @@ use anyhow::{Context as _, anyhow, bail};
 use arrow::array::{
     Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, new_null_array,
 };
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema};
 use chrono::NaiveDate;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
@@ -29,9 +29,11 @@ use touchstone_value::gamma_gamma::SpendData;
 use touchstone_value::{
     BgNbdParams, ClvConfig, FitOptions, FitReport, GammaGammaParams, ParetoNbdParams,
     PurchaseModel, RfmData, StandardErrors, Summary, SummaryConfig, TimeUnit, ZeroAmounts,
-    calibration_holdout_table, customer_lifetime_value, summarize,
+    calibration_holdout_table, customer_lifetime_value_each, summarize,
 };
 use url::Url;
+
+use crate::pipeline::thousands;
 
 /// `touchstone value ...` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -361,7 +363,7 @@ async fn fit(args: ValueFitArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
         p_alive,
         expected,
         errors: row_errors,
-    } = score_purchases(model, &summary, args.horizon);
+    } = score_purchases(model, &summary, args.horizon)?;
     let clv_config = ClvConfig {
         months: args.clv_months,
         monthly_discount_rate: args.monthly_discount,
@@ -384,7 +386,7 @@ async fn fit(args: ValueFitArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
                 }
             }
             if expected_spend.iter().all(Option::is_some) {
-                clv = score_clv(model, gg, &summary, &clv_config, &mut notes);
+                clv = score_clv(model, gg, &summary, &clv_config, &mut notes)?;
             } else {
                 for note in &mut notes {
                     note.push("clv is empty: the spend model has no finite mean".into());
@@ -562,63 +564,42 @@ struct PurchaseScores {
 }
 
 /// P(alive) and expected purchases per customer; a row the model cannot score gets `None`
-/// and the reason (the bulk functions stop at the first failing row, so fall back to rows).
-fn score_purchases(model: &dyn PurchaseModel, s: &Summary, horizon: f64) -> PurchaseScores {
-    let n = s.len();
-    let bulk = model
-        .p_alive_many(&s.frequency, &s.recency, &s.t)
-        .and_then(|p| {
-            model
-                .conditional_expected_purchases_many(horizon, &s.frequency, &s.recency, &s.t)
-                .map(|e| (p, e))
-        });
-    let finite = |v: f64| v.is_finite().then_some(v);
-    if let Ok((p, e)) = bulk {
-        let errors = (0..n)
-            .map(|i| (!p[i].is_finite() || !e[i].is_finite()).then(|| "not a finite number".into()))
-            .collect();
-        return PurchaseScores {
-            p_alive: p.into_iter().map(finite).collect(),
-            expected: e.into_iter().map(finite).collect(),
-            errors,
-        };
-    }
-    let mut p_alive = Vec::with_capacity(n);
-    let mut expected = Vec::with_capacity(n);
-    let mut errors = Vec::with_capacity(n);
-    for i in 0..n {
-        let (x, tx, t) = (s.frequency[i], s.recency[i], s.t[i]);
-        let p = model.p_alive(x, tx, t);
-        let e = model.conditional_expected_purchases(horizon, x, tx, t);
-        let why = match (&p, &e) {
+/// and the reason.
+fn score_purchases(
+    model: &dyn PurchaseModel,
+    s: &Summary,
+    horizon: f64,
+) -> anyhow::Result<PurchaseScores> {
+    let p = model.p_alive_each(&s.frequency, &s.recency, &s.t)?;
+    let e = model.conditional_expected_purchases_each(horizon, &s.frequency, &s.recency, &s.t)?;
+    let finite = |v: &touchstone_value::Result<f64>| v.clone().ok().filter(|v| v.is_finite());
+    let errors = p
+        .iter()
+        .zip(&e)
+        .map(|(p, e)| match (p, e) {
             (Err(err), _) | (_, Err(err)) => Some(err.to_string()),
             (Ok(a), Ok(b)) if !a.is_finite() || !b.is_finite() => {
                 Some("not a finite number".into())
             }
             _ => None,
-        };
-        p_alive.push(p.ok().and_then(finite));
-        expected.push(e.ok().and_then(finite));
-        errors.push(why);
-    }
-    PurchaseScores {
-        p_alive,
-        expected,
+        })
+        .collect();
+    Ok(PurchaseScores {
+        p_alive: p.iter().map(finite).collect(),
+        expected: e.iter().map(finite).collect(),
         errors,
-    }
+    })
 }
 
-/// CLV per customer; when the bulk computation fails, customer by customer, with a note on
-/// each one that cannot be valued.
+/// CLV per customer, with a note on each one that cannot be valued.
 fn score_clv(
     model: &dyn PurchaseModel,
     gg: &GammaGammaParams,
     s: &Summary,
     config: &ClvConfig,
     notes: &mut [Vec<String>],
-) -> Vec<Option<f64>> {
-    let finite = |v: f64| v.is_finite().then_some(v);
-    let bulk = customer_lifetime_value(
+) -> anyhow::Result<Vec<Option<f64>>> {
+    let values = customer_lifetime_value_each(
         model,
         gg,
         &s.frequency,
@@ -626,36 +607,22 @@ fn score_clv(
         &s.t,
         &s.monetary_value,
         config,
-    );
-    let values: Vec<Option<f64>> = match bulk {
-        Ok(v) => v.into_iter().map(finite).collect(),
-        Err(_) => (0..s.len())
-            .map(|i| {
-                let one = |v: &[f64]| [v[i]];
-                match customer_lifetime_value(
-                    model,
-                    gg,
-                    &one(&s.frequency),
-                    &one(&s.recency),
-                    &one(&s.t),
-                    &one(&s.monetary_value),
-                    config,
-                ) {
-                    Ok(v) => v.first().copied().and_then(finite),
-                    Err(e) => {
-                        notes[i].push(format!("clv could not be computed: {e}"));
-                        None
-                    }
-                }
-            })
-            .collect(),
-    };
-    for (i, v) in values.iter().enumerate() {
-        if v.is_none() && !notes[i].iter().any(|n| n.starts_with("clv")) {
-            notes[i].push("clv could not be computed: not a finite number".into());
-        }
-    }
-    values
+    )?;
+    Ok(values
+        .into_iter()
+        .zip(notes)
+        .map(|(v, notes)| match v {
+            Ok(v) if v.is_finite() => Some(v),
+            Ok(_) => {
+                notes.push("clv could not be computed: not a finite number".into());
+                None
+            }
+            Err(e) => {
+                notes.push(format!("clv could not be computed: {e}"));
+                None
+            }
+        })
+        .collect())
 }
 
 fn check_options(args: &ValueFitArgs) -> anyhow::Result<()> {
@@ -1104,14 +1071,13 @@ fn convert(raw: &RawOrders, shown: &str) -> anyhow::Result<Orders> {
     Ok(out)
 }
 
-const EPOCH_DAYS_CE: i32 = 719_163; // days from 0001-01-01 to 1970-01-01
-
+/// Day number (days since 1970-01-01, Arrow's Date32) of a date.
 fn day_number(d: NaiveDate) -> i32 {
-    chrono::Datelike::num_days_from_ce(&d) - EPOCH_DAYS_CE
+    Date32Type::from_naive_date(d)
 }
 
 fn date_text(day: i32) -> String {
-    NaiveDate::from_num_days_from_ce_opt(day + EPOCH_DAYS_CE)
+    Date32Type::to_naive_date_opt(day)
         .map(|d| d.to_string())
         .unwrap_or_else(|| format!("day {day}"))
 }
@@ -1302,18 +1268,6 @@ fn trim_number(v: f64, decimals: usize) -> String {
     } else {
         s
     }
-}
-
-fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn write_params(
