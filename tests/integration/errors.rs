@@ -10,6 +10,15 @@ fn stderr(output: &std::process::Output) -> String {
 }
 
 /// A pipeline file in `dir` reading the default models and metrics unless told otherwise.
+/// `touchstone validate FILE`.
+fn validate(file: &Path) -> std::process::Output {
+    touchstone()
+        .arg("validate")
+        .arg(file)
+        .output()
+        .expect("run")
+}
+
 fn write_pipeline(dir: &Path, body: &str) -> std::path::PathBuf {
     let root = repo_root();
     let text = body
@@ -41,11 +50,7 @@ fn yaml_typos_are_located_with_a_suggestion() {
         dir.path(),
         "name: p\nwarehouse: wh\nmodels: {SQL}\nmetrics: {METRICS}\nsources:\n  - name: web\n    type: segment_events\n    pathh: raw/*.ndjson\n",
     );
-    let output = touchstone()
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .expect("run");
+    let output = validate(&file);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     let want = format!(
@@ -59,11 +64,7 @@ fn yaml_typos_are_located_with_a_suggestion() {
         dir.path(),
         "name: p\nwarehouse: wh\nsources:\n  - name: web\n    type: segment_event\n    path: raw\n",
     );
-    let output = touchstone()
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .expect("run");
+    let output = validate(&file);
     let err = stderr(&output);
     assert!(
         err.contains(":5:11: error[E1005]: unknown variant `segment_event`"),
@@ -78,11 +79,7 @@ fn yaml_typos_are_located_with_a_suggestion() {
         dir.path(),
         "name: p\nwarehouse: ${TOUCHSTONE_TEST_UNSET_VARIABLE}\nsources:\n  - name: web\n    type: segment_events\n    path: raw\n",
     );
-    let output = touchstone()
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .expect("run");
+    let output = validate(&file);
     let err = stderr(&output);
     assert!(
         err.contains(
@@ -109,11 +106,7 @@ fn unknown_metric_columns_and_bad_models_are_all_reported() {
             metrics.display()
         ),
     );
-    let output = touchstone()
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .expect("run");
+    let output = validate(&file);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(err.contains("chat.yaml:7:32: error[E3002]: metric 'frt': expression names unknown column 'frst_response_secs'"), "{err}");
@@ -140,11 +133,7 @@ fn unknown_metric_columns_and_bad_models_are_all_reported() {
         ),
     );
     std::fs::create_dir_all(dir.path().join("none")).expect("mkdir");
-    let output = touchstone()
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .expect("run");
+    let output = validate(&file);
     let err = stderr(&output);
     assert!(
         err.contains("orphan.sql:1:15: error[E2002]: model 'orphan' reads table 'stg_contact'"),
@@ -153,11 +142,7 @@ fn unknown_metric_columns_and_bad_models_are_all_reported() {
     assert!(err.contains("did you mean 'stg_contacts'?"), "{err}");
     // Unknown tables stop before planning; fix it and the plan error shows.
     std::fs::remove_file(sql.join("marts/orphan.sql")).expect("rm");
-    let output = touchstone()
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .expect("run");
+    let output = validate(&file);
     let err = stderr(&output);
     assert!(
         err.contains("broken.sql:2:8: error[E2004]: model 'broken'"),

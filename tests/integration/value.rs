@@ -216,6 +216,16 @@ fn fit_cdnow(extra: &[&str]) -> std::process::Output {
 }
 
 /// The estimate printed for `name` in the section whose heading starts with `section`.
+/// `touchstone value fit` on a CSV with columns customer, day, amount.
+fn fit_orders(orders: &str) -> std::process::Output {
+    touchstone()
+        .args(["value", "fit", "--orders", orders])
+        .args(["--customer-col", "customer", "--date-col", "day"])
+        .args(["--amount-col", "amount"])
+        .output()
+        .expect("run")
+}
+
 fn printed(stdout: &str, section: &str, name: &str) -> f64 {
     let mut in_section = false;
     for line in stdout.lines() {
@@ -429,12 +439,7 @@ fn value_fit_bad_input_is_counted_or_named() {
         "tiny.csv",
         "customer,day,amount\na,2024-01-01,5\nb,2024-01-03,7\n",
     );
-    let output = touchstone()
-        .args(["value", "fit", "--orders", &orders])
-        .args(["--customer-col", "customer", "--date-col", "day"])
-        .args(["--amount-col", "amount"])
-        .output()
-        .expect("run");
+    let output = fit_orders(&orders);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("too little data to fit BG/NBD"), "{stderr}");
@@ -445,12 +450,7 @@ fn value_fit_bad_input_is_counted_or_named() {
         "refunds.csv",
         "customer,day,amount\na,2024-01-01,-5\nb,2024-01-03,-7\n",
     );
-    let output = touchstone()
-        .args(["value", "fit", "--orders", &orders])
-        .args(["--customer-col", "customer", "--date-col", "day"])
-        .args(["--amount-col", "amount"])
-        .output()
-        .expect("run");
+    let output = fit_orders(&orders);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no usable orders"), "{stderr}");
