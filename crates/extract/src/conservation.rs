@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use serde_json::json;
 use touchstone_core::{SourceFormat, StagingTable};
 
-use crate::ReadOptions;
 use crate::testutil::{Collect, run};
+use crate::{FileStats, ReadOptions};
 
 /// A small deterministic generator seeded per record.
 struct Rng(u64);
@@ -117,7 +117,7 @@ fn assemble(
     (out, spans)
 }
 
-/// What every format must satisfy.
+/// What every format must satisfy. Returns what the file read gave, for format-specific checks.
 fn check(
     format: SourceFormat,
     opts: &ReadOptions,
@@ -126,7 +126,7 @@ fn check(
     records: &[Record],
     spans: &[(u64, u64)],
     grain_tables: &[StagingTable],
-) -> Result<Collect, TestCaseError> {
+) -> Result<(FileStats, Collect), TestCaseError> {
     let multiline = matches!(
         format,
         SourceFormat::SurveyCsv | SourceFormat::SalesforceCsv
@@ -202,7 +202,7 @@ fn check(
         );
         prop_assert!(r.raw.len() <= crate::input::REJECT_RAW_BYTES + 8);
     }
-    Ok(sink)
+    Ok((stats, sink))
 }
 
 /// Records that are not blank (a truncation may leave nothing).
@@ -311,10 +311,9 @@ proptest! {
         let records: Vec<_> = recs.iter().map(|&(s, seed)| cdr_record(s, seed)).collect();
         let (input, spans) = assemble(None, &records, crlf, blanks);
         let opts = ReadOptions { timezone: chrono_tz::America::Chicago, ..ReadOptions::default() };
+        let (stats, _) = check(SourceFormat::AsteriskCdr, &opts, "Master.csv", &input, &records, &spans, &[StagingTable::Calls])?;
         // One line, one record: exactly.
-        let (stats, _) = run(SourceFormat::AsteriskCdr, &opts, "Master.csv", &input);
-        prop_assert_eq!(stats.as_ref().map(|s| s.rows_read).ok(), Some(nonblank(&records)));
-        check(SourceFormat::AsteriskCdr, &opts, "Master.csv", &input, &records, &spans, &[StagingTable::Calls])?;
+        prop_assert_eq!(stats.rows_read, nonblank(&records));
     }
 }
 
@@ -364,10 +363,9 @@ proptest! {
     fn queue_log_conservation((recs, crlf, blanks) in seeds()) {
         let records: Vec<_> = recs.iter().map(|&(s, seed)| queue_record(s, seed)).collect();
         let (input, spans) = assemble(None, &records, crlf, blanks);
-        let (stats, _) = run(SourceFormat::AsteriskQueueLog, &ReadOptions::default(), "queue_log", &input);
+        let (stats, _) = check(SourceFormat::AsteriskQueueLog, &ReadOptions::default(), "queue_log", &input, &records, &spans, &[StagingTable::QueueEvents])?;
         // One line, one record: exactly.
-        prop_assert_eq!(stats.as_ref().map(|s| s.rows_read).ok(), Some(nonblank(&records)));
-        check(SourceFormat::AsteriskQueueLog, &ReadOptions::default(), "queue_log", &input, &records, &spans, &[StagingTable::QueueEvents])?;
+        prop_assert_eq!(stats.rows_read, nonblank(&records));
     }
 }
 
@@ -424,9 +422,8 @@ proptest! {
     fn ctr_conservation((recs, crlf, blanks) in seeds()) {
         let records: Vec<_> = recs.iter().map(|&(s, seed)| ctr_record(s, seed)).collect();
         let (input, spans) = assemble(None, &records, crlf, blanks);
-        let (stats, _) = run(SourceFormat::AmazonConnectCtr, &ReadOptions::default(), "ctr.json", &input);
-        prop_assert_eq!(stats.as_ref().map(|s| s.rows_read).ok(), Some(nonblank(&records)));
-        check(SourceFormat::AmazonConnectCtr, &ReadOptions::default(), "ctr.json", &input, &records, &spans, &[StagingTable::Calls])?;
+        let (stats, _) = check(SourceFormat::AmazonConnectCtr, &ReadOptions::default(), "ctr.json", &input, &records, &spans, &[StagingTable::Calls])?;
+        prop_assert_eq!(stats.rows_read, nonblank(&records));
     }
 
     #[test]
@@ -509,9 +506,7 @@ proptest! {
     fn livechat_conservation((recs, crlf, blanks) in seeds()) {
         let records: Vec<_> = recs.iter().map(|&(s, seed)| chat_record(s, seed)).collect();
         let (input, spans) = assemble(None, &records, crlf, blanks);
-        let sink = check(SourceFormat::Livechat, &ReadOptions::default(), "chats.jsonl", &input, &records, &spans, &[])?;
-        let (stats, _) = run(SourceFormat::Livechat, &ReadOptions::default(), "chats.jsonl", &input);
-        let stats = stats.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let (stats, sink) = check(SourceFormat::Livechat, &ReadOptions::default(), "chats.jsonl", &input, &records, &spans, &[])?;
         prop_assert_eq!(stats.rows_read, nonblank(&records));
         // Every staged chat has at least one thread row; no thread row without a staged chat.
         let chats = sink.table(StagingTable::Chats);
@@ -694,9 +689,8 @@ proptest! {
     fn segment_conservation((recs, crlf, blanks) in seeds()) {
         let records: Vec<_> = recs.iter().map(|&(s, seed)| segment_record(s, seed)).collect();
         let (input, spans) = assemble(None, &records, crlf, blanks);
-        let (stats, _) = run(SourceFormat::SegmentEvents, &ReadOptions::default(), "events.ndjson", &input);
-        prop_assert_eq!(stats.as_ref().map(|s| s.rows_read).ok(), Some(nonblank(&records)));
-        check(SourceFormat::SegmentEvents, &ReadOptions::default(), "events.ndjson", &input, &records, &spans, &[StagingTable::WebEvents])?;
+        let (stats, _) = check(SourceFormat::SegmentEvents, &ReadOptions::default(), "events.ndjson", &input, &records, &spans, &[StagingTable::WebEvents])?;
+        prop_assert_eq!(stats.rows_read, nonblank(&records));
     }
 }
 

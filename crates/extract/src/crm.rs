@@ -26,8 +26,8 @@ use std::io::BufRead;
 
 use touchstone_core::StagingTable;
 
-use crate::header::Header;
-use crate::input::{CsvReader, Framed, malformed_reason, shown};
+use crate::header::{Header, read_records};
+use crate::input::{CsvReader, shown};
 use crate::table::TableBuilder;
 use crate::time::{parse_date, parse_instant};
 use crate::{Ctx, ExtractError, ReadOptions};
@@ -282,52 +282,8 @@ pub(crate) fn read(
     }
     let spec = object.spec();
     let at: Vec<Option<usize>> = spec.iter().map(|s| header.find(s.api)).collect();
-    let mut tb = ctx.builder(object.table())?;
-    while let Some(framed) = reader.next_record().map_err(|e| ctx.io(e))? {
-        ctx.read();
-        match framed {
-            Framed::Malformed {
-                line,
-                field,
-                reason,
-            } => {
-                let reason = malformed_reason(field, &reason, |i| header.quoted(i));
-                ctx.reject(line, reason, reader.raw())?;
-            }
-            Framed::Record { line } => {
-                let mut outcome =
-                    check_record(&reader, &header).and_then(|()| row(&reader, spec, &at, &mut tb));
-                if let Err(reason) = &outcome
-                    && reader.spans_lines()
-                    && reader.encloses_records()
-                {
-                    // Rather two stray quotes pairing up across lines than a bad multi-line
-                    // record: reject the first line only and read the others again.
-                    outcome = Err(reader.not_multiline(reason));
-                    reader.retreat();
-                }
-                ctx.settle(&mut tb, line, outcome, reader.raw())?;
-            }
-        }
-    }
-    tb.flush(ctx.sink)
-}
-
-/// Field count and UTF-8 of a record of a headed CSV.
-pub(crate) fn check_record(r: &CsvReader<'_>, header: &Header) -> Result<(), String> {
-    if r.len() != header.len() {
-        return Err(format!(
-            "expected {} fields as in the header (line {}), found {}",
-            header.len(),
-            header.line,
-            r.len()
-        ));
-    }
-    r.check_utf8().map_err(|i| {
-        format!(
-            "column '{}': invalid UTF-8; expected UTF-8 text",
-            header.name(i)
-        )
+    read_records(&mut reader, &header, ctx, object.table(), |r, tb| {
+        row(r, spec, &at, tb)
     })
 }
 

@@ -1,7 +1,10 @@
 //! Header handling for CSV exports that have one (Salesforce, survey tools): columns are found by
 //! name, trimmed and case-insensitively, in any order; unknown columns are ignored.
 
-use crate::input::{CsvReader, Framed};
+use touchstone_core::StagingTable;
+
+use crate::input::{CsvReader, Framed, malformed_reason};
+use crate::table::TableBuilder;
 use crate::{Ctx, ExtractError};
 
 /// A CSV header: the column names as written and their normalized form.
@@ -31,10 +34,7 @@ impl Header {
                 field,
                 reason,
             }) => {
-                return Err(bad(
-                    line,
-                    crate::input::malformed_reason(field, &reason, |_| None),
-                ));
+                return Err(bad(line, malformed_reason(field, &reason, |_| None)));
             }
             Some(Framed::Record { line }) => line,
         };
@@ -94,4 +94,64 @@ impl Header {
     pub(crate) fn name(&self, i: usize) -> &str {
         self.names.get(i).map_or("?", |n| n.trim())
     }
+}
+
+/// Stages the records after the header into `table`, one row each, and flushes the table.
+///
+/// A malformed record is a reject naming the column; a record whose field count differs from
+/// the header's or that is not UTF-8 is a reject; any other record is written by `row`, whose
+/// `Err` is the reject reason.
+pub(crate) fn read_records(
+    reader: &mut CsvReader<'_>,
+    header: &Header,
+    ctx: &mut Ctx<'_, '_>,
+    table: StagingTable,
+    mut row: impl FnMut(&CsvReader<'_>, &mut TableBuilder) -> Result<(), String>,
+) -> Result<(), ExtractError> {
+    let mut tb = ctx.builder(table)?;
+    while let Some(framed) = reader.next_record().map_err(|e| ctx.io(e))? {
+        ctx.read();
+        match framed {
+            Framed::Malformed {
+                line,
+                field,
+                reason,
+            } => {
+                let reason = malformed_reason(field, &reason, |i| header.quoted(i));
+                ctx.reject(line, reason, reader.raw())?;
+            }
+            Framed::Record { line } => {
+                let mut outcome = check_record(reader, header).and_then(|()| row(reader, &mut tb));
+                if let Err(reason) = &outcome
+                    && reader.spans_lines()
+                    && reader.encloses_records()
+                {
+                    // Rather two stray quotes pairing up across lines than a bad multi-line
+                    // record: reject the first line only and read the others again.
+                    outcome = Err(reader.not_multiline(reason));
+                    reader.retreat();
+                }
+                ctx.settle(&mut tb, line, outcome, reader.raw())?;
+            }
+        }
+    }
+    tb.flush(ctx.sink)
+}
+
+/// Field count and UTF-8 of a record of a headed CSV.
+fn check_record(r: &CsvReader<'_>, header: &Header) -> Result<(), String> {
+    if r.len() != header.len() {
+        return Err(format!(
+            "expected {} fields as in the header (line {}), found {}",
+            header.len(),
+            header.line,
+            r.len()
+        ));
+    }
+    r.check_utf8().map_err(|i| {
+        format!(
+            "column '{}': invalid UTF-8; expected UTF-8 text",
+            header.name(i)
+        )
+    })
 }

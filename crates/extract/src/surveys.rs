@@ -25,9 +25,8 @@ use std::io::BufRead;
 
 use touchstone_core::StagingTable;
 
-use crate::crm::check_record;
-use crate::header::Header;
-use crate::input::{CsvReader, Framed, malformed_reason, shown};
+use crate::header::{Header, read_records};
+use crate::input::{CsvReader, shown};
 use crate::table::TableBuilder;
 use crate::time::parse_instant;
 use crate::{Ctx, ExtractError};
@@ -88,35 +87,13 @@ pub(crate) fn read(ctx: &mut Ctx<'_, '_>, input: &mut dyn BufRead) -> Result<(),
         return Ok(());
     };
     let cols = Cols::resolve(&header, ctx.lineage.file)?;
-    let mut tb = ctx.builder(StagingTable::SurveyResponses)?;
-    while let Some(framed) = reader.next_record().map_err(|e| ctx.io(e))? {
-        ctx.read();
-        match framed {
-            Framed::Malformed {
-                line,
-                field,
-                reason,
-            } => {
-                let reason = malformed_reason(field, &reason, |i| header.quoted(i));
-                ctx.reject(line, reason, reader.raw())?;
-            }
-            Framed::Record { line } => {
-                let mut outcome =
-                    check_record(&reader, &header).and_then(|()| row(&reader, &cols, &mut tb));
-                if let Err(reason) = &outcome
-                    && reader.spans_lines()
-                    && reader.encloses_records()
-                {
-                    // Rather two stray quotes pairing up across lines than a bad multi-line
-                    // record: reject the first line only and read the others again.
-                    outcome = Err(reader.not_multiline(reason));
-                    reader.retreat();
-                }
-                ctx.settle(&mut tb, line, outcome, reader.raw())?;
-            }
-        }
-    }
-    tb.flush(ctx.sink)
+    read_records(
+        &mut reader,
+        &header,
+        ctx,
+        StagingTable::SurveyResponses,
+        |r, tb| row(r, &cols, tb),
+    )
 }
 
 fn row(r: &CsvReader<'_>, c: &Cols, tb: &mut TableBuilder) -> Result<(), String> {

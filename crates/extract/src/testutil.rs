@@ -51,6 +51,15 @@ impl Collect {
 
 pub(crate) const FILE: &str = "memory://raw/test";
 
+/// The lineage every test file is read with.
+fn lineage(file: &str) -> Lineage<'_> {
+    Lineage {
+        source: "test_source",
+        file,
+        ingest_date: chrono::NaiveDate::from_ymd_opt(2026, 8, 2).unwrap_or_default(),
+    }
+}
+
 /// Reads `input` as `format`, returning the stats and what the sink got.
 pub(crate) fn run(
     format: SourceFormat,
@@ -58,11 +67,7 @@ pub(crate) fn run(
     file: &str,
     input: &[u8],
 ) -> (Result<FileStats, ExtractError>, Collect) {
-    let lineage = Lineage {
-        source: "test_source",
-        file,
-        ingest_date: chrono::NaiveDate::from_ymd_opt(2026, 8, 2).unwrap_or_default(),
-    };
+    let lineage = lineage(file);
     let mut sink = Collect::default();
     let mut reader = input;
     let stats = read_file(format, opts, &lineage, &mut reader, &mut sink);
@@ -164,11 +169,7 @@ pub(crate) fn run_compressed(
     file: &str,
     data: Vec<u8>,
 ) -> (FileStats, Collect) {
-    let lineage = Lineage {
-        source: "test_source",
-        file,
-        ingest_date: chrono::NaiveDate::from_ymd_opt(2026, 8, 2).unwrap_or_default(),
-    };
+    let lineage = lineage(file);
     let mut sink = Collect::default();
     let mut reader = match crate::decompress(file, Box::new(std::io::Cursor::new(data))) {
         Ok(r) => r,
