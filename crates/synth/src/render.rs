@@ -26,6 +26,29 @@ pub(crate) struct Part {
     pub(crate) records: u64,
 }
 
+impl Part {
+    /// Appends one record: `line` and a line break.
+    fn push_line(&mut self, line: &[u8]) {
+        self.data.extend_from_slice(line);
+        self.data.push(b'\n');
+        self.records += 1;
+    }
+
+    /// Appends one record as a line of compact JSON.
+    fn push_json(&mut self, what: &'static str, record: &impl Serialize) -> Result<(), SynthError> {
+        serde_json::to_writer(&mut self.data, record)
+            .map_err(|source| SynthError::Json { what, source })?;
+        self.data.push(b'\n');
+        self.records += 1;
+        Ok(())
+    }
+}
+
+/// A record as compact JSON.
+fn to_json(what: &'static str, record: &impl Serialize) -> Result<Vec<u8>, SynthError> {
+    serde_json::to_vec(record).map_err(|source| SynthError::Json { what, source })
+}
+
 /// Relative paths of the single (non-partitioned) files.
 pub(crate) mod paths {
     pub(crate) const ACCOUNT: &str = "salesforce/Account.csv";
@@ -154,28 +177,48 @@ pub(crate) fn survey_csv() -> csv::Writer<Vec<u8>> {
 }
 
 /// A header line in a writer's style.
-pub(crate) fn header(mut w: csv::Writer<Vec<u8>>, cols: &[&str]) -> Result<Vec<u8>, SynthError> {
-    w.write_record(cols).map_err(|source| SynthError::Csv {
-        what: "header",
-        source,
-    })?;
-    finish(w, "header")
+pub(crate) fn header(w: csv::Writer<Vec<u8>>, cols: &[&str]) -> Result<Vec<u8>, SynthError> {
+    let mut w = CsvPart::new(w, "header");
+    w.row(cols)?;
+    Ok(w.finish()?.data)
 }
 
-fn finish(w: csv::Writer<Vec<u8>>, what: &'static str) -> Result<Vec<u8>, SynthError> {
-    w.into_inner().map_err(|e| SynthError::Csv {
-        what,
-        source: e.into_error().into(),
-    })
-}
-
-fn write_row(
-    w: &mut csv::Writer<Vec<u8>>,
+/// CSV records of one file (`what` names them in errors), counted as they are written.
+struct CsvPart {
+    w: csv::Writer<Vec<u8>>,
     what: &'static str,
-    row: &[&str],
-) -> Result<(), SynthError> {
-    w.write_record(row)
-        .map_err(|source| SynthError::Csv { what, source })
+    records: u64,
+}
+
+impl CsvPart {
+    fn new(w: csv::Writer<Vec<u8>>, what: &'static str) -> Self {
+        CsvPart {
+            w,
+            what,
+            records: 0,
+        }
+    }
+
+    fn row(&mut self, row: &[&str]) -> Result<(), SynthError> {
+        self.w.write_record(row).map_err(|source| SynthError::Csv {
+            what: self.what,
+            source,
+        })?;
+        self.records += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Part, SynthError> {
+        let what = self.what;
+        let data = self.w.into_inner().map_err(|e| SynthError::Csv {
+            what,
+            source: e.into_error().into(),
+        })?;
+        Ok(Part {
+            data,
+            records: self.records,
+        })
+    }
 }
 
 fn bool_str(b: bool) -> &'static str {
@@ -218,153 +261,123 @@ fn salesforce(world: &World, recs: &ChunkRecords, out: &mut Rendered) -> Result<
 
     let mut accounts: Vec<_> = recs.accounts.iter().collect();
     accounts.sort_by(|a, b| (a.created_us, &a.id).cmp(&(b.created_us, &b.id)));
-    let mut w = salesforce_csv();
+    let mut w = CsvPart::new(salesforce_csv(), "Account");
     for a in &accounts {
         let country = if a.id.ends_with(['A', 'B', 'C']) {
             "US"
         } else {
             "United States"
         };
-        write_row(
-            &mut w,
-            "Account",
-            &[
-                &a.id,
-                bool_str(a.deleted),
-                &a.name,
-                a.kind,
-                a.industry.unwrap_or(""),
-                &a.phone,
-                country,
-                &a.owner,
-                &sf_datetime(a.created_us),
-                &sf_datetime(clamp(a.created_us, a.modified_us)),
-            ],
-        )?;
+        w.row(&[
+            &a.id,
+            bool_str(a.deleted),
+            &a.name,
+            a.kind,
+            a.industry.unwrap_or(""),
+            &a.phone,
+            country,
+            &a.owner,
+            &sf_datetime(a.created_us),
+            &sf_datetime(clamp(a.created_us, a.modified_us)),
+        ])?;
     }
-    let p = out.part(paths::ACCOUNT);
-    p.data = finish(w, "Account")?;
-    p.records = accounts.len() as u64;
+    *out.part(paths::ACCOUNT) = w.finish()?;
 
     let mut contacts: Vec<_> = recs.contacts.iter().collect();
     contacts.sort_by(|a, b| (a.created_us, &a.id).cmp(&(b.created_us, &b.id)));
-    let mut w = salesforce_csv();
+    let mut w = CsvPart::new(salesforce_csv(), "Contact");
     for c in &contacts {
-        write_row(
-            &mut w,
-            "Contact",
-            &[
-                &c.id,
-                bool_str(c.deleted),
-                &c.account_id,
-                c.first,
-                c.last,
-                &c.email,
-                &c.phone,
-                &c.mobile,
-                "United States",
-                &c.owner,
-                &sf_datetime(c.created_us),
-                &sf_datetime(clamp(c.created_us, c.modified_us)),
-            ],
-        )?;
+        w.row(&[
+            &c.id,
+            bool_str(c.deleted),
+            &c.account_id,
+            c.first,
+            c.last,
+            &c.email,
+            &c.phone,
+            &c.mobile,
+            "United States",
+            &c.owner,
+            &sf_datetime(c.created_us),
+            &sf_datetime(clamp(c.created_us, c.modified_us)),
+        ])?;
     }
-    let p = out.part(paths::CONTACT);
-    p.data = finish(w, "Contact")?;
-    p.records = contacts.len() as u64;
+    *out.part(paths::CONTACT) = w.finish()?;
 
     let mut cases: Vec<_> = recs.cases.iter().collect();
     cases.sort_by(|a, b| (a.created_us, &a.id).cmp(&(b.created_us, &b.id)));
-    let mut w = salesforce_csv();
+    let mut w = CsvPart::new(salesforce_csv(), "Case");
     for c in &cases {
         let closed = c.closed_us.map(sf_datetime).unwrap_or_default();
-        write_row(
-            &mut w,
-            "Case",
-            &[
-                &c.id,
-                bool_str(c.deleted),
-                &c.number,
-                c.account_id.as_deref().unwrap_or(""),
-                c.contact_id.as_deref().unwrap_or(""),
-                c.parent_id.as_deref().unwrap_or(""),
-                c.supplied_email.as_deref().unwrap_or(""),
-                c.supplied_phone.as_deref().unwrap_or(""),
-                c.origin,
-                c.case_type,
-                c.reason,
-                c.status,
-                bool_str(c.closed_us.is_some()),
-                bool_str(c.escalated),
-                c.priority,
-                c.subject,
-                &c.owner,
-                &sf_datetime(c.created_us),
-                &closed,
-                &sf_datetime(clamp(c.created_us, c.modified_us)),
-            ],
-        )?;
+        w.row(&[
+            &c.id,
+            bool_str(c.deleted),
+            &c.number,
+            c.account_id.as_deref().unwrap_or(""),
+            c.contact_id.as_deref().unwrap_or(""),
+            c.parent_id.as_deref().unwrap_or(""),
+            c.supplied_email.as_deref().unwrap_or(""),
+            c.supplied_phone.as_deref().unwrap_or(""),
+            c.origin,
+            c.case_type,
+            c.reason,
+            c.status,
+            bool_str(c.closed_us.is_some()),
+            bool_str(c.escalated),
+            c.priority,
+            c.subject,
+            &c.owner,
+            &sf_datetime(c.created_us),
+            &closed,
+            &sf_datetime(clamp(c.created_us, c.modified_us)),
+        ])?;
     }
-    let p = out.part(paths::CASE);
-    p.data = finish(w, "Case")?;
-    p.records = cases.len() as u64;
+    *out.part(paths::CASE) = w.finish()?;
 
     let mut opps: Vec<_> = recs.opportunities.iter().collect();
     opps.sort_by(|a, b| (a.created_us, &a.id).cmp(&(b.created_us, &b.id)));
-    let mut w = salesforce_csv();
+    let mut w = CsvPart::new(salesforce_csv(), "Opportunity");
     for o in &opps {
-        write_row(
-            &mut w,
-            "Opportunity",
-            &[
-                &o.id,
-                "false",
-                &o.account_id,
-                &o.name,
-                o.stage,
-                &format!("{:.2}", o.amount),
-                &o.probability.to_string(),
-                &date_utc(o.close_date_us),
-                o.opp_type,
-                o.lead_source,
-                bool_str(o.closed),
-                bool_str(o.won),
-                &o.owner,
-                &sf_datetime(o.created_us),
-                &sf_datetime(clamp(o.created_us, o.modified_us)),
-            ],
-        )?;
+        w.row(&[
+            &o.id,
+            "false",
+            &o.account_id,
+            &o.name,
+            o.stage,
+            &format!("{:.2}", o.amount),
+            &o.probability.to_string(),
+            &date_utc(o.close_date_us),
+            o.opp_type,
+            o.lead_source,
+            bool_str(o.closed),
+            bool_str(o.won),
+            &o.owner,
+            &sf_datetime(o.created_us),
+            &sf_datetime(clamp(o.created_us, o.modified_us)),
+        ])?;
     }
-    let p = out.part(paths::OPPORTUNITY);
-    p.data = finish(w, "Opportunity")?;
-    p.records = opps.len() as u64;
+    *out.part(paths::OPPORTUNITY) = w.finish()?;
 
     let mut orders: Vec<_> = recs.orders.iter().collect();
     orders.sort_by(|a, b| (a.at_us, &a.id).cmp(&(b.at_us, &b.id)));
-    let mut w = salesforce_csv();
+    let mut w = CsvPart::new(salesforce_csv(), "Order");
     for o in &orders {
         let created = sf_datetime(o.at_us);
-        write_row(
-            &mut w,
-            "Order",
-            &[
-                &o.id,
-                "false",
-                &o.account_id,
-                &o.contact_id,
-                &o.number,
-                "Activated",
-                &date_utc(o.at_us),
-                &format!("{:.2}", o.amount),
-                o.category,
-                &created,
-                &created,
-            ],
-        )?;
+        w.row(&[
+            &o.id,
+            "false",
+            &o.account_id,
+            &o.contact_id,
+            &o.number,
+            "Activated",
+            &date_utc(o.at_us),
+            &format!("{:.2}", o.amount),
+            o.category,
+            &created,
+            &created,
+        ])?;
     }
-    let p = out.part(paths::ORDER);
-    p.data = finish(w, "Order")?;
-    p.records = orders.len() as u64;
+    *out.part(paths::ORDER) = w.finish()?;
     Ok(())
 }
 
@@ -513,6 +526,13 @@ fn transfer_target_of(call: &Call, leg_index: usize) -> Option<Intent> {
 fn asterisk(world: &World, recs: &ChunkRecords, out: &mut Rendered) {
     let mut rows: Vec<(i64, &str, String)> = Vec::new();
     let mut qlog: Vec<(i64, &str, u8, String)> = Vec::new();
+    let username = |agent: usize| {
+        world
+            .agents
+            .get(agent)
+            .map(|a| a.username.as_str())
+            .unwrap_or("NONE")
+    };
     for call in recs.calls.iter().filter(|c| c.system == System::Asterisk) {
         for (i, leg) in call.legs.iter().enumerate() {
             rows.push((leg.end_us, &leg.id, cdr_row(call, i, leg)));
@@ -535,22 +555,14 @@ fn asterisk(world: &World, recs: &ChunkRecords, out: &mut Rendered) {
                 ),
             ));
             for (agent, at, ms) in &v.ring_no_answer {
-                let name = world
-                    .agents
-                    .get(*agent)
-                    .map(|a| a.username.as_str())
-                    .unwrap_or("NONE");
+                let name = username(*agent);
                 let t = secs(*at);
                 qlog.push((t, id, 1, format!("{t}|{id}|{qn}|{name}|RINGNOANSWER|{ms}")));
             }
             let out_t = enq + v.wait_secs;
             match (v.outcome, &leg.agent) {
                 (VisitOutcome::Answered, Some(a)) => {
-                    let name = world
-                        .agents
-                        .get(a.agent)
-                        .map(|x| x.username.as_str())
-                        .unwrap_or("NONE");
+                    let name = username(a.agent);
                     qlog.push((
                         out_t,
                         id,
@@ -612,10 +624,8 @@ fn asterisk(world: &World, recs: &ChunkRecords, out: &mut Rendered) {
     }
     qlog.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
     let p = out.part(paths::QUEUE_LOG);
-    p.records = qlog.len() as u64;
     for (_, _, _, line) in qlog {
-        p.data.extend_from_slice(line.as_bytes());
-        p.data.push(b'\n');
+        p.push_line(line.as_bytes());
     }
 }
 
@@ -654,9 +664,7 @@ pub(crate) fn queue_log_day(world: &World, day_index: u32) -> Part {
     }
     lines.sort();
     for (_, l) in lines {
-        part.data.extend_from_slice(l.as_bytes());
-        part.data.push(b'\n');
-        part.records += 1;
+        part.push_line(l.as_bytes());
     }
     part
 }
@@ -911,10 +919,7 @@ fn connect(
                 transfer_completed: leg.transferred_out.then(|| ts(leg.end_us)),
                 transferred_to: None,
             };
-            let line = serde_json::to_vec(&record).map_err(|source| SynthError::Json {
-                what: "contact trace",
-                source,
-            })?;
+            let line = to_json("contact trace", &record)?;
             if call.redeliver_same.get(i).copied().unwrap_or(false) {
                 deliveries.push((last_update, leg.id.clone(), line.clone()));
             }
@@ -925,20 +930,14 @@ fn connect(
                 record
                     .attributes
                     .insert("disposition", call.disposition.to_owned());
-                let line = serde_json::to_vec(&record).map_err(|source| SynthError::Json {
-                    what: "contact trace",
-                    source,
-                })?;
+                let line = to_json("contact trace", &record)?;
                 deliveries.push((later, leg.id.clone(), line));
             }
         }
     }
     deliveries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     for (at, _, line) in deliveries {
-        let p = out.part(&ctr_path(day_number(at), chunk));
-        p.data.extend_from_slice(&line);
-        p.data.push(b'\n');
-        p.records += 1;
+        out.part(&ctr_path(day_number(at), chunk)).push_line(&line);
     }
     Ok(())
 }
@@ -1130,15 +1129,8 @@ fn livechat(world: &World, recs: &ChunkRecords, out: &mut Rendered) -> Result<()
             }],
             users,
         };
-        let line = serde_json::to_vec(&record).map_err(|source| SynthError::Json {
-            what: "LiveChat chat",
-            source,
-        })?;
         let path = format!("livechat/chats-{}.jsonl", date_utc(chat.created_us));
-        let p = out.part(&path);
-        p.data.extend_from_slice(&line);
-        p.data.push(b'\n');
-        p.records += 1;
+        out.part(&path).push_json("LiveChat chat", &record)?;
     }
     Ok(())
 }
@@ -1146,34 +1138,28 @@ fn livechat(world: &World, recs: &ChunkRecords, out: &mut Rendered) -> Result<()
 fn surveys(recs: &ChunkRecords, out: &mut Rendered) -> Result<(), SynthError> {
     let mut rows: Vec<&SurveyRow> = recs.surveys.iter().collect();
     rows.sort_by(|a, b| (a.responded_us, &a.response_id).cmp(&(b.responded_us, &b.response_id)));
-    let mut w = survey_csv();
+    let mut w = CsvPart::new(survey_csv(), "survey");
     for r in &rows {
-        write_row(
-            &mut w,
-            "survey",
-            &[
-                &r.response_id,
-                r.survey,
-                r.metric,
-                &r.scale_min.to_string(),
-                &r.scale_max.to_string(),
-                &r.score.to_string(),
-                r.comment.unwrap_or(""),
-                r.respondent_type,
-                &r.respondent,
-                r.email.as_deref().unwrap_or(""),
-                r.phone.as_deref().unwrap_or(""),
-                r.agent.as_deref().unwrap_or(""),
-                r.channel.unwrap_or(""),
-                r.interaction_id.as_deref().unwrap_or(""),
-                &r.sent_us.map(iso_chicago).unwrap_or_default(),
-                &iso_chicago(r.responded_us),
-            ],
-        )?;
+        w.row(&[
+            &r.response_id,
+            r.survey,
+            r.metric,
+            &r.scale_min.to_string(),
+            &r.scale_max.to_string(),
+            &r.score.to_string(),
+            r.comment.unwrap_or(""),
+            r.respondent_type,
+            &r.respondent,
+            r.email.as_deref().unwrap_or(""),
+            r.phone.as_deref().unwrap_or(""),
+            r.agent.as_deref().unwrap_or(""),
+            r.channel.unwrap_or(""),
+            r.interaction_id.as_deref().unwrap_or(""),
+            &r.sent_us.map(iso_chicago).unwrap_or_default(),
+            &iso_chicago(r.responded_us),
+        ])?;
     }
-    let p = out.part(paths::SURVEYS);
-    p.data = finish(w, "survey")?;
-    p.records = rows.len() as u64;
+    *out.part(paths::SURVEYS) = w.finish()?;
     Ok(())
 }
 
@@ -1254,21 +1240,20 @@ struct SegEvent<'a> {
 fn segment(recs: &ChunkRecords, out: &mut Rendered) -> Result<(), SynthError> {
     let mut events: Vec<&WebEvent> = recs.web.iter().collect();
     events.sort_by(|a, b| (a.at_us, &a.message_id).cmp(&(b.at_us, &b.message_id)));
+    // One day's events, moved to the day's file when the day changes.
     let mut current_day = i64::MIN;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut count = 0u64;
-    let flush = |out: &mut Rendered, day: i64, buf: &mut Vec<u8>, count: &mut u64| {
-        if *count > 0 {
+    let mut buf = Part::default();
+    let flush = |out: &mut Rendered, day: i64, buf: &mut Part| {
+        if buf.records > 0 {
             let p = out.part(&format!("web/events-{}.ndjson", date_of_day(day)));
-            p.data.append(buf);
-            p.records += *count;
-            *count = 0;
+            p.data.append(&mut buf.data);
+            p.records += std::mem::take(&mut buf.records);
         }
     };
     for e in events {
         let day = day_number(e.at_us);
         if day != current_day {
-            flush(out, current_day, &mut buf, &mut count);
+            flush(out, current_day, &mut buf);
             current_day = day;
         }
         let url = format!("{}{}", crate::sim::SITE, e.path);
@@ -1339,13 +1324,8 @@ fn segment(recs: &ChunkRecords, out: &mut Rendered) -> Result<(), SynthError> {
             kind,
             user_id: e.user_id.as_deref(),
         };
-        serde_json::to_writer(&mut buf, &record).map_err(|source| SynthError::Json {
-            what: "Segment event",
-            source,
-        })?;
-        buf.push(b'\n');
-        count += 1;
+        buf.push_json("Segment event", &record)?;
     }
-    flush(out, current_day, &mut buf, &mut count);
+    flush(out, current_day, &mut buf);
     Ok(())
 }

@@ -113,9 +113,7 @@ pub(crate) fn sf_datetime(us: i64) -> String {
 
 /// `2026-08-01` (the UTC date).
 pub(crate) fn date_utc(us: i64) -> String {
-    let mut s = String::with_capacity(10);
-    push_date(&mut s, us.div_euclid(DAY));
-    s
+    date_of_day(day_number(us))
 }
 
 /// `YYYY/MM/DD` of the UTC date (Firehose prefix).
