@@ -3,6 +3,7 @@
 -- LastUpdateTimestamp wins). chain_id groups the legs of one call (CDR linkedid, Connect
 -- InitialContactId). IVR details come from the Connect contact attributes or the Asterisk
 -- userfield (`ivr_path=...;ivr_errors=N`).
+-- touchstone: cache
 SELECT
     * EXCLUDE (delivery_rank),
     coalesce(linked_id, call_id) AS chain_id,

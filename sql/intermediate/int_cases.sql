@@ -1,4 +1,5 @@
 -- Support cases, one row per case id (the latest staged copy), live rows only.
+-- touchstone: cache
 SELECT * EXCLUDE (copy_rank)
 FROM (
     SELECT

@@ -1,4 +1,5 @@
 -- Chat threads, one row per thread id (the latest staged copy).
+-- touchstone: cache
 SELECT * EXCLUDE (copy_rank)
 FROM (
     SELECT

@@ -2,6 +2,7 @@
 -- CRM id, then email, then phone (see int_identifiers). An interaction that matches no contact
 -- keeps a stable key of its own strongest identifier (`anon:email:...`, `anon:phone:...`,
 -- `anon:web:<cookie>`), or of itself, so every interaction has a customer_key.
+-- touchstone: cache
 SELECT
     t.kind,
     t.id,

@@ -1,4 +1,5 @@
 -- Orders, one row per order id (the latest staged copy), live rows only.
+-- touchstone: cache
 SELECT * EXCLUDE (copy_rank)
 FROM (
     SELECT

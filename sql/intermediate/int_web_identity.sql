@@ -1,6 +1,7 @@
 -- Who each browser cookie belongs to: the latest userId (CRM contact id) and the latest email
 -- the site saw for it. A one-layer mapping, as Snowplow's user_mapping: a shared computer maps
 -- to whoever signed in last.
+-- touchstone: cache
 SELECT
     anonymous_id,
     last_value(user_id ORDER BY occurred_at) FILTER (WHERE user_id IS NOT NULL) AS user_id,

@@ -1,4 +1,5 @@
 -- One row per web session (see int_web_events): when, how much, and what went wrong.
+-- touchstone: cache
 SELECT
     s.session_id,
     s.visitor_id,

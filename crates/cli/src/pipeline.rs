@@ -345,7 +345,8 @@ async fn execute(
         });
     }
 
-    // 3. Models, in dependency order; marts are committed and then read back from the warehouse.
+    // 3. Models, in dependency order; marts are committed and then read back from the warehouse,
+    //    and views marked `-- touchstone: cache` are computed once.
     let ctx = session(pipeline, Some(true))?;
     register_staging(&ctx, warehouse).await?;
     touchstone_transform::register_run_context(&ctx, run_id, &pipeline.name, date)?;
@@ -355,6 +356,17 @@ async fn execute(
             .await
             .map_err(Diagnostics::from)?;
         if !model.materialized() {
+            // A view that several models read is otherwise recomputed inside each of them.
+            if model.cached() {
+                let df = ctx
+                    .table(model.name.as_str())
+                    .await?
+                    .cache()
+                    .await
+                    .with_context(|| format!("computing {}", model.name))?;
+                ctx.deregister_table(model.name.as_str())?;
+                ctx.register_table(model.name.as_str(), df.into_view())?;
+            }
             continue;
         }
         progress.step(&format!("model {}", model.name));

@@ -19,6 +19,9 @@ use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, firs
 /// The layer whose models are written to the warehouse.
 pub const MATERIALIZED_LAYER: &str = "marts";
 
+/// The header line that marks a view as computed once per run ([`Model::cached`]).
+pub const CACHE_DIRECTIVE: &str = "touchstone: cache";
+
 /// One SQL model.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -42,12 +45,27 @@ impl Model {
         self.layer == MATERIALIZED_LAYER
     }
 
-    /// The leading `--` comment block: the model's documentation.
-    pub fn description(&self) -> String {
+    /// Whether a view is computed once per run and held in memory rather than recomputed
+    /// inside every model that reads it: its leading comment block has the line
+    /// `-- touchstone: cache`. Worth it for a view several models read whose result is much
+    /// smaller than its inputs (identity resolution, sessions); not for a row-level copy of a
+    /// staging table, whose readers each need only some of its columns.
+    pub fn cached(&self) -> bool {
+        self.header().any(|l| l == CACHE_DIRECTIVE)
+    }
+
+    /// The lines of the leading `--` comment block, trimmed.
+    fn header(&self) -> impl Iterator<Item = &str> {
         self.sql
             .lines()
             .map_while(|l| l.trim_start().strip_prefix("--"))
             .map(str::trim)
+    }
+
+    /// The leading `--` comment block (directives left out): the model's documentation.
+    pub fn description(&self) -> String {
+        self.header()
+            .filter(|l| !l.starts_with("touchstone:"))
             .collect::<Vec<_>>()
             .join(" ")
             .trim()
@@ -406,7 +424,11 @@ mod tests {
             "marts/b.sql",
             "with t as (select * from int_x) select * from t",
         );
-        write(dir.path(), "intermediate/int_x.sql", "select * from stg_a");
+        write(
+            dir.path(),
+            "intermediate/int_x.sql",
+            "-- X, once.\n--   touchstone: cache\nselect * from stg_a -- touchstone: cache",
+        );
         let state = SessionContext::new().state();
         let models = load_models(dir.path(), dir.path(), &state).unwrap();
         let b = models.iter().find(|m| m.name == "b").unwrap();
@@ -416,6 +438,9 @@ mod tests {
         let names: Vec<_> = ordered.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["int_x", "b", "c"]);
         assert_eq!(ordered[2].description(), "C is the top.");
+        // The directive marks int_x as cached and is not part of its description.
+        assert!(ordered[0].cached() && !ordered[1].cached() && !ordered[2].cached());
+        assert_eq!(ordered[0].description(), "X, once.");
     }
 
     #[test]
