@@ -1,0 +1,1 @@
+//! `touchstone value fit` as a library: read an order history, fit, score, report.
