@@ -54,6 +54,68 @@ async fn pipeline_reproduces_the_ground_truth() {
     assert_eq!(runs, 3.0, "every run is in the ledger");
 }
 
+/// The same run as a library call on a `memory://` warehouse: the report, the progress events
+/// and the tables are those of the binary's run.
+#[tokio::test(flavor = "multi_thread")]
+async fn pipeline_runs_in_process_on_a_memory_warehouse() {
+    use std::sync::{Arc, Mutex};
+    use touchstone_pipeline::{Prepared, Run, RunEvent};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw");
+    let generated = generate(&raw, CUSTOMERS, DAYS, SEED);
+    let warehouse = "memory://e2e-in-process/wh/";
+    let pipeline = dir.path().join("pipeline.yaml");
+    let text = std::fs::read_to_string(repo_root().join("pipelines/customer_success.yaml"))
+        .expect("default pipeline")
+        .replace("${TOUCHSTONE_RAW:-data/raw}", &raw.to_string_lossy())
+        .replace("${TOUCHSTONE_WAREHOUSE:-warehouse}", warehouse);
+    std::fs::write(&pipeline, text).expect("write pipeline");
+
+    let prepared = Prepared::load(&pipeline, &repo_root())
+        .await
+        .expect("valid pipeline");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let report = Run::new(&prepared)
+        .with_date(NaiveDate::parse_from_str(RUN_DATE, "%Y-%m-%d").expect("date"))
+        .with_progress(Arc::new(move |e: &RunEvent| {
+            sink.lock().expect("events").push(e.clone())
+        }))
+        .await
+        .expect("run");
+    conservation_and_counts(
+        &serde_json::to_value(&report).expect("report JSON"),
+        &generated,
+    );
+
+    // Every committed table was announced once, with the version the report gives.
+    let events = events.lock().expect("events").clone();
+    assert!(matches!(events.first(), Some(RunEvent::Started { .. })));
+    assert!(matches!(events.last(), Some(RunEvent::Recorded { status }) if status == "succeeded"));
+    for table in &report.tables {
+        let announced: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::TableCommitted {
+                    table: t, version, ..
+                } if *t == table.table => Some(*version),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(announced, [table.version], "{}", table.table);
+    }
+
+    let ctx = session(warehouse, &raw).await;
+    every_touchpoint_has_a_customer(&ctx).await;
+    identities_match_the_truth(&ctx).await;
+    metrics_equal_independent_computation(&ctx).await;
+    queue_visits_and_calls_match(&ctx).await;
+    value_and_retention_tables(&ctx).await;
+    let runs = scalar(&ctx, "select count(*) from _touchstone_runs").await;
+    assert_eq!(runs, 1.0);
+}
+
 fn conservation_and_counts(summary: &Value, generated: &touchstone_synth::GenerateSummary) {
     let expected: BTreeMap<&str, u64> = [
         (

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use touchstone_synth::{GenerateOptions, generate};
 
-use crate::pipeline::thousands;
 use crate::progress::Progress;
+use touchstone_pipeline::thousands;
 
 /// Arguments of `touchstone generate`.
 #[derive(Debug, clap::Args)]

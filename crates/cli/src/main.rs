@@ -1,10 +1,10 @@
 //! `touchstone`: the customer-success warehouse pipeline.
 //!
-//! Exit codes: 0 success; 1 invalid configuration, models or metrics (every problem printed as
-//! `file:line:col: error[Ennnn]: ...`); 2 a run or query that failed; clap's usage errors also
-//! exit 2.
+//! Exit codes: 0 success; 1 invalid configuration, models or metrics, or a source with no
+//! files (every problem printed as `file:line:col: error[Ennnn]: ...`); 2 a run or query that
+//! failed; clap's usage errors also exit 2.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,14 +12,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
-use touchstone_core::clock::{Clock, SystemClock};
+use touchstone_core::clock::SystemClock;
 use touchstone_core::diagnostic::Diagnostics;
-use touchstone_core::store;
-use touchstone_load::Warehouse;
+use touchstone_pipeline::{ErrorKind, PipelineError, Prepared, Run, WarehouseReader};
 use tracing_subscriber::EnvFilter;
 
 mod generate;
-mod pipeline;
 mod progress;
 mod query;
 mod value_cmd;
@@ -115,20 +113,30 @@ fn main() -> ExitCode {
     progress.finish();
     match result {
         Ok(code) => code,
-        Err(e) => {
-            if let Some(d) = e.downcast_ref::<Diagnostics>() {
-                eprintln!("{d}");
-                let n = d.0.len();
-                eprintln!(
-                    "{n} error{}; nothing was written",
-                    if n == 1 { "" } else { "s" }
-                );
-                ExitCode::from(1)
-            } else {
-                eprintln!("error: {e:#}");
-                ExitCode::from(2)
-            }
-        }
+        Err(e) => report_error(&e),
+    }
+}
+
+/// Prints an error for the user and picks the exit code.
+fn report_error(e: &anyhow::Error) -> ExitCode {
+    let pipeline_error = e.downcast_ref::<PipelineError>();
+    let diagnostics = pipeline_error
+        .and_then(PipelineError::diagnostics)
+        .or_else(|| e.downcast_ref::<Diagnostics>())
+        .filter(|d| !d.0.is_empty());
+    if let Some(d) = diagnostics {
+        eprintln!("{d}");
+        let n = d.0.len();
+        eprintln!(
+            "{n} error{}; nothing was written",
+            if n == 1 { "" } else { "s" }
+        );
+        return ExitCode::from(1);
+    }
+    eprintln!("error: {e:#}");
+    match pipeline_error.map(PipelineError::kind) {
+        Some(ErrorKind::Invalid | ErrorKind::SourceMissing) => ExitCode::from(1),
+        _ => ExitCode::from(2),
     }
 }
 
@@ -153,13 +161,13 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
     let cwd = std::env::current_dir().context("reading the current directory")?;
     match command {
         Command::Validate { pipeline } => {
-            let prepared = pipeline::prepare(&pipeline, &cwd).await?;
+            let prepared = Prepared::load(&pipeline, &cwd).await?;
             println!(
                 "{}: valid — {} sources, {} models ({} materialized), {} metrics",
                 pipeline.display(),
                 prepared.pipeline.sources.len(),
                 prepared.models.len(),
-                prepared.models.iter().filter(|m| m.materialized()).count(),
+                prepared.materialized().count(),
                 prepared.metrics.len()
             );
             Ok(ExitCode::SUCCESS)
@@ -169,16 +177,20 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             date,
             json,
         } => {
-            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            let date = date.unwrap_or_else(|| clock.now().date_naive());
-            let prepared = pipeline::prepare(&pipeline, &cwd).await?;
-            let summary = pipeline::run(prepared, date, clock, progress).await?;
+            let prepared = Prepared::load(&pipeline, &cwd).await?;
+            let mut run = Run::new(&prepared)
+                .with_clock(Arc::new(SystemClock))
+                .with_progress(Arc::new(progress.clone()));
+            if let Some(date) = date {
+                run = run.with_date(date);
+            }
+            let report = run.await?;
             let mut out = std::io::stdout().lock();
             if json {
-                serde_json::to_writer_pretty(&mut out, &summary)?;
-                println!();
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
             } else {
-                pipeline::print_summary(&summary, &mut out)?;
+                write!(out, "{report}")?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -188,20 +200,10 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             pipeline,
             format,
         } => {
-            let url = match (
-                warehouse,
-                pipeline.or_else(|| pipeline::default_pipeline(&cwd)),
-            ) {
-                (Some(w), _) => store::resolve_url(&w, &cwd)?,
-                (None, Some(p)) => {
-                    touchstone_core::config::load_pipeline(&p, &cwd)
-                        .with_context(|| format!("reading the warehouse from {}", p.display()))?
-                        .warehouse
-                }
-                (None, None) => store::resolve_url("warehouse", &cwd)?,
-            };
-            let warehouse = Warehouse::open(&url)?;
-            let batches = query::query(&warehouse, &sql).await?;
+            let url =
+                touchstone_pipeline::warehouse_url(warehouse.as_deref(), pipeline.as_deref(), &cwd)
+                    .context("finding the warehouse")?;
+            let batches = WarehouseReader::open(&url)?.query(&sql).await?;
             query::print(&batches, format, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use touchstone_pipeline::RunEvent;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// The run's progress bar (hidden when stderr is not a terminal or when disabled).
@@ -60,6 +61,22 @@ impl Progress {
     pub fn writer(&self) -> LogWriter {
         LogWriter {
             bar: Arc::clone(&self.bar),
+        }
+    }
+}
+
+impl touchstone_pipeline::Progress for Progress {
+    fn event(&self, event: &RunEvent) {
+        match event {
+            RunEvent::Started { steps, .. } => self.start(*steps),
+            RunEvent::FileRead { source, file, .. } => {
+                let name = file.rsplit('/').next().unwrap_or(file);
+                self.step(&format!("{source} {name}"));
+            }
+            RunEvent::ModelStarted { model } => self.step(&format!("model {model}")),
+            RunEvent::MetricsStarted => self.step("metrics"),
+            RunEvent::TableCommitted { .. } => {}
+            RunEvent::Recorded { .. } => self.finish(),
         }
     }
 }

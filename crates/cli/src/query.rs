@@ -1,11 +1,8 @@
-//! `touchstone query`: SQL over the committed tables of a warehouse.
+//! `touchstone query`: how its rows are printed (the query runs in `touchstone_pipeline`).
 
 use std::io::Write;
 
-use anyhow::Context as _;
 use arrow::record_batch::RecordBatch;
-use touchstone_load::Warehouse;
-use touchstone_transform::SessionOptions;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,23 +13,6 @@ pub enum Format {
     Csv,
     /// A JSON array of objects.
     Json,
-}
-
-/// Runs `sql` over every table in `warehouse` and returns the rows.
-pub async fn query(warehouse: &Warehouse, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
-    let ctx = touchstone_transform::new_session(&SessionOptions::default())?;
-    let tables = warehouse.register_all(&ctx).await?;
-    if tables.is_empty() {
-        anyhow::bail!(
-            "no tables in {}; run a pipeline first (`make run` or `touchstone run pipelines/customer_success.yaml`)",
-            warehouse.root()
-        );
-    }
-    let df = ctx.sql(sql).await.map_err(|e| {
-        let names: Vec<String> = tables.iter().map(|t| t.sql_name()).collect();
-        anyhow::anyhow!("{}\n  tables: {}", e.strip_backtrace(), names.join(", "))
-    })?;
-    df.collect().await.context("running the query")
 }
 
 /// Prints `batches` in `format`.

@@ -33,7 +33,7 @@ use touchstone_value::{
 };
 use url::Url;
 
-use crate::pipeline::thousands;
+use touchstone_pipeline::thousands;
 
 /// `touchstone value ...` subcommands.
 #[derive(Debug, clap::Subcommand)]

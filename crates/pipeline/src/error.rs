@@ -1,0 +1,131 @@
+//! What can stop a run, grouped into the categories a scheduler acts on.
+
+use touchstone_core::diagnostic::Diagnostics;
+use touchstone_extract::ExtractError;
+use touchstone_extract::source::ListError;
+use touchstone_load::LoadError;
+use touchstone_transform::TransformError;
+
+/// Why a run (or a read of the warehouse) did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The pipeline, a model or a metric is invalid: nothing was written. Every problem is in
+    /// the list, located at `file:line:col` with a stable code.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// A source matched no file: nothing was written.
+    #[error("{0}")]
+    SourceMissing(Diagnostics),
+    /// Listing a source failed (permissions, network, a malformed glob).
+    #[error("listing source '{source_name}': {error}")]
+    List {
+        /// The pipeline source.
+        source_name: String,
+        /// What the store said.
+        #[source]
+        error: ListError,
+    },
+    /// A source's file could not be read as a whole.
+    #[error("source '{source_name}': {error}")]
+    Extract {
+        /// The pipeline source.
+        source_name: String,
+        /// The reader's error (names the file).
+        #[source]
+        error: ExtractError,
+    },
+    /// Writing or reading the warehouse failed.
+    #[error("{context}: {error}")]
+    Storage {
+        /// What was being written or read (`staging/stg_calls for source 'connect'`).
+        context: String,
+        /// The storage layer's error.
+        #[source]
+        error: LoadError,
+    },
+    /// The engine failed while computing a model or the metrics (out of memory, a runtime
+    /// error in a function). Not a problem of the definitions, which planned.
+    #[error("computing {what}: {message}")]
+    Engine {
+        /// The model or step.
+        what: String,
+        /// The engine's message (first line).
+        message: String,
+    },
+    /// A query over the warehouse failed (it does not parse or plan, or names an unknown
+    /// table); the message lists the tables there are.
+    #[error("{0}")]
+    Query(String),
+    /// A bug: an invariant Touchstone checks did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The category of a [`PipelineError`], which decides the exit code of the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Invalid configuration, models or metrics.
+    Invalid,
+    /// A source with no files.
+    SourceMissing,
+    /// Storage or engine failure while running.
+    RunFailed,
+    /// A bug in Touchstone.
+    Internal,
+}
+
+impl PipelineError {
+    /// The category.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PipelineError::Invalid(_) => ErrorKind::Invalid,
+            PipelineError::SourceMissing(_) => ErrorKind::SourceMissing,
+            PipelineError::List { .. }
+            | PipelineError::Extract { .. }
+            | PipelineError::Storage { .. }
+            | PipelineError::Engine { .. }
+            | PipelineError::Query(_) => ErrorKind::RunFailed,
+            PipelineError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The diagnostics of an invalid pipeline or a missing source.
+    pub fn diagnostics(&self) -> Option<&Diagnostics> {
+        match self {
+            PipelineError::Invalid(d) | PipelineError::SourceMissing(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn storage(context: impl Into<String>) -> impl FnOnce(LoadError) -> Self {
+        let context = context.into();
+        move |error| PipelineError::Storage { context, error }
+    }
+
+    pub(crate) fn engine(
+        what: impl Into<String>,
+    ) -> impl FnOnce(datafusion::error::DataFusionError) -> Self {
+        let what = what.into();
+        move |e| PipelineError::Engine {
+            what,
+            message: touchstone_core::diagnostic::first_line(&e.strip_backtrace()),
+        }
+    }
+}
+
+impl From<Diagnostics> for PipelineError {
+    fn from(d: Diagnostics) -> Self {
+        PipelineError::Invalid(d)
+    }
+}
+
+impl From<TransformError> for PipelineError {
+    fn from(e: TransformError) -> Self {
+        match e {
+            TransformError::Engine { context, source } => PipelineError::Engine {
+                what: context,
+                message: touchstone_core::diagnostic::first_line(&source.strip_backtrace()),
+            },
+        }
+    }
+}
