@@ -1,11 +1,17 @@
-//! LiveChat chats: queue, first response, messages, missed chats and thumbs ratings.
+//! LiveChat chats: queue, first response, messages, missed chats and thumbs ratings, and a
+//! customer's chat attempt at an issue from a help page (experience, surveys, cases).
 
 use crate::catalog::{COMMENTS_NEG, COMMENTS_POS, PRESALE_LINES, chat_lines};
 use crate::ids::{Counters, uuid4};
 use crate::model::{Author, Chat, ChatEvent};
+use crate::people::messy_email;
 use crate::rng::{RngExt, SimRng, pick_str};
-use crate::time::SEC;
+use crate::time::{MIN, SEC};
 use crate::world::{LoadChannel, World};
+
+use super::feedback::{Effort, experience};
+use super::web::{self, Page, SessionKind, WebWriter};
+use super::{ChunkCtx, Issue, Life, new_case, post_interaction_surveys, run_session, update_case};
 
 /// Who is chatting.
 pub(crate) struct ChatRequest {
@@ -181,4 +187,101 @@ pub(crate) fn simulate_chat(
         first_response_secs,
         resolved,
     }
+}
+
+/// One chat about an issue, from a help page. Returns (resolved, missed, end).
+pub(super) fn chat_attempt(
+    ctx: &mut ChunkCtx<'_>,
+    rng: &mut SimRng,
+    life: &mut Life<'_>,
+    issue: &Issue,
+    at: i64,
+    open_case: &mut Option<usize>,
+) -> (bool, bool, i64) {
+    let world = ctx.world;
+    let device = rng.int_in(0, life.devices.len() as i64 - 1) as usize;
+    let kind = SessionKind::Support {
+        topic: issue.topic,
+        search: rng.chance(0.3),
+    };
+    let session_start = at - rng.int_in(1, 5) * MIN;
+    let out = run_session(ctx, rng, life, device, kind, session_start);
+    let chat_at = (out.last_us + rng.int_in(5, 40) * SEC).max(at);
+    let (anon, crm) = match life.devices.get(device) {
+        Some(d) => (d.anon_id.clone(), d.user_id.clone()),
+        None => (String::new(), None),
+    };
+    let person = life.person;
+    let req = ChatRequest {
+        customer: Some(person.index),
+        name: if rng.chance(0.7) {
+            person.first.to_owned()
+        } else {
+            format!("{} {}", person.first, person.last)
+        },
+        email: rng.chance(0.85).then(|| messy_email(rng, &person.email)),
+        crm_contact_id: crm,
+        anon_id: anon,
+        visit_started_us: out.first_us,
+        last_pages: out.pages.clone(),
+        at_us: chat_at,
+        topic: Some(issue.topic),
+        patience: life.traits.patience,
+        mood: life.traits.mood,
+    };
+    let chat = simulate_chat(world, &mut ctx.counters, rng, req);
+    let visitor = life.visitor();
+    if let Some(dev) = life.devices.get(device) {
+        let (path, title) = out
+            .pages
+            .last()
+            .map(|p| (p.1.trim_start_matches(web::SITE).to_owned(), p.2))
+            .unwrap_or_else(|| ("/help".to_owned(), "Help centre | Example Store"));
+        let mut w = WebWriter {
+            events: &mut ctx.out.web,
+            visitor: &visitor,
+        };
+        let page = Page::new(&path, title);
+        w.chat_started(rng, dev, chat.created_us, &chat.chat_id, page);
+    }
+    let start = chat.created_us;
+    life.contact_times.push(start);
+    let end = chat.last_event_us();
+    let missed = chat.missed;
+    let resolved = chat.resolved && !missed;
+    if let Some(agent) = chat.agent {
+        let quality = world.agents.get(agent).map(|a| a.quality).unwrap_or(0.0);
+        let effort = Effort {
+            wait_secs: chat.first_response_secs.unwrap_or(0.0),
+            repeat_contacts: life.repeat_contacts(start),
+            web_errors: life.recent_web_errors(start),
+            resolved,
+            ..Effort::default()
+        };
+        let x = experience(rng, life.traits.mood, quality, &effort);
+        life.experiences.push((start, x));
+        post_interaction_surveys(
+            ctx,
+            rng,
+            life,
+            agent,
+            x,
+            ("chat", chat.chat_id.clone()),
+            end,
+            0.08,
+            chat.rating.is_some(),
+        );
+        if !resolved {
+            let idx = match *open_case {
+                Some(i) => i,
+                None => new_case(ctx, rng, life, issue, "Web", end, Some(agent)),
+            };
+            *open_case = Some(idx);
+            update_case(ctx, idx, None, end, false);
+        }
+    } else {
+        life.experiences.push((start, -0.8));
+    }
+    ctx.out.chats.push(chat);
+    (resolved, missed, end)
 }

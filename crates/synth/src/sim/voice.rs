@@ -1,13 +1,16 @@
-//! Calls: the IVR walk, queues, agents and transfers on Asterisk and Amazon Connect.
+//! Calls: the IVR walk, queues, agents and transfers on Asterisk and Amazon Connect, and a
+//! customer's phone attempt at an issue (experience, surveys, cases, the web session left open).
 
 use crate::catalog::{Intent, self_service};
 use crate::ids::{Counters, uuid4};
 use crate::model::{AgentLeg, Call, CallOutcome, IvrExit, Leg, Person, QueueVisit, VisitOutcome};
 use crate::rng::{RngExt, SimRng};
-use crate::time::SEC;
+use crate::time::{MIN, SEC};
 use crate::world::{LoadChannel, System, World};
 
-use super::Traits;
+use super::feedback::{Effort, csat_from, experience};
+use super::web::WebWriter;
+use super::{ChunkCtx, Issue, Life, Traits, new_case, post_interaction_surveys, update_case};
 
 /// Asterisk `queues.conf` timeout: callers leave with EXITWITHTIMEOUT after this wait.
 pub(crate) const ASTERISK_QUEUE_TIMEOUT_SECS: i64 = 300;
@@ -451,4 +454,115 @@ pub(crate) fn simulate_call(
         redeliver_same,
         disposition,
     }
+}
+
+/// One phone call about an issue. Returns (resolved, abandoned, end).
+pub(super) fn phone_attempt(
+    ctx: &mut ChunkCtx<'_>,
+    rng: &mut SimRng,
+    life: &mut Life<'_>,
+    issue: &Issue,
+    at: i64,
+    overlap_device: Option<usize>,
+    open_case: &mut Option<usize>,
+) -> (bool, bool, i64) {
+    let world = ctx.world;
+    let system = if rng.chance(0.6) {
+        System::Connect
+    } else {
+        System::Asterisk
+    };
+    let req = CallRequest {
+        person: life.person,
+        traits: &life.traits,
+        at_us: at,
+        intent: issue.intent,
+        topic: issue.topic,
+        system,
+    };
+    let mut call = simulate_call(world, &mut ctx.counters, rng, &req);
+    let start = call.started_us();
+    let effort = Effort {
+        wait_secs: call.total_wait_secs().unwrap_or(0) as f64,
+        transfers: (call.legs.len() as u32).saturating_sub(1),
+        ivr_errors: call.ivr_errors,
+        repeat_contacts: life.repeat_contacts(start),
+        web_errors: life.recent_web_errors(start),
+        resolved: call.resolved,
+        held: call
+            .legs
+            .iter()
+            .any(|l| l.agent.as_ref().is_some_and(|a| a.holds > 0)),
+    };
+    life.contact_times.push(start);
+    let last_agent = call.last_agent().map(|a| a.agent);
+    let last_leg_answered = call.legs.last().is_some_and(|l| l.agent.is_some());
+    if let Some(agent) = last_agent {
+        let quality = world.agents.get(agent).map(|a| a.quality).unwrap_or(0.0);
+        let x = experience(rng, life.traits.mood, quality, &effort);
+        life.experiences.push((start, x));
+        let interaction = ("voice", call.call_id().to_owned());
+        let mut ivr_rated = false;
+        if system == System::Connect
+            && last_leg_answered
+            && rng.chance(0.3)
+            && let Some(leg) = call.legs.last_mut()
+        {
+            leg.csat = Some(csat_from(x) as u8);
+            leg.end_us += rng.int_in(15, 40) * SEC;
+            ivr_rated = true;
+        }
+        let end = call.ended_us();
+        let p_email = match system {
+            System::Asterisk => 0.22,
+            System::Connect if ivr_rated => 0.0,
+            System::Connect => 0.12,
+        };
+        post_interaction_surveys(
+            ctx,
+            rng,
+            life,
+            agent,
+            x,
+            interaction,
+            end,
+            p_email,
+            ivr_rated,
+        );
+        // The agent logs a case when the problem is not solved, and sometimes anyway.
+        if !call.resolved {
+            let idx = match *open_case {
+                Some(i) => i,
+                None => new_case(ctx, rng, life, issue, "Phone", end, Some(agent)),
+            };
+            *open_case = Some(idx);
+            update_case(ctx, idx, None, end, rng.chance(0.25));
+        } else if open_case.is_none() && rng.chance(0.25) {
+            let idx = new_case(ctx, rng, life, issue, "Phone", end, Some(agent));
+            update_case(ctx, idx, Some(end + rng.int_in(1, 10) * MIN), end, false);
+        }
+    } else {
+        let x = -1.0 - 0.3 * f64::from(effort.ivr_errors);
+        life.experiences.push((start, x));
+    }
+    let abandoned = matches!(
+        call.outcome,
+        crate::model::CallOutcome::AbandonedIvr
+            | crate::model::CallOutcome::AbandonedQueue
+            | crate::model::CallOutcome::Timeout
+    );
+    let end = call.ended_us();
+    if let Some(device) = overlap_device {
+        let visitor = life.visitor();
+        if let Some(dev) = life.devices.get_mut(device) {
+            let mut w = WebWriter {
+                events: &mut ctx.out.web,
+                visitor: &visitor,
+            };
+            w.during(rng, dev, issue.topic, start, end);
+        }
+    }
+    let resolved = call.resolved;
+    ctx.out.calls.push(call);
+    (resolved, abandoned, end)
 }

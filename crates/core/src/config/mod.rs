@@ -1,0 +1,34 @@
+//! Typed pipeline and metric configuration.
+//!
+//! The YAML is read into the `*File` structs (every key spanned where a later check needs the
+//! place), `${VAR}` references are substituted first, and [`load_pipeline`] /
+//! [`load_metrics`] validate everything they can without data, collecting every problem before
+//! reporting. The doc comments on the `*File` structs are the user documentation of each key.
+
+mod metric;
+mod pipeline;
+mod value;
+
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, ErrorCode, Span};
+
+pub use metric::{
+    Agg, CiMethod, Direction, Grain, Measure, Metric, MetricDef, MetricFile, MetricKind, Target,
+    check_metrics, load_metrics,
+};
+pub use pipeline::{
+    Engine, Pipeline, PipelineFile, Source, SourceFile, load_pipeline, validate_pipeline,
+};
+pub use value::{PurchaseModelKind, ValueFile, ValueSettings};
+
+fn read(path: &Path, file_name: &str) -> Result<String, Diagnostic> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::new(
+            ErrorCode::Unreadable,
+            format!("cannot read {file_name}: {e}"),
+        )
+        .at(Span::new(file_name, 1, 1))
+        .with_help("check the path; run from the project directory or give an absolute path")
+    })
+}

@@ -1,0 +1,148 @@
+//! Spelling a chunk's records exactly as each vendor writes them.
+//!
+//! One module per vendor, as in the extract crate: [`crm`] (Salesforce), [`ivr`] (Asterisk and
+//! Amazon Connect), [`chat`] (LiveChat), [`surveys`](mod@surveys) (the survey tool) and
+//! [`web`] (Segment). This module holds what they share: the [`Part`] bytes of a file, the CSV
+//! writer and the paths of the single files.
+
+mod chat;
+mod crm;
+mod ivr;
+mod surveys;
+mod web;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::SynthError;
+use crate::model::ChunkRecords;
+use crate::world::World;
+
+use chat::livechat;
+use crm::salesforce;
+pub(crate) use crm::{
+    ACCOUNT_HEADER, CASE_HEADER, CONTACT_HEADER, OPPORTUNITY_HEADER, ORDER_HEADER, salesforce_csv,
+};
+pub(crate) use ivr::queue_log_day;
+use ivr::{asterisk, connect};
+use surveys::surveys;
+pub(crate) use surveys::{SURVEY_HEADER, survey_csv};
+use web::segment;
+
+/// Bytes for one output file, with the number of records they hold.
+#[derive(Debug, Default)]
+pub(crate) struct Part {
+    pub(crate) data: Vec<u8>,
+    pub(crate) records: u64,
+}
+
+impl Part {
+    /// Appends one record: `line` and a line break.
+    fn push_line(&mut self, line: &[u8]) {
+        self.data.extend_from_slice(line);
+        self.data.push(b'\n');
+        self.records += 1;
+    }
+
+    /// Appends one record as a line of compact JSON.
+    fn push_json(&mut self, what: &'static str, record: &impl Serialize) -> Result<(), SynthError> {
+        serde_json::to_writer(&mut self.data, record)
+            .map_err(|source| SynthError::Json { what, source })?;
+        self.data.push(b'\n');
+        self.records += 1;
+        Ok(())
+    }
+}
+
+/// A record as compact JSON.
+fn to_json(what: &'static str, record: &impl Serialize) -> Result<Vec<u8>, SynthError> {
+    serde_json::to_vec(record).map_err(|source| SynthError::Json { what, source })
+}
+
+/// Relative paths of the single (non-partitioned) files.
+pub(crate) mod paths {
+    pub(crate) const ACCOUNT: &str = "salesforce/Account.csv";
+    pub(crate) const CONTACT: &str = "salesforce/Contact.csv";
+    pub(crate) const CASE: &str = "salesforce/Case.csv";
+    pub(crate) const OPPORTUNITY: &str = "salesforce/Opportunity.csv";
+    pub(crate) const ORDER: &str = "salesforce/Order.csv";
+    pub(crate) const CDR: &str = "asterisk/Master.csv";
+    pub(crate) const QUEUE_LOG: &str = "asterisk/queue_log";
+    pub(crate) const SURVEYS: &str = "surveys/responses.csv";
+}
+
+/// A header line in a writer's style.
+pub(crate) fn header(w: csv::Writer<Vec<u8>>, cols: &[&str]) -> Result<Vec<u8>, SynthError> {
+    let mut w = CsvPart::new(w, "header");
+    w.row(cols)?;
+    Ok(w.finish()?.data)
+}
+
+/// CSV records of one file (`what` names them in errors), counted as they are written.
+struct CsvPart {
+    w: csv::Writer<Vec<u8>>,
+    what: &'static str,
+    records: u64,
+}
+
+impl CsvPart {
+    fn new(w: csv::Writer<Vec<u8>>, what: &'static str) -> Self {
+        CsvPart {
+            w,
+            what,
+            records: 0,
+        }
+    }
+
+    fn row(&mut self, row: &[&str]) -> Result<(), SynthError> {
+        self.w.write_record(row).map_err(|source| SynthError::Csv {
+            what: self.what,
+            source,
+        })?;
+        self.records += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Part, SynthError> {
+        let what = self.what;
+        let data = self.w.into_inner().map_err(|e| SynthError::Csv {
+            what,
+            source: e.into_error().into(),
+        })?;
+        Ok(Part {
+            data,
+            records: self.records,
+        })
+    }
+}
+
+/// Everything a chunk writes, by relative path.
+#[derive(Debug, Default)]
+pub(crate) struct Rendered {
+    /// Appended to single files and to per-day files shared by chunks.
+    pub(crate) appends: BTreeMap<String, Part>,
+}
+
+impl Rendered {
+    fn part(&mut self, path: &str) -> &mut Part {
+        self.appends.entry(path.to_owned()).or_default()
+    }
+}
+
+/// Renders every export of a chunk.
+pub(crate) fn render(
+    world: &World,
+    chunk: u64,
+    recs: &ChunkRecords,
+) -> Result<Rendered, SynthError> {
+    let mut out = Rendered::default();
+    let mut rng = crate::rng::rng_for(world.seed, crate::rng::Stream::Render, chunk);
+    salesforce(world, recs, &mut out)?;
+    asterisk(world, recs, &mut out);
+    connect(world, chunk, recs, &mut rng, &mut out)?;
+    livechat(world, recs, &mut out)?;
+    surveys(recs, &mut out)?;
+    segment(recs, &mut out)?;
+    Ok(out)
+}
