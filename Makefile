@@ -15,7 +15,7 @@ NODE_DIR      := $(CARGO_TARGET_DIR)/node
 AZURITE       := $(NODE_DIR)/node_modules/.bin/azurite-blob
 BIN           := $(CARGO_TARGET_DIR)/release/touchstone
 
-.PHONY: help run build release generate test test-deps fmt clippy nextest doctest bench clean
+.PHONY: help run build release generate test test-deps fmt clippy deny machete doc nextest doctest bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,10 +39,12 @@ build: ## Build everything in debug mode
 generate: release ## Write sample exports into $(RAW) (overwrites)
 	$(BIN) generate --out $(RAW)
 
-test: test-deps fmt clippy nextest doctest ## Everything CI runs: format, lints, all tests
+test: test-deps fmt clippy deny machete doc nextest doctest ## Everything CI runs: format, lints, licenses, unused deps, docs, all tests
 
-test-deps: $(VENV)/.installed $(AZURITE) ## Install what the tests need (Python venv: pyarrow, deltalake, duckdb, moto; Azurite)
+test-deps: $(VENV)/.installed $(AZURITE) ## Install what the tests need (Python venv: pyarrow, deltalake, duckdb, moto; Azurite; cargo-deny, cargo-machete)
 	@command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+	@command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
+	@command -v cargo-machete >/dev/null || cargo install cargo-machete --locked --version 0.9.2
 
 # Azurite, Microsoft's Azure Storage emulator, for the az:// test; needs Node.js and npm.
 $(AZURITE):
@@ -59,6 +61,19 @@ fmt: ## Check formatting
 
 clippy: ## Lints, warnings are errors
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# Licenses, bans and sources always; the advisory database lives on GitHub, so advisories are
+# checked when it can be fetched and reported as skipped (with the reason) when it cannot.
+deny: ## Dependency licenses, duplicate/banned crates, sources (and advisories when reachable)
+	cargo deny --log-level error check licenses bans sources
+	@if cargo deny --log-level error fetch db >/dev/null 2>&1; then cargo deny --log-level error check advisories; \
+	 else echo "cargo deny: the advisory database (github.com/rustsec/advisory-db) is unreachable from here; advisories not checked"; fi
+
+machete: ## Declared dependencies that no code uses
+	cargo machete
+
+doc: ## API docs build without warnings (broken links, bad examples)
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
 
 nextest: test-deps ## Unit and integration tests
 	TOUCHSTONE_PYTHON=$(PYTHON) cargo nextest run --workspace --no-fail-fast

@@ -89,7 +89,8 @@ async fn pipeline_runs_in_process_on_a_memory_warehouse() {
         &generated,
     );
 
-    // Every committed table was announced once, with the version the report gives.
+    // Every committed table was announced, the last time with the version the report gives
+    // (a staging table that several sources write is committed once per source).
     let events = events.lock().expect("events").clone();
     assert!(matches!(events.first(), Some(RunEvent::Started { .. })));
     assert!(matches!(events.last(), Some(RunEvent::Recorded { status }) if status == "succeeded"));
@@ -103,7 +104,10 @@ async fn pipeline_runs_in_process_on_a_memory_warehouse() {
                 _ => None,
             })
             .collect();
-        assert_eq!(announced, [table.version], "{}", table.table);
+        assert_eq!(announced.last(), Some(&table.version), "{}", table.table);
+        if !table.table.starts_with("staging/") {
+            assert_eq!(announced.len(), 1, "{}", table.table);
+        }
     }
 
     let ctx = session(warehouse, &raw).await;

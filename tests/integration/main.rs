@@ -3,6 +3,9 @@
 //! tools analysts use. One test binary for the whole workspace (each DataFusion test binary is
 //! hundreds of MB).
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod e2e;
 mod errors;

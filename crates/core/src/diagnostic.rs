@@ -60,6 +60,9 @@ pub enum ErrorCode {
     InvalidExpression,
     /// E3004: a metric definition that is inconsistent (ratio without denominator...).
     InvalidMetric,
+    /// E9001: the engine failed on definitions that are valid (a bug or a resource limit, not
+    /// a problem of the user's files); the message says what was being done.
+    Internal,
 }
 
 impl ErrorCode {
@@ -86,6 +89,7 @@ impl ErrorCode {
             ErrorCode::UnknownColumn => "E3002",
             ErrorCode::InvalidExpression => "E3003",
             ErrorCode::InvalidMetric => "E3004",
+            ErrorCode::Internal => "E9001",
         }
     }
 }
@@ -271,28 +275,6 @@ pub fn first_line(message: &str) -> String {
         .to_string()
 }
 
-/// The column an engine error says does not exist ("No field named x", possibly qualified
-/// as `t.x` or quoted), without its qualifier.
-///
-/// ```
-/// use touchstone_core::diagnostic::missing_column;
-/// let m = "Schema error: No field named emial. Valid fields are t.email, t.id.";
-/// assert_eq!(missing_column(m).as_deref(), Some("emial"));
-/// assert_eq!(missing_column("Schema error: No field named \"t\".\"x\".").as_deref(), Some("x"));
-/// assert_eq!(missing_column("something else"), None);
-/// ```
-pub fn missing_column(message: &str) -> Option<String> {
-    let rest = message.split("No field named ").nth(1)?;
-    let name: String = rest
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '"' | '\''))
-        .filter(|c| !matches!(c, '"' | '\''))
-        .collect();
-    let name = name.trim_end_matches('.');
-    let last = name.rsplit('.').next().unwrap_or(name);
-    (!last.is_empty()).then(|| last.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +302,7 @@ mod tests {
             ErrorCode::UnknownColumn,
             ErrorCode::InvalidExpression,
             ErrorCode::InvalidMetric,
+            ErrorCode::Internal,
         ];
         let mut codes: Vec<_> = all.iter().map(|c| c.as_str()).collect();
         codes.sort_unstable();

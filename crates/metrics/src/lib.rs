@@ -22,8 +22,9 @@ use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
 use datafusion::prelude::SessionContext;
 use serde_saphyr::Spanned;
 use touchstone_core::config::{Agg, CiMethod, Direction, Measure, Metric, MetricKind};
-use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, first_line, missing_column};
+use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, first_line};
 use touchstone_core::schema::timestamp_type;
+use touchstone_transform::engine_error::unknown_column;
 
 /// z for a two-sided 95% interval.
 const Z95: f64 = 1.959_963_984_540_054;
@@ -74,7 +75,7 @@ pub async fn compile_all(
     for df in frames {
         all = all
             .union(df)
-            .map_err(|e| internal(metrics.first(), "combining metric plans", e))?;
+            .map_err(|e| internal("combining the metrics' plans", e))?;
     }
     Ok(Some(all))
 }
@@ -440,7 +441,7 @@ fn parse_expr(
     let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let expr = source.parse_sql_expr(&text.value).map_err(|e| {
         let message = e.strip_backtrace();
-        if let Some(missing) = missing_column(&message) {
+        if let Some(missing) = unknown_column(&e) {
             Diagnostic::new(
                 ErrorCode::UnknownColumn,
                 format!(
@@ -507,15 +508,15 @@ fn plan_error(metric: &Metric, at: &Spanned<String>, e: DataFusionError) -> Diag
     .at(metric.span(at))
 }
 
-fn internal(metric: Option<&Metric>, what: &str, e: DataFusionError) -> Diagnostics {
-    let mut d = Diagnostic::new(
-        ErrorCode::InvalidMetric,
+/// An engine failure that no single metric's definition caused: reported as internal, not
+/// pinned on a metric.
+fn internal(what: &str, e: DataFusionError) -> Diagnostics {
+    Diagnostic::new(
+        ErrorCode::Internal,
         format!("{what}: {}", first_line(&e.strip_backtrace())),
-    );
-    if let Some(m) = metric {
-        d = d.at(m.span(&m.def.name));
-    }
-    d.into()
+    )
+    .with_help("this is not a problem of the metric files; please report it with the message")
+    .into()
 }
 
 #[cfg(test)]

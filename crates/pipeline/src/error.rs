@@ -23,7 +23,7 @@ pub enum PipelineError {
         source_name: String,
         /// What the store said.
         #[source]
-        error: ListError,
+        error: Box<ListError>,
     },
     /// A source's file could not be read as a whole.
     #[error("source '{source_name}': {error}")]
@@ -32,7 +32,7 @@ pub enum PipelineError {
         source_name: String,
         /// The reader's error (names the file).
         #[source]
-        error: ExtractError,
+        error: Box<ExtractError>,
     },
     /// Writing or reading the warehouse failed.
     #[error("{context}: {error}")]
@@ -41,7 +41,7 @@ pub enum PipelineError {
         context: String,
         /// The storage layer's error.
         #[source]
-        error: LoadError,
+        error: Box<LoadError>,
     },
     /// The engine failed while computing a model or the metrics (out of memory, a runtime
     /// error in a function). Not a problem of the definitions, which planned.
@@ -99,7 +99,10 @@ impl PipelineError {
 
     pub(crate) fn storage(context: impl Into<String>) -> impl FnOnce(LoadError) -> Self {
         let context = context.into();
-        move |error| PipelineError::Storage { context, error }
+        move |error| PipelineError::Storage {
+            context,
+            error: Box::new(error),
+        }
     }
 
     pub(crate) fn engine(

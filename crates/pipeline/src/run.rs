@@ -193,7 +193,7 @@ async fn list_sources(sources: &[Source]) -> Result<Vec<Listed<'_>>, PipelineErr
                 .await
                 .map_err(|error| PipelineError::List {
                     source_name: source.name.clone(),
-                    error,
+                    error: Box::new(error),
                 })?;
         if files.is_empty() {
             missing.push(
@@ -372,7 +372,7 @@ impl Stages<'_> {
         };
         let extract_error = |error| PipelineError::Extract {
             source_name: source.name.clone(),
-            error,
+            error: Box::new(error),
         };
         for file in &l.files {
             let bytes =
@@ -380,7 +380,7 @@ impl Stages<'_> {
                     .await
                     .map_err(|error| PipelineError::List {
                         source_name: source.name.clone(),
-                        error,
+                        error: Box::new(error),
                     })?;
             let file_text = file.url.to_string();
             let format = source.format;

@@ -22,11 +22,10 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use touchstone_core::config::ValueSettings;
-use touchstone_core::diagnostic::{
-    Diagnostic, Diagnostics, ErrorCode, Span, first_line, missing_column,
-};
+use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, first_line};
 use touchstone_core::schema::StagingTable;
 
+pub mod engine_error;
 pub mod models;
 pub mod native;
 pub mod udf;
@@ -269,7 +268,7 @@ pub fn plan_diagnostic(ctx: &SessionContext, model: &Model, error: &DataFusionEr
         format!("model '{}': {message}", model.name),
     )
     .at(span);
-    if let Some(missing) = missing_column(&message) {
+    if let Some(missing) = engine_error::unknown_column(error) {
         // Suggest among the columns of the tables the model reads.
         let mut columns = Vec::new();
         for table in &model.references {
