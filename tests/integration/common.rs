@@ -41,6 +41,26 @@ pub fn generate(
     touchstone_synth::generate(&options, &|_| {}).expect("generate exports")
 }
 
+/// A copy of the default pipeline in `dir` that reads `raw` and writes `warehouse` (for
+/// in-process runs, which cannot set `TOUCHSTONE_RAW` in a shared process environment).
+pub fn pipeline_file(dir: &Path, raw: &Path, warehouse: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("pipeline dir");
+    let file = dir.join("pipeline.yaml");
+    let text = std::fs::read_to_string(repo_root().join("pipelines/customer_success.yaml"))
+        .expect("default pipeline")
+        .replace("${TOUCHSTONE_RAW:-data/raw}", &raw.to_string_lossy())
+        .replace("${TOUCHSTONE_WAREHOUSE:-warehouse}", warehouse);
+    std::fs::write(&file, text).expect("write pipeline");
+    file
+}
+
+/// Checks and loads a pipeline file (relative paths from the repository root).
+pub async fn prepare(file: &Path) -> touchstone_pipeline::Prepared {
+    touchstone_pipeline::Prepared::load(file, &repo_root())
+        .await
+        .expect("valid pipeline")
+}
+
 /// Runs the default pipeline on `raw`, writing to `warehouse`, and returns the process output.
 pub fn run_pipeline(raw: &Path, warehouse: &str, date: &str, extra: &[&str]) -> Output {
     touchstone()

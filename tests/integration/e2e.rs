@@ -59,22 +59,13 @@ async fn pipeline_reproduces_the_ground_truth() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pipeline_runs_in_process_on_a_memory_warehouse() {
     use std::sync::{Arc, Mutex};
-    use touchstone_pipeline::{Prepared, Run, RunEvent};
+    use touchstone_pipeline::{Run, RunEvent};
 
     let dir = tempfile::tempdir().expect("tempdir");
     let raw = dir.path().join("raw");
     let generated = generate(&raw, CUSTOMERS, DAYS, SEED);
     let warehouse = "memory://e2e-in-process/wh/";
-    let pipeline = dir.path().join("pipeline.yaml");
-    let text = std::fs::read_to_string(repo_root().join("pipelines/customer_success.yaml"))
-        .expect("default pipeline")
-        .replace("${TOUCHSTONE_RAW:-data/raw}", &raw.to_string_lossy())
-        .replace("${TOUCHSTONE_WAREHOUSE:-warehouse}", warehouse);
-    std::fs::write(&pipeline, text).expect("write pipeline");
-
-    let prepared = Prepared::load(&pipeline, &repo_root())
-        .await
-        .expect("valid pipeline");
+    let prepared = prepare(&pipeline_file(dir.path(), &raw, warehouse)).await;
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&events);
     let report = Run::new(&prepared)

@@ -11,4 +11,5 @@ mod e2e;
 mod errors;
 mod interop;
 mod slt;
+mod trust;
 mod value;

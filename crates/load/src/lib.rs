@@ -35,6 +35,7 @@ use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
+use deltalake::kernel::transaction::{CommitProperties, TransactionError};
 use deltalake::logstore::{
     LogStore, LogStoreFactory, StorageConfig, default_logstore, logstore_factories,
 };
@@ -74,6 +75,17 @@ pub enum LoadError {
         /// The store's error.
         #[source]
         source: object_store::Error,
+    },
+    /// Another writer committed to the table while this write was in flight; nothing of this
+    /// write was committed.
+    #[error(
+        "{table}: another writer committed to this table while this one was writing it; \
+         nothing of this write was committed (runs of one warehouse must not overlap: wait for \
+         the other run and run again)"
+    )]
+    ConcurrentWrite {
+        /// The table's URL.
+        table: String,
     },
     /// A DataFusion error while planning or registering.
     #[error("{context}: {source}")]
@@ -303,11 +315,21 @@ impl Warehouse {
     ) -> Result<Written, LoadError> {
         let table = self.table_for_write(kind, name).await?;
         let url = self.table_url(kind, name)?;
+        // Replacing writes are not retried: delta-rs resolves a lost race by re-committing on
+        // top of the winner, and for a table both writers are creating (or replacing from the
+        // same version) that keeps both writers' rows. The loser fails instead. Appends (the
+        // ledger) keep delta-rs's retries: both rows belong.
+        let retries = if mode == WriteMode::Append {
+            CommitProperties::default()
+        } else {
+            CommitProperties::default().with_max_retries(0)
+        };
         let mut builder = table
             .write(Vec::new())
             .with_input_plan(plan)
             .with_session_state(session)
-            .with_table_name(kind.sql_name(name));
+            .with_table_name(kind.sql_name(name))
+            .with_commit_properties(retries);
         builder = match &mode {
             // A model's columns may change between runs; its table takes the new schema.
             WriteMode::Overwrite => builder
@@ -425,6 +447,19 @@ async fn last_commit_rows(table: &DeltaTable) -> u64 {
 }
 
 fn delta_error(url: &Url, source: DeltaTableError) -> LoadError {
+    let lost_race = match &source {
+        DeltaTableError::VersionAlreadyExists(_) => true,
+        DeltaTableError::Transaction { source } => matches!(
+            source,
+            TransactionError::VersionAlreadyExists(_) | TransactionError::MaxCommitAttempts(_)
+        ),
+        _ => false,
+    };
+    if lost_race {
+        return LoadError::ConcurrentWrite {
+            table: url.to_string(),
+        };
+    }
     LoadError::Delta {
         table: url.to_string(),
         source: Box::new(source),
@@ -542,6 +577,67 @@ mod tests {
             .iter()
             .map(|b| b.num_rows())
             .sum()
+    }
+
+    /// Two writers creating the same table at once: one commit wins, the other fails with
+    /// [`LoadError::ConcurrentWrite`]; never both (delta-rs alone retries the loser's create as
+    /// version 1, keeping both writers' rows).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn concurrent_creates_have_one_winner() {
+        let wh = Warehouse::open(&Url::parse("memory://load-race/wh").unwrap()).unwrap();
+        let mut conflicts = 0;
+        for i in 0..25 {
+            for mode in [
+                WriteMode::Overwrite,
+                WriteMode::ReplacePartition {
+                    column: "_source".into(),
+                    value: "a".into(),
+                },
+            ] {
+                let name = format!("t{i}_{}", matches!(mode, WriteMode::Overwrite));
+                let write = |wh: Warehouse, name: String, mode: WriteMode| async move {
+                    let b = batch("a", &[1, 2, 3]);
+                    wh.write_batches(TableKind::Mart, &name, b.schema(), vec![b], mode)
+                        .await
+                };
+                let (x, y) = tokio::join!(
+                    tokio::spawn(write(wh.clone(), name.clone(), mode.clone())),
+                    tokio::spawn(write(wh.clone(), name.clone(), mode.clone()))
+                );
+                let results = [x.unwrap(), y.unwrap()];
+                assert!(results.iter().any(Result::is_ok), "{results:?}");
+                for r in &results {
+                    if let Err(e) = r {
+                        assert!(matches!(e, LoadError::ConcurrentWrite { .. }), "{e}");
+                        conflicts += 1;
+                    }
+                }
+                assert_eq!(count(&wh, TableKind::Mart, &name).await, 3, "{name}");
+            }
+        }
+        eprintln!("{conflicts} of 50 races had a loser");
+        // Appends (the run ledger) both land, also on a table they are both creating.
+        for i in 0..10 {
+            let name = format!("ledger{i}");
+            let append = |wh: Warehouse, name: String| async move {
+                let b = batch("a", &[1, 2, 3]);
+                wh.write_batches(
+                    TableKind::System,
+                    &name,
+                    b.schema(),
+                    vec![b],
+                    WriteMode::Append,
+                )
+                .await
+            };
+            let (x, y) = tokio::join!(
+                tokio::spawn(append(wh.clone(), name.clone())),
+                tokio::spawn(append(wh.clone(), name.clone()))
+            );
+            x.unwrap().unwrap();
+            y.unwrap().unwrap();
+            assert_eq!(count(&wh, TableKind::System, &name).await, 6, "{name}");
+        }
     }
 
     #[tokio::test]

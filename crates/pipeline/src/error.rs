@@ -56,6 +56,9 @@ pub enum PipelineError {
     /// table); the message lists the tables there are.
     #[error("{0}")]
     Query(String),
+    /// A statement that would write, or read outside the warehouse, was refused.
+    #[error("{0}")]
+    ReadOnly(String),
     /// A bug: an invariant Touchstone checks did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -84,7 +87,8 @@ impl PipelineError {
             | PipelineError::Extract { .. }
             | PipelineError::Storage { .. }
             | PipelineError::Engine { .. }
-            | PipelineError::Query(_) => ErrorKind::RunFailed,
+            | PipelineError::Query(_)
+            | PipelineError::ReadOnly(_) => ErrorKind::RunFailed,
             PipelineError::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -61,6 +61,6 @@ pub mod value_fit;
 pub use error::{ErrorKind, PipelineError};
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};
-pub use reader::{WarehouseReader, warehouse_url};
+pub use reader::{WarehouseReader, check_read_only, warehouse_url};
 pub use report::{RunReport, SourceReport, TableReport, thousands};
 pub use run::Run;

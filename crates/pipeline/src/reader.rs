@@ -12,9 +12,21 @@
 //! ```
 
 use std::path::Path;
+use std::sync::Arc;
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::Result as DfResult;
+use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
 use touchstone_core::store;
 use touchstone_load::{TableEntry, Warehouse};
 use touchstone_transform::SessionOptions;
@@ -44,7 +56,7 @@ impl WarehouseReader {
 
     /// A session (with Touchstone's functions) in which every committed table is registered
     /// under its SQL name (`stg_calls`, `fct_calls`, `rejects_web`, `_touchstone_runs`), each
-    /// at its current version; returns the tables too.
+    /// at its current version and read-only; returns the tables too.
     pub async fn session(&self) -> Result<(SessionContext, Vec<TableEntry>), PipelineError> {
         let ctx = touchstone_transform::new_session(&SessionOptions::default())?;
         let tables = self
@@ -55,11 +67,21 @@ impl WarehouseReader {
                 "reading the tables of {}",
                 self.warehouse.root()
             )))?;
+        for entry in &tables {
+            let name = entry.sql_name();
+            let engine = || PipelineError::engine(format!("registering {name}"));
+            if let Some(provider) = ctx.deregister_table(name.as_str()).map_err(engine())? {
+                ctx.register_table(name.as_str(), Arc::new(ReadOnlyTable(provider)))
+                    .map_err(engine())?;
+            }
+        }
         Ok((ctx, tables))
     }
 
-    /// Runs `sql` over the committed tables and returns the rows.
+    /// Runs `sql`, one read-only statement (see [`check_read_only`]), over the committed tables
+    /// and returns the rows.
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, PipelineError> {
+        check_read_only(sql)?;
         let (ctx, tables) = self.session().await?;
         if tables.is_empty() {
             return Err(PipelineError::Query(format!(
@@ -67,14 +89,17 @@ impl WarehouseReader {
                 self.warehouse.root()
             )));
         }
-        let df = ctx.sql(sql).await.map_err(|e| {
-            let names: Vec<String> = tables.iter().map(|t| t.sql_name()).collect();
-            PipelineError::Query(format!(
-                "{}\n  tables: {}",
-                e.strip_backtrace(),
-                names.join(", ")
-            ))
-        })?;
+        let df = ctx
+            .sql_with_options(sql, read_only_options())
+            .await
+            .map_err(|e| {
+                let names: Vec<String> = tables.iter().map(|t| t.sql_name()).collect();
+                PipelineError::Query(format!(
+                    "{}\n  tables: {}",
+                    e.strip_backtrace(),
+                    names.join(", ")
+                ))
+            })?;
         df.collect().await.map_err(|e| {
             PipelineError::Query(format!("running the query: {}", e.strip_backtrace()))
         })
@@ -102,5 +127,127 @@ pub fn warehouse_url(
         (Some(w), _) => store::resolve_url(w, cwd).map_err(invalid),
         (None, Some(p)) => Ok(touchstone_core::config::load_pipeline(p, cwd)?.warehouse),
         (None, None) => store::resolve_url("warehouse", cwd).map_err(invalid),
+    }
+}
+
+/// Checks that `sql` is one statement that only reads: a query (`SELECT`, `WITH`, `VALUES`),
+/// `EXPLAIN` of one, `SHOW TABLES`, `SHOW COLUMNS` or `DESCRIBE`. Anything that writes or
+/// reaches outside the warehouse — `INSERT`, `UPDATE`, `DELETE`, `CREATE`, `DROP`, `COPY`,
+/// `CREATE EXTERNAL TABLE`, `SET`, `SELECT ... INTO` — is refused before planning.
+///
+/// ```
+/// use touchstone_pipeline::check_read_only;
+/// assert!(check_read_only("select * from fct_calls where contained").is_ok());
+/// assert!(check_read_only("with t as (select 1 as x) select x from t").is_ok());
+/// let err = check_read_only("copy (select 1) to '/tmp/x.csv'").unwrap_err();
+/// assert!(err.to_string().contains("COPY"));
+/// assert!(check_read_only("insert into stg_accounts select * from stg_accounts").is_err());
+/// ```
+pub fn check_read_only(sql: &str) -> Result<(), PipelineError> {
+    let refuse = |what: &str| {
+        PipelineError::ReadOnly(format!(
+            "{what} is not allowed: `touchstone query` only reads the committed tables \
+             (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE)"
+        ))
+    };
+    let statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
+        .map_err(|e| PipelineError::Query(format!("the SQL does not parse: {e}")))?;
+    if statements.len() != 1 {
+        return Err(refuse(&format!(
+            "{} statements in one query",
+            statements.len()
+        )));
+    }
+    let mut statement = &statements[0];
+    loop {
+        match statement {
+            DfStatement::Explain(explain) => statement = &explain.statement,
+            DfStatement::CreateExternalTable(_) => return Err(refuse("CREATE EXTERNAL TABLE")),
+            DfStatement::CopyTo(_) => return Err(refuse("COPY")),
+            DfStatement::Reset(_) => return Err(refuse("RESET")),
+            DfStatement::Statement(inner) => {
+                return read_only_statement(inner).map_err(|w| refuse(&w));
+            }
+        }
+    }
+}
+
+fn read_only_statement(statement: &Statement) -> Result<(), String> {
+    match statement {
+        Statement::Query(query) => {
+            if query_writes(query) {
+                Err("SELECT ... INTO".into())
+            } else {
+                Ok(())
+            }
+        }
+        Statement::Explain { statement, .. } => read_only_statement(statement),
+        Statement::ShowTables { .. }
+        | Statement::ShowColumns { .. }
+        | Statement::ExplainTable { .. } => Ok(()),
+        other => {
+            let text = other.to_string();
+            let keyword: Vec<&str> = text.split_whitespace().take(2).collect();
+            Err(keyword.join(" ").to_uppercase())
+        }
+    }
+}
+
+/// `SELECT ... INTO t` creates a table.
+fn query_writes(query: &datafusion::sql::sqlparser::ast::Query) -> bool {
+    use datafusion::sql::sqlparser::ast::SetExpr;
+    fn body_writes(body: &SetExpr) -> bool {
+        match body {
+            SetExpr::Select(select) => select.into.is_some(),
+            SetExpr::Query(q) => body_writes(&q.body),
+            SetExpr::SetOperation { left, right, .. } => body_writes(left) || body_writes(right),
+            SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+                true
+            }
+            _ => false,
+        }
+    }
+    body_writes(&query.body)
+}
+
+/// The engine's own guard, behind [`check_read_only`]: no DDL, no DML (which includes `COPY`),
+/// no statements that change the session.
+fn read_only_options() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// A table that can be scanned and nothing else: inserts are refused whatever the provider
+/// underneath supports.
+#[derive(Debug)]
+struct ReadOnlyTable(Arc<dyn TableProvider>);
+
+#[async_trait]
+impl TableProvider for ReadOnlyTable {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+    fn table_type(&self) -> TableType {
+        self.0.table_type()
+    }
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.0.scan(state, projection, filters, limit).await
+    }
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        self.0.supports_filters_pushdown(filters)
+    }
+    fn statistics(&self) -> Option<datafusion::common::Statistics> {
+        self.0.statistics()
     }
 }

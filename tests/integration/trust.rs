@@ -1,0 +1,184 @@
+//! Hostile but fair use: statements that would write through `touchstone query`, concurrent
+//! runs, storage failures, bad files.
+
+use std::future::IntoFuture as _;
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use touchstone_load::{TableKind, Warehouse, WriteMode};
+
+use crate::common::*;
+
+/// A small warehouse with a staging table, a mart and a ledger row.
+async fn small_warehouse(dir: &std::path::Path) -> String {
+    let url = url::Url::from_directory_path(dir).expect("dir url");
+    let wh = Warehouse::open(&url).expect("open");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(StringArray::from(vec!["a", "b", "c"])),
+            Arc::new(Int64Array::from(vec![1, 2, 3])),
+        ],
+    )
+    .expect("batch");
+    for (kind, name) in [
+        (TableKind::Staging, "stg_accounts"),
+        (TableKind::Staging, "stg_contacts"),
+        (TableKind::Mart, "fct_calls"),
+        (TableKind::System, "runs"),
+    ] {
+        wh.write_batches(
+            kind,
+            name,
+            Arc::clone(&schema),
+            vec![batch.clone()],
+            WriteMode::Overwrite,
+        )
+        .await
+        .expect("write");
+    }
+    dir.to_string_lossy().to_string()
+}
+
+fn query(warehouse: &str, sql: &str) -> std::process::Output {
+    touchstone()
+        .args(["query", "--warehouse", warehouse, "--format", "csv", sql])
+        .output()
+        .expect("run touchstone query")
+}
+
+/// Every kind of statement that writes a table, writes a file or reads outside the warehouse
+/// is refused with a clear error before planning, and nothing changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn query_cannot_write_or_reach_outside_the_warehouse() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh_dir = dir.path().join("wh");
+    std::fs::create_dir_all(&wh_dir).expect("mkdir");
+    let wh = small_warehouse(&wh_dir).await;
+    let outside = dir.path().join("outside.csv");
+    let target = outside.to_string_lossy();
+    let inside = wh_dir.join("staging/stg_accounts/part.csv");
+    let inside = inside.to_string_lossy();
+    let statements = [
+        "insert into stg_accounts select * from stg_accounts".to_string(),
+        "insert overwrite stg_contacts select * from stg_contacts where false".to_string(),
+        "insert into _touchstone_runs values ('forged', 1)".to_string(),
+        "update stg_accounts set n = 0".to_string(),
+        "delete from stg_accounts".to_string(),
+        "drop table stg_accounts".to_string(),
+        "create table t as select * from stg_accounts".to_string(),
+        "create view v as select * from stg_accounts".to_string(),
+        "select * into t2 from stg_accounts".to_string(),
+        format!("copy (select * from stg_accounts) to '{target}'"),
+        format!("copy stg_accounts to '{inside}' stored as csv"),
+        "create external table etc stored as csv location '/etc/passwd'".to_string(),
+        "explain analyze insert into stg_accounts select * from stg_accounts".to_string(),
+        "set datafusion.execution.batch_size = 1".to_string(),
+        "select 1; drop table stg_accounts".to_string(),
+        "select * from '/etc/passwd'".to_string(),
+    ];
+    for sql in &statements {
+        let output = query(&wh, sql);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{sql} was not refused: {err}"
+        );
+        assert!(err.starts_with("error: "), "{sql}: {err}");
+        assert!(!err.contains("panicked"), "{sql}: {err}");
+    }
+    // Read-only statements still work, and every table is as it was.
+    for sql in [
+        "select count(*) as n from stg_accounts",
+        "explain select * from fct_calls",
+        "show tables",
+        "with t as (select n from stg_contacts) select sum(n) from t",
+    ] {
+        assert_success(&query(&wh, sql));
+    }
+    for table in [
+        "stg_accounts",
+        "stg_contacts",
+        "fct_calls",
+        "_touchstone_runs",
+    ] {
+        let output = query(&wh, &format!("select count(*) as n from {table}"));
+        assert_success(&output);
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "n\n3\n", "{table}");
+    }
+    assert!(!outside.exists(), "COPY wrote {target}");
+    assert!(
+        !std::path::Path::new(inside.as_ref()).exists(),
+        "COPY wrote into a table"
+    );
+}
+
+/// Row counts of every table of a warehouse (a session over its committed tables).
+async fn table_counts(warehouse: &str) -> std::collections::BTreeMap<String, u64> {
+    let url = touchstone_core::store::resolve_url(warehouse, &repo_root()).expect("url");
+    let reader = touchstone_pipeline::WarehouseReader::open(&url).expect("open");
+    let (ctx, tables) = reader.session().await.expect("session");
+    let mut counts = std::collections::BTreeMap::new();
+    for t in tables {
+        let name = t.sql_name();
+        if name == "_touchstone_runs" {
+            continue;
+        }
+        let n = scalar(&ctx, &format!("select count(*) from {name}")).await;
+        counts.insert(name, n as u64);
+    }
+    counts
+}
+
+/// Two runs started together on a new warehouse, 20 times: each either commits or fails with
+/// a clear concurrent-write error, and no table ever holds a row twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_runs_on_a_new_warehouse_never_duplicate_rows() {
+    use chrono::NaiveDate;
+    use touchstone_pipeline::Run;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw");
+    generate(&raw, 150, 10, 11);
+    let date = NaiveDate::from_ymd_opt(2026, 8, 10).expect("date");
+
+    // A run alone gives each table's row count.
+    let solo = dir.path().join("solo").to_string_lossy().to_string();
+    let prepared = prepare(&pipeline_file(&dir.path().join("solo-p"), &raw, &solo)).await;
+    Run::new(&prepared).with_date(date).await.expect("solo run");
+    let expected = table_counts(&solo).await;
+
+    let mut losers = 0;
+    for trial in 0..20 {
+        let wh = dir.path().join(format!("wh{trial}")).to_string_lossy().to_string();
+        let p = dir.path().join(format!("p{trial}"));
+        std::fs::create_dir_all(&p).expect("mkdir");
+        let prepared = prepare(&pipeline_file(&p, &raw, &wh)).await;
+        let (a, b) = tokio::join!(
+            Run::new(&prepared).with_date(date).into_future(),
+            Run::new(&prepared).with_date(date).into_future()
+        );
+        for result in [a, b] {
+            if let Err(e) = result {
+                losers += 1;
+                let message = e.to_string();
+                assert!(
+                    message.contains("another writer committed"),
+                    "trial {trial}: unclear failure: {message}"
+                );
+            }
+        }
+        let counts = table_counts(&wh).await;
+        for (table, n) in &counts {
+            assert_eq!(Some(n), expected.get(table), "trial {trial}: {table}");
+        }
+    }
+    eprintln!("{losers} of 40 runs lost a race and said so");
+}
