@@ -157,7 +157,11 @@ async fn concurrent_runs_on_a_new_warehouse_never_duplicate_rows() {
 
     let mut losers = 0;
     for trial in 0..20 {
-        let wh = dir.path().join(format!("wh{trial}")).to_string_lossy().to_string();
+        let wh = dir
+            .path()
+            .join(format!("wh{trial}"))
+            .to_string_lossy()
+            .to_string();
         let p = dir.path().join(format!("p{trial}"));
         std::fs::create_dir_all(&p).expect("mkdir");
         let prepared = prepare(&pipeline_file(&p, &raw, &wh)).await;
@@ -181,4 +185,88 @@ async fn concurrent_runs_on_a_new_warehouse_never_duplicate_rows() {
         }
     }
     eprintln!("{losers} of 40 runs lost a race and said so");
+}
+
+/// A tmpfs mounted for one test (root only; `None` where mounting is not permitted), unmounted
+/// when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, options: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).ok()?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// An unwritable warehouse (under /proc, a path through a file, a read-only and a full file
+/// system) fails the run with exit 2 and one error line naming the path and the cause: no
+/// panic, no backtrace.
+#[test]
+fn storage_failures_are_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw");
+    generate(&raw, 150, 10, 11);
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write file");
+    let mut cases: Vec<(String, &str)> = vec![
+        (
+            "/proc/touchstone-warehouse".into(),
+            "No such file or directory",
+        ),
+        (
+            file.join("wh").to_string_lossy().into(),
+            "is a file, not a directory",
+        ),
+        (file.to_string_lossy().into(), "is a file, not a directory"),
+    ];
+    let read_only = Tmpfs::mount(&dir.path().join("ro"), "ro,size=1m");
+    let full = Tmpfs::mount(&dir.path().join("full"), "size=64k");
+    match (&read_only, &full) {
+        (Some(ro), Some(full)) => {
+            cases.push((
+                ro.0.join("wh").to_string_lossy().into(),
+                "Read-only file system",
+            ));
+            cases.push((
+                full.0.join("wh").to_string_lossy().into(),
+                "No space left on device",
+            ));
+        }
+        _ => eprintln!(
+            "mounting a tmpfs is not permitted here: read-only and full-disk cases not run"
+        ),
+    }
+    for (warehouse, cause) in &cases {
+        let output = run_pipeline(&raw, warehouse, "2026-08-10", &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{warehouse}: {stderr}");
+        for bad in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
+            assert!(!stderr.contains(bad), "{warehouse}: {stderr}");
+        }
+        let error = stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{warehouse}: no error line: {stderr}"));
+        assert!(
+            error.contains(cause),
+            "{warehouse}: expected '{cause}' in {error}"
+        );
+        let shown = warehouse.trim_end_matches('/');
+        assert!(
+            error.contains(shown) || error.contains(&file.to_string_lossy().to_string()),
+            "{warehouse}: path not named: {error}"
+        );
+    }
 }

@@ -93,6 +93,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_caught_upstream_panics();
     let cli = Cli::parse();
     let show_progress = !cli.no_progress
         && std::io::stderr().is_terminal()
@@ -133,11 +134,54 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    eprintln!("error: {e:#}");
+    eprintln!("error: {}", error_chain(e));
     match pipeline_error.map(PipelineError::kind) {
         Some(ErrorKind::Invalid | ErrorKind::SourceMissing) => ExitCode::from(1),
         _ => ExitCode::from(2),
     }
+}
+
+/// The error and its causes on one line, each cause only where the text so far does not
+/// already say it (library errors often embed their source's message).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
+/// When a write to object storage fails while it is being completed, delta-rs aborts the upload
+/// to clean up and catches the panic that `object_store`'s `BufWriter::abort` raises by design
+/// once shutdown has begun (deltalake-core `datafile/writer.rs`). The run then fails with the
+/// storage error; the caught panic must not print a backtrace over it. Every other panic
+/// prints as usual.
+fn quiet_caught_upstream_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let from_buffered_writer = info.location().is_some_and(|l| {
+            l.file().contains("object_store") && l.file().ends_with("buffered.rs")
+        });
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str));
+        if from_buffered_writer && message == Some("Already shut down") {
+            tracing::debug!(
+                "object_store BufWriter::abort after a failed upload (caught by delta-rs)"
+            );
+            return;
+        }
+        default(info)
+    }));
 }
 
 fn init_logging(cli: &Cli, progress: &Progress) {

@@ -43,6 +43,7 @@ use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
 use futures::TryStreamExt;
+use object_store::ObjectStoreExt as _;
 use object_store::path::Path as StorePath;
 use touchstone_core::store;
 use url::Url;
@@ -86,6 +87,15 @@ pub enum LoadError {
     ConcurrentWrite {
         /// The table's URL.
         table: String,
+    },
+    /// The warehouse cannot be written (permissions, a read-only or full disk, a path that is a
+    /// file).
+    #[error("the warehouse {root} cannot be written: {cause}")]
+    NotWritable {
+        /// The warehouse root.
+        root: String,
+        /// Why, as the store or the file system said it.
+        cause: String,
     },
     /// A DataFusion error while planning or registering.
     #[error("{context}: {source}")]
@@ -208,6 +218,49 @@ impl Warehouse {
             store,
             root_path,
         })
+    }
+
+    /// Checks that the warehouse can be written, before a run does any work: writes and deletes
+    /// a small object under `_touchstone/`. A local path that is a file, a directory that cannot
+    /// be created or written, and a full disk fail here with the path and the cause.
+    pub async fn check_writable(&self) -> Result<(), LoadError> {
+        let not_writable = |cause: String| LoadError::NotWritable {
+            root: self.root.to_string(),
+            cause,
+        };
+        if let Some(path) = store::local_path(&self.root) {
+            // `dir/` of a file does not "exist"; look at `dir` itself.
+            let path = std::path::PathBuf::from(path.to_string_lossy().trim_end_matches('/'));
+            let mut existing = path.as_path();
+            // The nearest part of the path that exists must be a directory.
+            while !existing.exists() {
+                match existing.parent() {
+                    Some(parent) => existing = parent,
+                    None => break,
+                }
+            }
+            if existing.exists() && !existing.is_dir() {
+                return Err(not_writable(format!(
+                    "{} is a file, not a directory; point the warehouse at a directory",
+                    existing.display()
+                )));
+            }
+        }
+        let probe = self
+            .root_path
+            .clone()
+            .join(TableKind::System.prefix())
+            .join(".write-check");
+        let payload = bytes::Bytes::from_static(b"touchstone write check\n");
+        self.store
+            .put(&probe, payload.into())
+            .await
+            .map_err(|e| not_writable(store_cause(&e)))?;
+        self.store
+            .delete(&probe)
+            .await
+            .map_err(|e| not_writable(store_cause(&e)))?;
+        Ok(())
     }
 
     /// The root URL.
@@ -427,6 +480,22 @@ async fn table_provider(
         .table_provider()
         .await
         .map_err(|e| engine_error(format!("opening {url}"), e))
+}
+
+/// The innermost message of a store error (the OS's words: "Permission denied", "No space
+/// left on device"), with the outer one when they differ.
+fn store_cause(error: &object_store::Error) -> String {
+    let mut innermost: &dyn std::error::Error = error;
+    while let Some(next) = innermost.source() {
+        innermost = next;
+    }
+    let outer = error.to_string();
+    let inner = innermost.to_string();
+    if outer.contains(&inner) {
+        outer
+    } else {
+        format!("{outer}: {inner}")
+    }
 }
 
 async fn last_commit_rows(table: &DeltaTable) -> u64 {

@@ -121,6 +121,10 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
     let listed = list_sources(&pipeline.sources).await?;
     let warehouse = Warehouse::open(&pipeline.warehouse)
         .map_err(PipelineError::storage("opening the warehouse"))?;
+    warehouse
+        .check_writable()
+        .await
+        .map_err(PipelineError::storage("before the run"))?;
     let files: u64 = listed.iter().map(|l| l.files.len() as u64).sum();
     let steps = files + run.prepared.materialized().count() as u64 + 1;
     run.progress.event(&RunEvent::Started {
