@@ -270,3 +270,144 @@ fn storage_failures_are_errors_not_panics() {
         );
     }
 }
+
+fn source<'a>(summary: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    summary["sources"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no source {name} in {summary}"))
+}
+
+/// A compressed day of web events is read through the source's `*.ndjson` pattern; a file the
+/// pattern does not match is reported; a README in the Salesforce directory, a corrupt `.gz`
+/// and a file missing a required column are each rejected as a file while the run goes on;
+/// every file-level reject names its file.
+#[test]
+fn one_bad_file_never_sinks_a_run_and_nothing_is_lost_silently() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw");
+    generate(&raw, 150, 10, 11);
+    let web = raw.join("web");
+    let mut days: Vec<_> = std::fs::read_dir(&web)
+        .expect("web dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    days.sort();
+    let events: usize = days
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("day").lines().count())
+        .sum();
+    // Day 1 compressed in place, a stray file beside the days, a corrupt .gz day.
+    let plain = std::fs::read(&days[0]).expect("day 1");
+    let gz = days[0].with_extension("ndjson.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, &plain).expect("gzip");
+    std::fs::write(&gz, encoder.finish().expect("gzip")).expect("write gz");
+    std::fs::remove_file(&days[0]).expect("remove day 1");
+    std::fs::write(web.join("notes.json"), "{}").expect("stray file");
+    std::fs::write(
+        web.join("broken.ndjson.gz"),
+        b"\x1f\x8b\x08\x00 not really gzip",
+    )
+    .expect("corrupt gz");
+    std::fs::write(raw.join("salesforce/README.txt"), "Exported weekly.\n").expect("readme");
+    // A Case export whose CreatedDate column was renamed.
+    let case = raw.join("salesforce/Case.csv");
+    let text = std::fs::read_to_string(&case).expect("Case.csv");
+    std::fs::write(
+        raw.join("salesforce/Case-2.csv"),
+        text.replacen("\"CreatedDate\"", "\"Created\"", 1),
+    )
+    .expect("renamed");
+
+    let wh = dir.path().join("wh").to_string_lossy().to_string();
+    let output = run_pipeline(&raw, &wh, "2026-08-10", &["--json"]);
+    assert_success(&output);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("summary");
+    let web_source = source(&summary, "web");
+    assert_eq!(web_source["rows_read"], events as u64, "{web_source}");
+    assert_eq!(web_source["files_rejected"], 1, "{web_source}");
+    let ignored = web_source["files_ignored"].to_string();
+    assert!(ignored.contains("notes.json"), "{web_source}");
+    let salesforce = source(&summary, "salesforce");
+    assert_eq!(salesforce["files_rejected"], 2, "{salesforce}");
+    for s in summary["sources"].as_array().expect("sources") {
+        assert_eq!(
+            s["rows_read"].as_u64(),
+            Some(
+                s["rows_staged"].as_u64().unwrap_or(0)
+                    + s["rows_rejected"].as_u64().unwrap_or(0)
+                    + s["duplicates"].as_u64().unwrap_or(0)
+            ),
+            "{s}"
+        );
+    }
+    let rejects = touchstone()
+        .args(["query", "--warehouse", &wh, "--format", "csv"])
+        .arg("select _source_file, reason from rejects_salesforce where _source_line = 0 union all select _source_file, reason from rejects_web where _source_line = 0 order by 1")
+        .output()
+        .expect("query");
+    assert_success(&rejects);
+    let text = String::from_utf8_lossy(&rejects.stdout);
+    for file in ["README.txt", "Case-2.csv", "broken.ndjson.gz"] {
+        assert!(
+            text.contains(file),
+            "{file} not rejected as a file:\n{text}"
+        );
+    }
+    assert!(text.contains("CreatedDate"), "{text}");
+    // The ledger has the run's `running` row and its final row.
+    let ledger = touchstone()
+        .args(["query", "--warehouse", &wh, "--format", "csv"])
+        .arg("select status from _touchstone_runs order by started_at, finished_at")
+        .output()
+        .expect("query");
+    assert_eq!(
+        String::from_utf8_lossy(&ledger.stdout),
+        "status\nrunning\nsucceeded\n"
+    );
+
+    // With max_bad_files: 0 the same files fail the run (exit 4), and the source's staging is
+    // left as it was.
+    let strict = dir.path().join("strict");
+    let pipeline = pipeline_file(&strict, &raw, &wh);
+    let text = std::fs::read_to_string(&pipeline).expect("pipeline");
+    std::fs::write(
+        &pipeline,
+        text.replace(
+            "    type: salesforce_csv\n",
+            "    type: salesforce_csv\n    max_bad_files: 0\n",
+        ),
+    )
+    .expect("strict pipeline");
+    let before = touchstone()
+        .args([
+            "query",
+            "--warehouse",
+            &wh,
+            "--format",
+            "csv",
+            "select count(*) as n from stg_cases",
+        ])
+        .output()
+        .expect("query");
+    let output = touchstone()
+        .args(["run", &pipeline.to_string_lossy(), "--date", "2026-08-10"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("max_bad_files"), "{stderr}");
+    let after = touchstone()
+        .args([
+            "query",
+            "--warehouse",
+            &wh,
+            "--format",
+            "csv",
+            "select count(*) as n from stg_cases",
+        ])
+        .output()
+        .expect("query");
+    assert_eq!(before.stdout, after.stdout);
+}

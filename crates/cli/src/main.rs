@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 success; 1 invalid configuration, models or metrics, or a source with no
 //! files (every problem printed as `file:line:col: error[Ennnn]: ...`); 2 a run or query that
-//! failed; clap's usage errors also exit 2.
+//! failed; 4 a source rejected more than its `max_bad_files` / `max_reject_ratio` allow; clap's
+//! usage errors also exit 2.
 
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
@@ -137,6 +138,7 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
     eprintln!("error: {}", error_chain(e));
     match pipeline_error.map(PipelineError::kind) {
         Some(ErrorKind::Invalid | ErrorKind::SourceMissing) => ExitCode::from(1),
+        Some(ErrorKind::RejectLimit) => ExitCode::from(4),
         _ => ExitCode::from(2),
     }
 }

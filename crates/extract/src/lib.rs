@@ -82,6 +82,7 @@
 
 #![warn(missing_docs)]
 
+use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use arrow::record_batch::RecordBatch;
@@ -165,8 +166,8 @@ pub trait Sink {
     fn reject(&mut self, reject: Reject) -> Result<(), ExtractError>;
 }
 
-/// Counts for one file. `rows_read = rows_staged + rows_rejected` always holds.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// Counts for one file. `rows_read = rows_staged + rows_rejected + duplicates` always holds.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FileStats {
     /// Records read, at the format's grain (see the crate docs).
     pub rows_read: u64,
@@ -174,6 +175,34 @@ pub struct FileStats {
     pub rows_staged: u64,
     /// Records rejected.
     pub rows_rejected: u64,
+    /// Records delivered more than once (at-least-once streams): read and counted, not staged
+    /// again, not rejected.
+    pub duplicates: u64,
+    /// Staged records whose text had to be repaired (bytes invalid in the declared encoding
+    /// replaced by U+FFFD); they are also in `rows_staged`.
+    pub rows_repaired: u64,
+    /// Things the reader noticed that lose nothing but a user should know (a missing optional
+    /// column, a local time in a daylight-saving gap), each with how many records it concerns.
+    pub warnings: BTreeMap<String, u64>,
+}
+
+impl FileStats {
+    /// Adds `other`'s counts and warnings to these.
+    pub fn add(&mut self, other: &FileStats) {
+        self.rows_read += other.rows_read;
+        self.rows_staged += other.rows_staged;
+        self.rows_rejected += other.rows_rejected;
+        self.duplicates += other.duplicates;
+        self.rows_repaired += other.rows_repaired;
+        for (warning, n) in &other.warnings {
+            *self.warnings.entry(warning.clone()).or_default() += n;
+        }
+    }
+
+    /// Whether every record read is staged, rejected or a counted duplicate.
+    pub fn conserved(&self) -> bool {
+        self.rows_read == self.rows_staged + self.rows_rejected + self.duplicates
+    }
 }
 
 /// Parses one whole file, streaming batches of at most [`BATCH_ROWS`] rows to the sink.
@@ -188,30 +217,48 @@ pub fn read_file(
     input: &mut dyn BufRead,
     sink: &mut dyn Sink,
 ) -> Result<FileStats, ExtractError> {
-    input::skip_bom(input).map_err(|e| ExtractError::from_io(lineage.file, e))?;
+    let (stats, outcome) = read_file_partial(format, opts, lineage, input, sink);
+    outcome.map(|()| stats)
+}
+
+/// Like [`read_file`], but also returns the counts of what was read before a file-level error:
+/// the records sent to the sink before the error stay counted, so a caller that keeps them
+/// (and records the file as failed) still conserves every row.
+pub fn read_file_partial(
+    format: SourceFormat,
+    opts: &ReadOptions,
+    lineage: &Lineage,
+    input: &mut dyn BufRead,
+    sink: &mut dyn Sink,
+) -> (FileStats, Result<(), ExtractError>) {
+    if let Err(e) = input::skip_bom(input) {
+        return (
+            FileStats::default(),
+            Err(ExtractError::from_io(lineage.file, e)),
+        );
+    }
     let mut ctx = Ctx {
         lineage,
         sink,
         stats: FileStats::default(),
     };
-    match format {
-        SourceFormat::SalesforceCsv => crm::read(opts, &mut ctx, input)?,
-        SourceFormat::AsteriskCdr => ivr::cdr::read(opts, &mut ctx, input)?,
-        SourceFormat::AsteriskQueueLog => ivr::queue_log::read(&mut ctx, input)?,
-        SourceFormat::AmazonConnectCtr => ivr::ctr::read(&mut ctx, input)?,
-        SourceFormat::Livechat => chat::read(&mut ctx, input)?,
-        SourceFormat::SurveyCsv => surveys::read(&mut ctx, input)?,
-        SourceFormat::SegmentEvents => web::read(&mut ctx, input)?,
+    let outcome = read_format(format, opts, &mut ctx, input);
+    let stats = std::mem::take(&mut ctx.stats);
+    if let Err(e) = outcome {
+        return (stats, Err(e));
     }
-    let stats = ctx.stats;
-    if stats.rows_read != stats.rows_staged + stats.rows_rejected {
-        return Err(ExtractError::Internal {
-            file: lineage.file.to_owned(),
-            detail: format!(
-                "rows read ({}) != rows staged ({}) + rows rejected ({})",
-                stats.rows_read, stats.rows_staged, stats.rows_rejected
-            ),
-        });
+    if !stats.conserved() {
+        let detail = format!(
+            "rows read ({}) != rows staged ({}) + rows rejected ({}) + duplicates ({})",
+            stats.rows_read, stats.rows_staged, stats.rows_rejected, stats.duplicates
+        );
+        return (
+            stats,
+            Err(ExtractError::Internal {
+                file: lineage.file.to_owned(),
+                detail,
+            }),
+        );
     }
     tracing::debug!(
         file = lineage.file,
@@ -221,7 +268,25 @@ pub fn read_file(
         rows_rejected = stats.rows_rejected,
         "file extracted"
     );
-    Ok(stats)
+    (stats, Ok(()))
+}
+
+fn read_format(
+    format: SourceFormat,
+    opts: &ReadOptions,
+    ctx: &mut Ctx<'_, '_>,
+    input: &mut dyn BufRead,
+) -> Result<(), ExtractError> {
+    match format {
+        SourceFormat::SalesforceCsv => crm::read(opts, ctx, input)?,
+        SourceFormat::AsteriskCdr => ivr::cdr::read(opts, ctx, input)?,
+        SourceFormat::AsteriskQueueLog => ivr::queue_log::read(ctx, input)?,
+        SourceFormat::AmazonConnectCtr => ivr::ctr::read(ctx, input)?,
+        SourceFormat::Livechat => chat::read(ctx, input)?,
+        SourceFormat::SurveyCsv => surveys::read(ctx, input)?,
+        SourceFormat::SegmentEvents => web::read(ctx, input)?,
+    }
+    Ok(())
 }
 
 /// What every format reader works with: lineage, the sink and the counts.
@@ -277,6 +342,12 @@ impl Ctx<'_, '_> {
     /// Counts a record read.
     pub(crate) fn read(&mut self) {
         self.stats.rows_read += 1;
+    }
+
+    /// Notes a warning about `records` records (or about the file, with 1).
+    #[allow(dead_code)] // used by the readers as they learn to report what they repair
+    pub(crate) fn warn(&mut self, warning: impl Into<String>, records: u64) {
+        *self.stats.warnings.entry(warning.into()).or_default() += records;
     }
 
     /// Maps an I/O error of this file.

@@ -52,6 +52,36 @@ pub enum ListError {
 pub async fn list_files(
     location: &Url,
 ) -> Result<(Arc<dyn ObjectStore>, Vec<SourceFile>), ListError> {
+    let listing = list_source(location).await?;
+    Ok((listing.store, listing.files))
+}
+
+/// A source's files, and the files beside them that its pattern leaves out.
+pub struct Listing {
+    /// The store the files are in.
+    pub store: Arc<dyn ObjectStore>,
+    /// The files to read, sorted by path.
+    pub files: Vec<SourceFile>,
+    /// Files under the pattern's directory that it does not match (a glob only), sorted: a
+    /// user who drops `events.json` next to `*.ndjson` files is told it was not read.
+    pub ignored: Vec<Url>,
+}
+
+/// The compression suffixes read transparently: a pattern matches its compressed variants
+/// (`*.ndjson` also matches `day.ndjson.gz`).
+const COMPRESSED: [&str; 4] = [".gz", ".gzip", ".zst", ".zstd"];
+
+fn without_compression(name: &str) -> Option<&str> {
+    let lower = name.to_ascii_lowercase();
+    COMPRESSED
+        .iter()
+        .find(|suffix| lower.ends_with(*suffix))
+        .map(|suffix| &name[..name.len() - suffix.len()])
+}
+
+/// The files `location` names (a file, a directory, or a glob that also matches the
+/// compressed variants of what it names), and for a glob the files it leaves out.
+pub async fn list_source(location: &Url) -> Result<Listing, ListError> {
     let decoded_path = percent_decode(location.path());
     let glob_at = decoded_path.find(['*', '?', '[', '{']);
     let mut base = location.clone();
@@ -84,7 +114,11 @@ pub async fn list_files(
                     url: file_url(location, &meta.location),
                     meta,
                 };
-                return Ok((store, vec![file]));
+                return Ok(Listing {
+                    store,
+                    files: vec![file],
+                    ignored: Vec::new(),
+                });
             }
             Err(object_store::Error::NotFound { .. }) => {}
             // Some stores (local directories) answer head() on a directory with an error other
@@ -97,21 +131,33 @@ pub async fn list_files(
     } else {
         Some(&path)
     };
-    let mut files: Vec<SourceFile> = store
+    let visible_files: Vec<ObjectMeta> = store
         .list(prefix)
         .map_err(list_error)
-        .try_filter_map(|meta| {
-            let keep = visible(&meta.location, &path)
-                && matcher
-                    .as_ref()
-                    .is_none_or(|m| m.is_match(meta.location.as_ref()));
-            let url = file_url(location, &meta.location);
-            futures::future::ready(Ok(keep.then_some(SourceFile { url, meta })))
-        })
+        .try_filter(|meta| futures::future::ready(visible(&meta.location, &path)))
         .try_collect()
         .await?;
+    let mut files = Vec::new();
+    let mut ignored = Vec::new();
+    for meta in visible_files {
+        let name = meta.location.as_ref();
+        let keep = matcher.as_ref().is_none_or(|m| {
+            m.is_match(name) || without_compression(name).is_some_and(|n| m.is_match(n))
+        });
+        let url = file_url(location, &meta.location);
+        if keep {
+            files.push(SourceFile { url, meta });
+        } else {
+            ignored.push(url);
+        }
+    }
     files.sort_by(|a, b| a.meta.location.cmp(&b.meta.location));
-    Ok((store, files))
+    ignored.sort();
+    Ok(Listing {
+        store,
+        files,
+        ignored,
+    })
 }
 
 fn visible(location: &StorePath, under: &StorePath) -> bool {

@@ -246,11 +246,21 @@ impl Warehouse {
                 )));
             }
         }
+        // A name of its own, so that runs checking at once do not delete each other's probe.
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
         let probe = self
             .root_path
             .clone()
             .join(TableKind::System.prefix())
-            .join(".write-check");
+            .join(format!(
+                ".write-check-{}-{nanos}-{}",
+                std::process::id(),
+                PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
         let payload = bytes::Bytes::from_static(b"touchstone write check\n");
         self.store
             .put(&probe, payload.into())

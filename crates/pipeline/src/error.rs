@@ -34,6 +34,17 @@ pub enum PipelineError {
         #[source]
         error: Box<ExtractError>,
     },
+    /// A source rejected more than its configured limits allow (`max_bad_files`,
+    /// `max_reject_ratio`); its rejects are committed, its staging rows are not.
+    #[error(
+        "source '{source_name}': {detail}; its rejects are in rejects_{source_name} and nothing of it was staged"
+    )]
+    RejectLimit {
+        /// The pipeline source.
+        source_name: String,
+        /// Which limit and by how much.
+        detail: String,
+    },
     /// Writing or reading the warehouse failed.
     #[error("{context}: {error}")]
     Storage {
@@ -71,6 +82,8 @@ pub enum ErrorKind {
     Invalid,
     /// A source with no files.
     SourceMissing,
+    /// A source over its reject limits.
+    RejectLimit,
     /// Storage or engine failure while running.
     RunFailed,
     /// A bug in Touchstone.
@@ -83,6 +96,7 @@ impl PipelineError {
         match self {
             PipelineError::Invalid(_) => ErrorKind::Invalid,
             PipelineError::SourceMissing(_) => ErrorKind::SourceMissing,
+            PipelineError::RejectLimit { .. } => ErrorKind::RejectLimit,
             PipelineError::List { .. }
             | PipelineError::Extract { .. }
             | PipelineError::Storage { .. }

@@ -2,6 +2,7 @@
 //! at the end of `touchstone run` (its `Display` is the text summary, `--json` its JSON) and
 //! recorded in the ledger.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ pub struct RunReport {
     pub elapsed_secs: f64,
 }
 
-/// One source's counts: `rows_read = rows_staged + rows_rejected`.
+/// One source's counts: `rows_read = rows_staged + rows_rejected + duplicates`.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceReport {
     /// Source name.
@@ -40,6 +41,22 @@ pub struct SourceReport {
     pub rows_staged: u64,
     /// Records rejected.
     pub rows_rejected: u64,
+    /// Records delivered twice (at-least-once streams), counted and not staged again.
+    #[serde(default)]
+    pub duplicates: u64,
+    /// Staged records whose text was repaired (invalid bytes replaced).
+    #[serde(default)]
+    pub rows_repaired: u64,
+    /// Files that could not be read; each is a reject row (line 0) naming it and why, and the
+    /// records after the failure are unread.
+    #[serde(default)]
+    pub files_rejected: u64,
+    /// Files next to the source's files that its pattern does not match (not read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files_ignored: Vec<String>,
+    /// What the readers noticed, with the number of records concerned.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warnings: BTreeMap<String, u64>,
 }
 
 /// One committed table.
@@ -141,6 +158,50 @@ impl fmt::Display for RunReport {
                 t.version
             )?;
         }
+        let notes: Vec<String> = self
+            .sources
+            .iter()
+            .flat_map(|s| {
+                let mut notes = Vec::new();
+                if s.duplicates > 0 {
+                    notes.push(format!(
+                        "{}: {} duplicate deliveries counted, not staged again",
+                        s.name,
+                        thousands(s.duplicates)
+                    ));
+                }
+                if s.rows_repaired > 0 {
+                    notes.push(format!(
+                        "{}: {} records staged with invalid text replaced (see `encoding:`)",
+                        s.name,
+                        thousands(s.rows_repaired)
+                    ));
+                }
+                if s.files_rejected > 0 {
+                    notes.push(format!(
+                        "{}: {} file(s) could not be read; see rejects_{} (line 0)",
+                        s.name, s.files_rejected, s.name
+                    ));
+                }
+                for f in &s.files_ignored {
+                    notes.push(format!(
+                        "{}: {f} does not match the source's path; not read",
+                        s.name
+                    ));
+                }
+                for (w, n) in &s.warnings {
+                    notes.push(format!("{}: {w} ({} records)", s.name, thousands(*n)));
+                }
+                notes
+            })
+            .collect();
+        if !notes.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "Warnings:")?;
+            for n in notes {
+                writeln!(out, "  {n}")?;
+            }
+        }
         if rejected > 0 {
             writeln!(out)?;
             writeln!(
@@ -196,6 +257,7 @@ mod tests {
                 rows_read: 1200,
                 rows_staged: 1199,
                 rows_rejected: 1,
+                ..SourceReport::default()
             }],
             tables: vec![
                 TableReport {

@@ -27,12 +27,13 @@ use touchstone_core::clock::{Clock, SystemClock};
 use touchstone_core::config::Source;
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode};
 use touchstone_core::schema::{SOURCE_COLUMN, StagingTable, rejects_schema};
-use touchstone_extract::source::{SourceFile, list_files, read_bytes};
+use touchstone_extract::source::{SourceFile, list_source, read_bytes};
 use touchstone_extract::{
     BATCH_ROWS, ExtractError, FileStats, Lineage, ReadOptions, Reject, SalesforceObject, Sink,
 };
 use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, Written, ledger};
 use tracing::{info, warn};
+use url::Url;
 
 use crate::prepare::session;
 use crate::progress::{NoProgress, Progress, RunEvent};
@@ -95,6 +96,7 @@ struct Listed<'a> {
     source: &'a Source,
     store: Arc<dyn ObjectStore>,
     files: Vec<SourceFile>,
+    ignored: Vec<Url>,
 }
 
 async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
@@ -125,6 +127,27 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         .check_writable()
         .await
         .map_err(PipelineError::storage("before the run"))?;
+    // The ledger shows the run as `running` until its final row lands, so a run that is killed
+    // shows as such; the final row names every table version the run committed.
+    ledger::record_run(
+        &warehouse,
+        &ledger::RunRecord {
+            run_id: run_id.clone(),
+            pipeline: pipeline.name.clone(),
+            logical_date: date,
+            started_at,
+            finished_at: started_at,
+            status: "running".into(),
+            rows_read: 0,
+            rows_staged: 0,
+            rows_rejected: 0,
+            detail: "{}".into(),
+        },
+    )
+    .await
+    .map_err(PipelineError::storage(
+        "recording the run in _touchstone/runs",
+    ))?;
     let files: u64 = listed.iter().map(|l| l.files.len() as u64).sum();
     let steps = files + run.prepared.materialized().count() as u64 + 1;
     run.progress.event(&RunEvent::Started {
@@ -192,14 +215,13 @@ async fn list_sources(sources: &[Source]) -> Result<Vec<Listed<'_>>, PipelineErr
     let mut listed = Vec::new();
     let mut missing = Vec::new();
     for source in sources {
-        let (store, files) =
-            list_files(&source.location)
-                .await
-                .map_err(|error| PipelineError::List {
-                    source_name: source.name.clone(),
-                    error: Box::new(error),
-                })?;
-        if files.is_empty() {
+        let listing = list_source(&source.location)
+            .await
+            .map_err(|error| PipelineError::List {
+                source_name: source.name.clone(),
+                error: Box::new(error),
+            })?;
+        if listing.files.is_empty() {
             missing.push(
                 Diagnostic::new(
                     ErrorCode::NoSuchSource,
@@ -217,8 +239,9 @@ async fn list_sources(sources: &[Source]) -> Result<Vec<Listed<'_>>, PipelineErr
         }
         listed.push(Listed {
             source,
-            store,
-            files,
+            store: listing.store,
+            files: listing.files,
+            ignored: listing.ignored,
         });
     }
     Diagnostics::check(missing).map_err(PipelineError::SourceMissing)?;
@@ -313,6 +336,19 @@ impl Stages<'_> {
             rejects: RejectBuffer::new(&source.name, self.date, rejects_writer.sender()),
         };
         let (source_report, first_reject) = self.extract_source(l, sink).await?;
+        if let Some(exceeded) = over_limits(source, &source_report) {
+            // The rejects are committed so they can be inspected; this source's staging rows
+            // are not (dropping the writers abandons their commits).
+            drop(writers);
+            rejects_writer
+                .finish()
+                .await
+                .map_err(PipelineError::storage(format!(
+                    "writing rejects/{}",
+                    source.name
+                )))?;
+            return Err(exceeded);
+        }
         let mut written = Vec::new();
         for (table, writer) in writers {
             let context = format!(
@@ -378,39 +414,54 @@ impl Stages<'_> {
             source_name: source.name.clone(),
             error: Box::new(error),
         };
+        let mut totals = FileStats::default();
         for file in &l.files {
-            let bytes =
-                read_bytes(l.store.as_ref(), file)
-                    .await
-                    .map_err(|error| PipelineError::List {
-                        source_name: source.name.clone(),
-                        error: Box::new(error),
-                    })?;
             let file_text = file.url.to_string();
+            let bytes = match read_bytes(l.store.as_ref(), file).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    sink.reject_file(&file_text, &e.to_string())
+                        .map_err(extract_error)?;
+                    report.files_rejected += 1;
+                    continue;
+                }
+            };
             let format = source.format;
             let options = options.clone();
             let source_name = source.name.clone();
             let date = self.date;
             sink.file = file_text.clone();
-            let (stats, returned) = tokio::task::spawn_blocking(move || {
+            let (stats, outcome, returned) = tokio::task::spawn_blocking(move || {
                 let lineage = Lineage {
                     source: &source_name,
                     file: &file_text,
                     ingest_date: date,
                 };
                 let reader: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(bytes));
-                let stats =
-                    touchstone_extract::decompress(&file_text, reader).and_then(|mut input| {
-                        touchstone_extract::read_file(
-                            format, &options, &lineage, &mut input, &mut sink,
-                        )
-                    });
-                (stats, sink)
+                let (stats, outcome) = match touchstone_extract::decompress(&file_text, reader) {
+                    Ok(mut input) => touchstone_extract::read_file_partial(
+                        format, &options, &lineage, &mut input, &mut sink,
+                    ),
+                    Err(e) => (FileStats::default(), Err(e)),
+                };
+                (stats, outcome, sink)
             })
             .await
             .map_err(|e| PipelineError::Internal(format!("a reader thread failed: {e}")))?;
             sink = returned;
-            let stats: FileStats = stats.map_err(extract_error)?;
+            match outcome {
+                Ok(()) => {}
+                // The staging writer is gone (a storage failure): that is the run's error.
+                Err(e @ ExtractError::Sink { .. }) => return Err(extract_error(e)),
+                // The file as a whole cannot be read: it is rejected as a file, the records
+                // read before the failure stay, and the run goes on.
+                Err(e) => {
+                    warn!(source = %source.name, file = %file.url, error = %e, "file rejected");
+                    sink.reject_file(file.url.as_str(), &e.to_string())
+                        .map_err(extract_error)?;
+                    report.files_rejected += 1;
+                }
+            }
             info!(
                 source = %source.name,
                 file = %file.url,
@@ -425,9 +476,17 @@ impl Stages<'_> {
                 rows_read: stats.rows_read,
             });
             report.files += 1;
-            report.rows_read += stats.rows_read;
-            report.rows_staged += stats.rows_staged;
-            report.rows_rejected += stats.rows_rejected;
+            totals.add(&stats);
+        }
+        report.rows_read = totals.rows_read;
+        report.rows_staged = totals.rows_staged;
+        report.rows_rejected = totals.rows_rejected;
+        report.duplicates = totals.duplicates;
+        report.rows_repaired = totals.rows_repaired;
+        report.warnings = totals.warnings;
+        report.files_ignored = l.ignored.iter().map(Url::to_string).collect();
+        for ignored in &l.ignored {
+            warn!(source = %source.name, file = %ignored, "file does not match the source's path; not read");
         }
         let first_reject = sink.rejects.first.take();
         let date = self.date;
@@ -435,10 +494,14 @@ impl Stages<'_> {
             .await
             .map_err(|e| PipelineError::Internal(format!("a reader thread failed: {e}")))?
             .map_err(extract_error)?;
-        if report.rows_read != report.rows_staged + report.rows_rejected {
+        if report.rows_read != report.rows_staged + report.rows_rejected + report.duplicates {
             return Err(PipelineError::Internal(format!(
-                "source '{}': {} rows read but {} staged and {} rejected",
-                source.name, report.rows_read, report.rows_staged, report.rows_rejected
+                "source '{}': {} rows read but {} staged, {} rejected and {} duplicates",
+                source.name,
+                report.rows_read,
+                report.rows_staged,
+                report.rows_rejected,
+                report.duplicates
             )));
         }
         Ok((report, first_reject))
@@ -544,6 +607,36 @@ impl Stages<'_> {
     }
 }
 
+/// The error for a source whose bad files or rejected records exceed its configured limits.
+fn over_limits(source: &Source, report: &SourceReport) -> Option<PipelineError> {
+    let exceeded = |detail: String| PipelineError::RejectLimit {
+        source_name: source.name.clone(),
+        detail,
+    };
+    if let Some(max) = source.max_bad_files
+        && report.files_rejected > max
+    {
+        return Some(exceeded(format!(
+            "{} files could not be read (max_bad_files: {max})",
+            report.files_rejected
+        )));
+    }
+    if let Some(max) = source.max_reject_ratio
+        && report.rows_read > 0
+    {
+        let ratio = report.rows_rejected as f64 / report.rows_read as f64;
+        if ratio > max {
+            return Some(exceeded(format!(
+                "{} of {} records rejected ({:.2}%, max_reject_ratio: {max})",
+                report.rows_rejected,
+                report.rows_read,
+                ratio * 100.0
+            )));
+        }
+    }
+    None
+}
+
 /// Registers every staging table: the committed Delta table where one exists, an empty table
 /// of the canonical schema where no source has written it yet.
 async fn register_staging(
@@ -571,6 +664,22 @@ struct StreamSink {
     file: String,
     senders: BTreeMap<StagingTable, BatchSender>,
     rejects: RejectBuffer,
+}
+
+impl StreamSink {
+    /// Records a file that could not be read as one reject row at line 0.
+    fn reject_file(&mut self, file: &str, why: &str) -> Result<(), ExtractError> {
+        self.rejects.push(
+            file,
+            Reject {
+                line: 0,
+                reason: format!(
+                    "the file could not be read: {why}; records after this point are unread"
+                ),
+                raw: String::new(),
+            },
+        )
+    }
 }
 
 impl Sink for StreamSink {

@@ -84,6 +84,14 @@ pub struct SourceFile {
     /// Order); by default taken from each file's name.
     #[serde(default)]
     pub object: Option<Spanned<String>>,
+    /// Most files of this source that may fail to be read (each is rejected as a file and the
+    /// run goes on) before the run fails; unlimited by default.
+    #[serde(default)]
+    pub max_bad_files: Option<u64>,
+    /// Largest share of this source's records that may be rejected (0 to 1) before the run
+    /// fails; unlimited by default.
+    #[serde(default)]
+    pub max_reject_ratio: Option<Spanned<f64>>,
     /// What the source is.
     #[serde(default)]
     pub description: Option<String>,
@@ -127,6 +135,10 @@ pub struct Source {
     pub path_span: Span,
     /// Time zone of local timestamps.
     pub timezone: chrono_tz::Tz,
+    /// Most files that may fail to be read before the run fails (`None`: no limit).
+    pub max_bad_files: Option<u64>,
+    /// Largest share of records that may be rejected before the run fails (`None`: no limit).
+    pub max_reject_ratio: Option<f64>,
     /// Salesforce object override.
     pub object: Option<String>,
 }
@@ -236,6 +248,21 @@ pub fn validate_pipeline(
                 );
             }
         }
+        if let Some(ratio) = &s.max_reject_ratio
+            && !(0.0..=1.0).contains(&ratio.value)
+        {
+            problems.push(
+                Diagnostic::new(
+                    ErrorCode::InvalidValue,
+                    format!(
+                        "max_reject_ratio {} is not a share between 0 and 1",
+                        ratio.value
+                    ),
+                )
+                .at(Span::of(file, ratio))
+                .with_help("write e.g. 0.01 for at most 1% of the records rejected"),
+            );
+        }
         let location = match store::resolve_location(&s.path.value, base_dir) {
             Ok(url) => Some(url),
             Err(e) => {
@@ -256,6 +283,8 @@ pub fn validate_pipeline(
                 path_span: Span::of(file, &s.path),
                 timezone,
                 object: s.object.as_ref().map(|o| o.value.clone()),
+                max_bad_files: s.max_bad_files,
+                max_reject_ratio: s.max_reject_ratio.as_ref().map(|r| r.value),
             });
         }
     }
