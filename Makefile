@@ -90,8 +90,10 @@ BENCH_PY_PACKAGES := lifetimes==0.11.3 numpy==1.26.4 pandas==2.0.3 scipy==1.11.4
 
 bench: $(BENCH_VENV)/.installed ## Fit time vs Python lifetimes at 2,357 / 100k / 1M customers (BENCH_SIZES)
 	cargo build -p touchstone-cli
+	cargo build -p touchstone-value --example bench_data
 	cargo build --release -p touchstone-value --example bench_fit
 	$(BENCH_VENV)/bin/python bench/run.py --touchstone $(CARGO_TARGET_DIR)/debug/touchstone \
+		--bench-data $(CARGO_TARGET_DIR)/debug/examples/bench_data \
 		--ours $(CARGO_TARGET_DIR)/release/examples/bench_fit --data $(BENCH_DATA) --sizes "$(BENCH_SIZES)"
 
 $(BENCH_VENV)/.installed:

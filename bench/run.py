@@ -6,7 +6,7 @@ value), on the same machine, in this one invocation:
 - CDNOW: the 2,357-customer sample of Fader, Hardie & Lee (2005), summarised by
   `touchstone value fit --out` (calibration to 1997-09-30);
 - 100k and 1M customers: `simulate_purchases` (the CDNOW parameters, 78 weeks), summarised by
-  the hidden `touchstone value bench-data`.
+  crates/value/examples/bench_data.rs.
 
 Ours is the release build of crates/value/examples/bench_fit.rs (median of 3 runs; building
 the compressed model input is included); lifetimes is one run of bench/lifetimes_fit.py. Files
@@ -29,7 +29,7 @@ def sh(cmd):
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
-def ensure_data(touchstone, data, size):
+def ensure_data(touchstone, bench_data, data, size):
     os.makedirs(data, exist_ok=True)
     if size == "cdnow":
         path = os.path.join(data, "cdnow.csv")
@@ -43,8 +43,7 @@ def ensure_data(touchstone, data, size):
     path = os.path.join(data, f"sim_{n}.csv")
     if not os.path.exists(path):
         print(f"  generating {path} ...", file=sys.stderr)
-        sh([touchstone, "--no-progress", "value", "bench-data", "--customers", str(n),
-            "--days", "546", "--seed", "42", "--out", path])
+        sh([bench_data, str(n), path, "546", "42"])
     return path
 
 
@@ -68,7 +67,9 @@ def agree(ours, theirs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--touchstone", required=True, help="touchstone binary (for the data)")
+    ap.add_argument("--touchstone", required=True, help="touchstone binary (for the CDNOW data)")
+    ap.add_argument("--bench-data", required=True,
+                    help="bench_data example binary (for the simulated data)")
     ap.add_argument("--ours", required=True, help="bench_fit binary (release)")
     ap.add_argument("--data", required=True, help="directory for the summary files")
     ap.add_argument("--sizes", default="cdnow 100k 1M")
@@ -77,7 +78,7 @@ def main():
 
     rows = []
     for size in args.sizes.split():
-        path = ensure_data(args.touchstone, args.data, size)
+        path = ensure_data(args.touchstone, args.bench_data, args.data, size)
         print(f"  {os.path.basename(path)}: touchstone ...", file=sys.stderr)
         ours = json.loads(sh([args.ours, path, "3"]))
         print(f"  {os.path.basename(path)}: lifetimes ...", file=sys.stderr)

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use touchstone_synth::{GenerateOptions, generate};
 
 use crate::progress::Progress;
-use touchstone_pipeline::thousands;
+use touchstone_core::text::thousands;
 
 /// Arguments of `touchstone generate`.
 #[derive(Debug, clap::Args)]

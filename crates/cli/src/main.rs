@@ -21,7 +21,7 @@ use tracing_subscriber::EnvFilter;
 mod generate;
 mod progress;
 mod query;
-mod value_cmd;
+mod value;
 
 use progress::Progress;
 
@@ -89,7 +89,7 @@ enum Command {
     /// Customer-value models on an order history (BG/NBD, Pareto/NBD, Gamma-Gamma, CLV).
     Value {
         #[command(subcommand)]
-        command: value_cmd::ValueCommand,
+        command: value::ValueCommand,
     },
 }
 
@@ -254,6 +254,6 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args, progress),
-        Command::Value { command } => value_cmd::run(command, &cwd).await,
+        Command::Value { command } => value::run(command, &cwd).await,
     }
 }

@@ -11,6 +11,7 @@ pub mod env;
 pub mod format;
 pub mod schema;
 pub mod store;
+pub mod text;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span};

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use touchstone_core::text::thousands;
 
 /// A run's report.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -215,19 +216,6 @@ impl fmt::Display for RunReport {
         }
         Ok(())
     }
-}
-
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: impl std::fmt::Display) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn order_key(table: &str) -> (u8, String) {

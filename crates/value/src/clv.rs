@@ -48,7 +48,7 @@ impl ClvConfig {
         }
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if self.months == 0 {
             return Err(ValueError::InvalidParameter {
                 name: "months",
@@ -83,7 +83,7 @@ impl ClvConfig {
 
 /// Discounted expected purchases over the horizon for a customer alive at T with x purchases:
 /// Σᵢ (U(i f) − U((i−1) f)) / (1+d)^i with U the alive-conditional expectation.
-fn discounted_purchases_if_alive<M: PurchaseModel + ?Sized>(
+pub(crate) fn discounted_purchases_if_alive<M: PurchaseModel + ?Sized>(
     model: &M,
     x: f64,
     t: f64,

@@ -36,6 +36,11 @@
 //!
 //! From raw transactions, [`summarize`] builds the (frequency, recency, T, monetary) columns
 //! with the same conventions (same-day purchases are one transaction, weeks are 7 days).
+//!
+//! [`ValueModel::fit`] fits a purchase model and Gamma-Gamma on such a summary with one
+//! exclusion policy ([`Exclusion`]), and [`FittedValueModel::score`] gives every customer
+//! P(alive), expected purchases, expected spend and CLV, or the reason a value is missing: see
+//! [`value_model`].
 
 #![warn(missing_docs)]
 
@@ -54,6 +59,7 @@ pub mod stderr;
 pub mod summary;
 #[cfg(test)]
 mod test_util;
+pub mod value_model;
 
 pub use bgnbd::BgNbdParams;
 pub use clv::{
@@ -70,5 +76,11 @@ pub use rfm::RfmData;
 pub use sbg::SbgParams;
 pub use stderr::StandardErrors;
 pub use summary::{
-    Exclusions, Holdout, Summary, SummaryConfig, TimeUnit, ZeroAmounts, days_from_civil, summarize,
+    Exclusions, Holdout, OrderExclusion, Summary, SummaryConfig, TimeUnit, ZeroAmounts,
+    days_from_civil, summarize,
+};
+pub use value_model::{
+    CustomerCounts, Customers, Exclusion, FittedValueModel, InvalidRow, PurchaseFit,
+    PurchaseModelKind, PurchaseParams, ScoreOptions, ScoreProblem, Scores, SpendFit, ValueModel,
+    ValueModelOptions,
 };

@@ -44,7 +44,7 @@ impl SbgParams {
 
     /// Maximum-likelihood fit to a cohort survival curve: `alive[t]` customers (or percent)
     /// still active after t periods, `alive[0]` the cohort size. The likelihood is
-    /// Σₜ (alive[t−1] − alive[t]) ln P(T=t) + alive[n] ln S(n) (Fader & Hardie 2007, the
+    /// Σₜ (alive\[t−1\] − alive\[t\]) ln P(T=t) + alive\[n\] ln S(n) (Fader & Hardie 2007, the
     /// likelihood for a cohort observed for n periods);
     /// the estimates do not depend on the scale of `alive`.
     ///

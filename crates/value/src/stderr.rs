@@ -5,7 +5,7 @@
 //! likelihood already has an analytic gradient in log-parameters u = ln θ; the Hessian is
 //! built from central differences of that gradient,
 //!
-//! H_u[i][j] ≈ (g_j(u + h eᵢ) − g_j(u − h eᵢ)) / 2h,
+//! H_u\[i\]\[j\] ≈ (g_j(u + h eᵢ) − g_j(u − h eᵢ)) / 2h,
 //!
 //! with one Richardson extrapolation step (h = 10⁻³ and h/2, truncation error O(h⁴)), then
 //! symmetrised. It is carried to the natural parameters exactly, including the gradient term

@@ -167,7 +167,77 @@ pub struct Exclusions {
     pub first_purchase_in_holdout: usize,
 }
 
+/// Why an order row is left out of a summary: the reasons counted in [`Exclusions`], as data.
+/// The `Display` text states the reason.
+///
+/// ```
+/// use touchstone_value::{Exclusions, OrderExclusion};
+/// let e = Exclusions { before_observation_start: 4, ..Default::default() };
+/// let (why, n) = e.by_reason()[3];
+/// assert_eq!((why, n), (OrderExclusion::BeforeObservationStart, 4));
+/// assert_eq!(why.to_string(), "dated before the window start");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderExclusion {
+    /// [`Exclusions::non_finite_amount`].
+    NonFiniteAmount,
+    /// [`Exclusions::negative_amount`].
+    NegativeAmount,
+    /// [`Exclusions::zero_amount`].
+    ZeroAmount,
+    /// [`Exclusions::before_observation_start`].
+    BeforeObservationStart,
+    /// [`Exclusions::after_calibration_end`].
+    AfterCalibrationEnd,
+    /// [`Exclusions::after_holdout_end`].
+    AfterHoldoutEnd,
+    /// [`Exclusions::first_purchase_in_holdout`].
+    FirstPurchaseInHoldout,
+}
+
+impl std::fmt::Display for OrderExclusion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OrderExclusion::NonFiniteAmount => "amount is not a finite number",
+            OrderExclusion::NegativeAmount => {
+                "amount is negative (returns and refunds are not purchases)"
+            }
+            OrderExclusion::ZeroAmount => "amount is 0",
+            OrderExclusion::BeforeObservationStart => "dated before the window start",
+            OrderExclusion::AfterCalibrationEnd => {
+                "dated after the calibration end (no holdout period)"
+            }
+            OrderExclusion::AfterHoldoutEnd => "dated after the holdout end",
+            OrderExclusion::FirstPurchaseInHoldout => {
+                "customer's first purchase is in the holdout period, so not in the calibration cohort"
+            }
+        })
+    }
+}
+
 impl Exclusions {
+    /// Every reason with its count, in the order the rows are checked.
+    pub fn by_reason(&self) -> [(OrderExclusion, usize); 7] {
+        [
+            (OrderExclusion::NonFiniteAmount, self.non_finite_amount),
+            (OrderExclusion::NegativeAmount, self.negative_amount),
+            (OrderExclusion::ZeroAmount, self.zero_amount),
+            (
+                OrderExclusion::BeforeObservationStart,
+                self.before_observation_start,
+            ),
+            (
+                OrderExclusion::AfterCalibrationEnd,
+                self.after_calibration_end,
+            ),
+            (OrderExclusion::AfterHoldoutEnd, self.after_holdout_end),
+            (
+                OrderExclusion::FirstPurchaseInHoldout,
+                self.first_purchase_in_holdout,
+            ),
+        ]
+    }
+
     /// Total number of excluded rows.
     ///
     /// ```

@@ -31,9 +31,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use touchstone_core::config::{PurchaseModelKind, ValueSettings};
 use touchstone_value::{
-    BgNbdParams, ClvConfig, FitOptions, FitReport, GammaGammaParams, ParetoNbdParams,
-    PurchaseModel, RfmData, SbgParams, SpendData, clv_deciles, customer_lifetime_value_each,
-    kaplan_meier,
+    ClvConfig, Customers, Exclusion, FitOptions, FitReport, FittedValueModel, SbgParams,
+    ScoreOptions, ScoreProblem, ValueModel, ValueModelOptions, clv_deciles, kaplan_meier,
 };
 
 use crate::udf::cast_to;
@@ -332,41 +331,18 @@ fn compute(
 // ---------------------------------------------------------------------------------------------
 // Customer value
 
-/// The purchase model, fitted.
-#[derive(Debug, Clone)]
-enum PurchaseFit {
-    Bgnbd(BgNbdParams),
-    Pareto(ParetoNbdParams),
-}
-
-impl PurchaseFit {
-    fn model(&self) -> &dyn PurchaseModel {
-        match self {
-            PurchaseFit::Bgnbd(p) => p,
-            PurchaseFit::Pareto(p) => p,
-        }
-    }
-
-    fn parameters(&self) -> Vec<(&'static str, f64)> {
-        match self {
-            PurchaseFit::Bgnbd(p) => vec![("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)],
-            PurchaseFit::Pareto(p) => {
-                vec![("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)]
-            }
-        }
-    }
-}
-
-/// Both fits over one input, and why a fit is missing.
+/// The input's rows and both fits over them: the purchase model and Gamma-Gamma, fitted and
+/// scored through `touchstone_value`'s one API, so the customers it leaves out and why are
+/// those of `touchstone value fit`.
 #[derive(Debug, Clone)]
 struct Fits {
     model: PurchaseModelKind,
     rows: Rows,
-    purchase: std::result::Result<(PurchaseFit, FitReport), String>,
-    spend: std::result::Result<(GammaGammaParams, FitReport), String>,
+    fitted: FittedValueModel,
 }
 
-/// The input columns, and which rows are valid model input.
+/// The input columns (NaN where null). Rows without a customer key are not modelled; the
+/// others are given to the value model, which decides what it can model.
 #[derive(Debug, Clone)]
 struct Rows {
     key: Vec<Option<String>>,
@@ -374,7 +350,63 @@ struct Rows {
     tx: Vec<f64>,
     t: Vec<f64>,
     m: Vec<f64>,
-    invalid: Vec<Option<String>>,
+}
+
+/// The columns of the rows with a customer key, as the value model reads them.
+struct Keyed {
+    idx: Vec<usize>,
+    x: Vec<f64>,
+    tx: Vec<f64>,
+    t: Vec<f64>,
+    m: Vec<f64>,
+}
+
+impl Keyed {
+    fn customers(&self) -> Customers<'_> {
+        Customers {
+            frequency: &self.x,
+            recency: &self.tx,
+            t: &self.t,
+            monetary_value: &self.m,
+        }
+    }
+}
+
+impl Rows {
+    fn read(input: &RecordBatch) -> Result<Rows> {
+        let nan = |v: Vec<Option<f64>>| v.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+        Ok(Rows {
+            key: strings(input, "customer_key")?,
+            x: nan(f64s(input, "frequency")?),
+            tx: nan(f64s(input, "recency")?),
+            t: nan(f64s(input, "T")?),
+            m: nan(f64s(input, "monetary_value")?),
+        })
+    }
+
+    fn keyed(&self) -> Keyed {
+        let idx: Vec<usize> = (0..self.key.len())
+            .filter(|&i| self.key[i].is_some())
+            .collect();
+        let pick = |v: &[f64]| idx.iter().map(|&i| v[i]).collect();
+        Keyed {
+            x: pick(&self.x),
+            tx: pick(&self.tx),
+            t: pick(&self.t),
+            m: pick(&self.m),
+            idx,
+        }
+    }
+
+    /// Why row `i` is not modelled, if it is not: the value model's reason first.
+    fn not_modelled(&self, i: usize) -> Option<String> {
+        match Exclusion::of(self.x[i], self.tx[i], self.t[i], self.m[i]) {
+            Some(e @ Exclusion::Invalid(_)) => Some(e.to_string()),
+            _ => self.key[i]
+                .is_none()
+                .then(|| "customer_key is null".to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -415,231 +447,125 @@ fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
     Ok(a.iter().map(|v| v.map(str::to_string)).collect())
 }
 
-fn read_rows(input: &RecordBatch) -> Result<Rows> {
-    let key = strings(input, "customer_key")?;
-    let (x, tx, t, m) = (
-        f64s(input, "frequency")?,
-        f64s(input, "recency")?,
-        f64s(input, "T")?,
-        f64s(input, "monetary_value")?,
-    );
-    let n = key.len();
-    let mut rows = Rows {
-        key,
-        x: Vec::with_capacity(n),
-        tx: Vec::with_capacity(n),
-        t: Vec::with_capacity(n),
-        m: Vec::with_capacity(n),
-        invalid: Vec::with_capacity(n),
-    };
-    for i in 0..n {
-        let problem = match (x[i], tx[i], t[i], m[i]) {
-            (Some(x), Some(tx), Some(t), Some(m))
-                if x.is_finite() && tx.is_finite() && t.is_finite() && m.is_finite() =>
-            {
-                if x < 0.0 || x.fract() != 0.0 {
-                    Some(format!(
-                        "frequency {x} is not a whole number of repeat purchases"
-                    ))
-                } else if tx < 0.0 || t < tx {
-                    Some(format!("recency {tx} must be between 0 and T ({t})"))
-                } else if m < 0.0 {
-                    Some(format!("monetary_value {m} is negative"))
-                } else if x > 0.0 && tx == 0.0 {
-                    Some("repeat purchases with recency 0".to_string())
-                } else {
-                    None
-                }
-            }
-            _ => {
-                Some("frequency, recency, T or monetary_value is missing or not finite".to_string())
-            }
-        };
-        let problem = problem.or_else(|| {
-            rows.key[i]
-                .is_none()
-                .then(|| "customer_key is null".to_string())
-        });
-        let valid = problem.is_none();
-        rows.invalid.push(problem);
-        rows.x.push(if valid { x[i].unwrap_or(0.0) } else { 0.0 });
-        rows.tx.push(if valid { tx[i].unwrap_or(0.0) } else { 0.0 });
-        rows.t.push(if valid { t[i].unwrap_or(0.0) } else { 0.0 });
-        rows.m.push(if valid { m[i].unwrap_or(0.0) } else { 0.0 });
-    }
-    Ok(rows)
-}
-
-impl Rows {
-    fn valid(&self) -> Vec<usize> {
-        (0..self.x.len())
-            .filter(|&i| self.invalid[i].is_none())
-            .collect()
-    }
-    fn pick(values: &[f64], idx: &[usize]) -> Vec<f64> {
-        idx.iter().map(|&i| values[i]).collect()
-    }
-}
-
 fn fit(input: &RecordBatch, settings: &ValueSettings) -> Result<Fits> {
-    let rows = read_rows(input)?;
-    let idx = rows.valid();
-    let (x, tx, t, m) = (
-        Rows::pick(&rows.x, &idx),
-        Rows::pick(&rows.tx, &idx),
-        Rows::pick(&rows.t, &idx),
-        Rows::pick(&rows.m, &idx),
-    );
-    let options = FitOptions::default();
-    let purchase = RfmData::new(&x, &tx, &t)
-        .and_then(|data| match settings.model {
-            PurchaseModelKind::Bgnbd => {
-                BgNbdParams::fit(&data, &options).map(|f| (PurchaseFit::Bgnbd(f.params), f.report))
-            }
-            PurchaseModelKind::ParetoNbd => ParetoNbdParams::fit(&data, &options)
-                .map(|f| (PurchaseFit::Pareto(f.params), f.report)),
-        })
-        .map_err(|e| e.to_string());
-    let spend = SpendData::new(&x, &m)
-        .and_then(|data| GammaGammaParams::fit(&data, &options))
-        .map(|f| (f.params, f.report))
-        .map_err(|e| e.to_string());
+    let rows = Rows::read(input)?;
+    let options = ValueModelOptions {
+        purchase_model: match settings.model {
+            PurchaseModelKind::Bgnbd => touchstone_value::PurchaseModelKind::BgNbd,
+            PurchaseModelKind::ParetoNbd => touchstone_value::PurchaseModelKind::ParetoNbd,
+        },
+        fit: FitOptions::default(),
+    };
+    let fitted = ValueModel::fit(rows.keyed().customers(), &options).map_err(ext)?;
     Ok(Fits {
         model: settings.model,
         rows,
-        purchase,
-        spend,
+        fitted,
     })
 }
 
 fn customer_value(settings: &ValueSettings, fits: &Fits) -> Result<RecordBatch> {
     let rows = &fits.rows;
     let n = rows.key.len();
-    let idx = rows.valid();
-    let (x, tx, t, m) = (
-        Rows::pick(&rows.x, &idx),
-        Rows::pick(&rows.tx, &idx),
-        Rows::pick(&rows.t, &idx),
-        Rows::pick(&rows.m, &idx),
-    );
+    let keyed = rows.keyed();
+    let options = ScoreOptions {
+        horizon: f64::from(settings.horizon_days),
+        clv: ClvConfig {
+            months: settings.clv_months,
+            monthly_discount_rate: settings.monthly_discount,
+            time_units_per_month: DAYS_PER_MONTH,
+            margin: settings.margin,
+        },
+        clv_horizon_purchases: true,
+    };
+    // Row by row: one row the model cannot score (a series that does not converge at extreme
+    // parameters) is a null with its reason instead of a failed run.
+    let scores = fits
+        .fitted
+        .score(keyed.customers(), &options)
+        .map_err(ext)?;
+
+    // Notes that hold for every row: a model not fitted, or not converged.
+    let name = fits.model.name();
+    let mut general = Vec::new();
+    match fits.fitted.purchase() {
+        Err(e) => general.push(format!("{name} not fitted: {e}")),
+        Ok(f) if !f.report.converged => general.push(format!(
+            "{name} fit did not converge ({}); values use its last good parameters",
+            f.report.message
+        )),
+        Ok(_) => {}
+    }
+    let spend_fitted = match fits.fitted.spend() {
+        Err(e) => {
+            general.push(format!(
+                "gamma_gamma spend model not fitted: {e}; expected_spend and clv are null"
+            ));
+            false
+        }
+        Ok(f) => {
+            if !f.report.converged {
+                general.push(format!(
+                    "gamma_gamma fit did not converge ({})",
+                    f.report.message
+                ));
+            }
+            true
+        }
+    };
+
     let mut p_alive = vec![None; n];
     let mut expected = vec![None; n];
     let mut expected_clv_horizon = vec![None; n];
     let mut spend = vec![None; n];
     let mut clv = vec![None; n];
-    let mut decile: Vec<Option<i32>> = vec![None; n];
-    let mut notes: Vec<Vec<String>> = rows
-        .invalid
-        .iter()
-        .map(|p| p.iter().map(|p| format!("not modelled: {p}")).collect())
+    let mut notes: Vec<Vec<String>> = (0..n)
+        .map(|i| {
+            rows.not_modelled(i)
+                .map(|why| format!("not modelled: {why}"))
+                .into_iter()
+                .collect()
+        })
         .collect();
-    let mut general = Vec::new();
-
-    match &fits.purchase {
-        Err(e) => general.push(format!("{} not fitted: {e}", fits.model.name())),
-        Ok((model, report)) => {
-            if !report.converged {
-                general.push(format!(
-                    "{} fit did not converge ({}); values use its last good parameters",
-                    fits.model.name(),
-                    report.message
-                ));
+    for (j, &i) in keyed.idx.iter().enumerate() {
+        p_alive[i] = scores.p_alive[j];
+        expected[i] = scores.expected_purchases[j];
+        expected_clv_horizon[i] = scores
+            .expected_purchases_clv_horizon
+            .as_ref()
+            .and_then(|v| v[j]);
+        spend[i] = scores.expected_spend[j];
+        clv[i] = scores.clv[j];
+        for problem in &scores.problems[j] {
+            notes[i].push(match problem {
+                ScoreProblem::Purchases(e) => format!("not scored: {e}"),
+                ScoreProblem::Spend(e) => format!("expected_spend not computed: {e}"),
+                ScoreProblem::Clv(e) => format!("clv not computed: {e}"),
+            });
+        }
+        match scores.exclusion[j] {
+            Some(e @ Exclusion::NonPositiveSpend { .. }) => notes[i].push(format!(
+                "{e}: left out of the spend model; expected_spend and clv are null"
+            )),
+            Some(e @ Exclusion::NoRepeatPurchases) if spend_fitted => {
+                notes[i].push(format!("{e}: expected_spend is the population mean"));
             }
-            let model = model.model();
-            let horizon = f64::from(settings.horizon_days);
-            let clv_horizon = f64::from(settings.clv_months) * DAYS_PER_MONTH;
-            // Row by row: one row the model cannot score (a series that does not converge at
-            // extreme parameters) is a null with its reason instead of a failed run.
-            let alive = model.p_alive_each(&x, &tx, &t).map_err(ext)?;
-            let e = model
-                .conditional_expected_purchases_each(horizon, &x, &tx, &t)
-                .map_err(ext)?;
-            let e_clv = model
-                .conditional_expected_purchases_each(clv_horizon, &x, &tx, &t)
-                .map_err(ext)?;
-            let mut scorable = vec![true; idx.len()];
-            for (j, &i) in idx.iter().enumerate() {
-                match (&alive[j], &e[j], &e_clv[j]) {
-                    (Ok(a), Ok(e), Ok(c)) => {
-                        p_alive[i] = Some(*a);
-                        expected[i] = Some(*e);
-                        expected_clv_horizon[i] = Some(*c);
-                    }
-                    (a, e, c) => {
-                        scorable[j] = false;
-                        let reason = [a.as_ref().err(), e.as_ref().err(), c.as_ref().err()]
-                            .into_iter()
-                            .flatten()
-                            .next()
-                            .map(ToString::to_string)
-                            .unwrap_or_default();
-                        notes[i].push(format!("not scored: {reason}"));
-                    }
-                }
-            }
-            // Spend and CLV over the rows the purchase model scored.
-            let keep: Vec<usize> = (0..idx.len()).filter(|&j| scorable[j]).collect();
-            let idx: Vec<usize> = keep.iter().map(|&j| idx[j]).collect();
-            let (x, tx, t, m) = (
-                Rows::pick(&x, &keep),
-                Rows::pick(&tx, &keep),
-                Rows::pick(&t, &keep),
-                Rows::pick(&m, &keep),
-            );
-            match &fits.spend {
-                Err(e) => general.push(format!(
-                    "gamma_gamma spend model not fitted: {e}; expected_spend and clv are null"
-                )),
-                Ok((gg, gg_report)) => {
-                    if !gg_report.converged {
-                        general.push(format!(
-                            "gamma_gamma fit did not converge ({})",
-                            gg_report.message
-                        ));
-                    }
-                    let config = ClvConfig {
-                        months: settings.clv_months,
-                        monthly_discount_rate: settings.monthly_discount,
-                        time_units_per_month: DAYS_PER_MONTH,
-                        margin: settings.margin,
-                    };
-                    let spends = gg.conditional_expected_spend_each(&x, &m).map_err(ext)?;
-                    let values = customer_lifetime_value_each(model, gg, &x, &tx, &t, &m, &config)
-                        .unwrap_or_else(|e| {
-                            general.push(format!("clv not computed: {e}"));
-                            Vec::new()
-                        });
-                    // Deciles rank the customers that have a value.
-                    let valued: Vec<f64> = values.iter().filter_map(|v| v.clone().ok()).collect();
-                    let mut deciles = if valued.is_empty() {
-                        Vec::new()
-                    } else {
-                        clv_deciles(&valued).map_err(ext)?
-                    }
-                    .into_iter();
-                    for (j, &i) in idx.iter().enumerate() {
-                        match &spends[j] {
-                            Ok(v) => spend[i] = Some(*v),
-                            Err(e) => notes[i].push(format!("expected_spend not computed: {e}")),
-                        }
-                        match values.get(j) {
-                            Some(Ok(v)) => {
-                                clv[i] = Some(*v);
-                                decile[i] = deciles.next().map(i32::from);
-                            }
-                            Some(Err(e)) => notes[i].push(format!("clv not computed: {e}")),
-                            None => {}
-                        }
-                        if x[j] == 0.0 {
-                            notes[i].push(
-                                "no repeat purchases: expected_spend is the population mean".into(),
-                            );
-                        }
-                    }
-                }
-            }
+            _ => {}
         }
     }
+    // Deciles rank the customers that have a value, in row order.
+    let valued: Vec<f64> = clv.iter().flatten().copied().collect();
+    let mut deciles = if valued.is_empty() {
+        Vec::new()
+    } else {
+        clv_deciles(&valued).map_err(ext)?
+    }
+    .into_iter();
+    let decile: Vec<Option<i32>> = clv
+        .iter()
+        .map(|v| v.and_then(|_| deciles.next().map(i32::from)))
+        .collect();
+
     let note: StringArray = notes
         .into_iter()
         .map(|mut v| {
@@ -648,7 +574,14 @@ fn customer_value(settings: &ValueSettings, fits: &Fits) -> Result<RecordBatch> 
         })
         .collect();
     let schema = Kind::CustomerValue.schema();
-    let valid_or_null = |values: &[f64], i: usize| rows.invalid[i].is_none().then(|| values[i]);
+    let modelled: Vec<bool> = (0..n).map(|i| rows.not_modelled(i).is_none()).collect();
+    let input = |values: &[f64]| -> ArrayRef {
+        Arc::new(
+            (0..n)
+                .map(|i| modelled[i].then(|| values[i]))
+                .collect::<Float64Array>(),
+        )
+    };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(
             rows.key
@@ -656,27 +589,11 @@ fn customer_value(settings: &ValueSettings, fits: &Fits) -> Result<RecordBatch> 
                 .map(|k| Some(k.clone().unwrap_or_default()))
                 .collect::<StringArray>(),
         ),
-        Arc::new(StringArray::from(vec![fits.model.name(); n])),
-        Arc::new(
-            (0..n)
-                .map(|i| valid_or_null(&rows.x, i))
-                .collect::<Float64Array>(),
-        ),
-        Arc::new(
-            (0..n)
-                .map(|i| valid_or_null(&rows.tx, i))
-                .collect::<Float64Array>(),
-        ),
-        Arc::new(
-            (0..n)
-                .map(|i| valid_or_null(&rows.t, i))
-                .collect::<Float64Array>(),
-        ),
-        Arc::new(
-            (0..n)
-                .map(|i| valid_or_null(&rows.m, i))
-                .collect::<Float64Array>(),
-        ),
+        Arc::new(StringArray::from(vec![name; n])),
+        input(&rows.x),
+        input(&rows.tx),
+        input(&rows.t),
+        input(&rows.m),
         Arc::new(Float64Array::from(p_alive)),
         Arc::new(Float64Array::from(expected)),
         Arc::new(Float64Array::from(expected_clv_horizon)),
@@ -707,15 +624,15 @@ fn model_fits(fits: &Fits) -> Result<RecordBatch> {
         customers.push(r.map(|r| r.customers));
         message.push(msg);
     };
-    match &fits.purchase {
-        Ok((params, report)) => {
-            for (name, value) in params.parameters() {
+    match fits.fitted.purchase() {
+        Ok(fit) => {
+            for (name, value) in fit.params.values() {
                 push(
                     fits.model.name(),
                     name,
                     Some(value),
-                    Some(report),
-                    report.message.to_string(),
+                    Some(&fit.report),
+                    fit.report.message.to_string(),
                 );
             }
         }
@@ -727,15 +644,16 @@ fn model_fits(fits: &Fits) -> Result<RecordBatch> {
             format!("not fitted: {e}"),
         ),
     }
-    match &fits.spend {
-        Ok((params, report)) => {
-            for (name, value) in [("p", params.p), ("q", params.q), ("gamma", params.gamma)] {
+    match fits.fitted.spend() {
+        Ok(fit) => {
+            let p = fit.params;
+            for (name, value) in [("p", p.p), ("q", p.q), ("gamma", p.gamma)] {
                 push(
                     "gamma_gamma",
                     name,
                     Some(value),
-                    Some(report),
-                    report.message.to_string(),
+                    Some(&fit.report),
+                    fit.report.message.to_string(),
                 );
             }
         }

@@ -156,6 +156,110 @@ async fn pareto_is_selectable_and_too_little_data_is_explained_not_fatal() {
     assert!(note.contains("not fitted"), "{note}");
 }
 
+/// The CDNOW table with customer 0001's repeat purchases at 0 in total and 0002's below 0.
+fn cdnow_rfm_with_non_positive_spend() -> RecordBatch {
+    let batch = cdnow_rfm();
+    let mut m = f64_col(&batch, "monetary_value");
+    m[0] = Some(0.0);
+    m[1] = Some(-4.0);
+    let mut columns = batch.columns().to_vec();
+    columns[4] = Arc::new(Float64Array::from(m));
+    RecordBatch::try_new(batch.schema(), columns).unwrap()
+}
+
+/// One exclusion policy (touchstone_value's ValueModel): a repeat buyer whose spend is 0 or
+/// less is left out of the Gamma-Gamma fit only, keeps P(alive) and expected purchases, and gets
+/// no expected spend or CLV, with the reason; everyone else is valued as before.
+#[tokio::test]
+async fn non_positive_spend_is_left_out_of_the_spend_model_only() {
+    let ctx = session(ValueSettings::default());
+    register(&ctx, "rfm", cdnow_rfm_with_non_positive_spend());
+    let fits = collect(
+        &ctx,
+        "select customers from value_model_fits('rfm') where model = 'gamma_gamma' limit 1",
+    )
+    .await;
+    // 946 repeat buyers in CDNOW, two of them left out.
+    assert_eq!(f64_col(&fits, "customers"), [Some(944.0)]);
+    let values = collect(&ctx, "select * from customer_value_model('rfm')").await;
+    let (p_alive, spend, clv) = (
+        f64_col(&values, "p_alive"),
+        f64_col(&values, "expected_spend"),
+        f64_col(&values, "clv"),
+    );
+    let notes = str_col(&values, "value_note");
+    for (i, why) in [
+        (
+            0,
+            "repeat purchases add up to 0: left out of the spend model",
+        ),
+        (
+            1,
+            "repeat purchases add up to less than 0: left out of the spend model",
+        ),
+    ] {
+        assert!(p_alive[i].is_some(), "row {i}");
+        assert_eq!((spend[i], clv[i]), (None, None), "row {i}");
+        assert!(
+            notes[i].as_deref().unwrap_or_default().contains(why),
+            "{:?}",
+            notes[i]
+        );
+    }
+    assert_eq!(f64_col(&values, "monetary_value")[1], Some(-4.0));
+    let valued = clv.iter().filter(|v| v.is_some()).count();
+    assert_eq!(
+        valued,
+        2357 - 2,
+        "the broken row and the two above have no CLV"
+    );
+}
+
+#[tokio::test]
+async fn rows_without_a_key_or_with_recency_but_no_repeats_are_not_modelled() {
+    let ctx = session(ValueSettings::default());
+    let batch = cdnow_rfm();
+    let mut key = str_col(&batch, "customer_key");
+    key[5] = None;
+    let mut tx = f64_col(&batch, "recency");
+    // Customer 0003 has no repeat purchases.
+    tx[2] = Some(4.0);
+    let mut columns = batch.columns().to_vec();
+    columns[0] = Arc::new(StringArray::from(key));
+    columns[2] = Arc::new(Float64Array::from(tx));
+    let schema = Arc::new(Schema::new(
+        batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ));
+    register(&ctx, "rfm", RecordBatch::try_new(schema, columns).unwrap());
+    let values = collect(&ctx, "select * from customer_value_model('rfm')").await;
+    let notes = str_col(&values, "value_note");
+    let p_alive = f64_col(&values, "p_alive");
+    assert!(
+        notes[5]
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("not modelled: customer_key is null;"),
+        "{:?}",
+        notes[5]
+    );
+    assert!(
+        notes[2]
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("not modelled: recency 4 without repeat purchases"),
+        "{:?}",
+        notes[2]
+    );
+    assert_eq!((p_alive[2], p_alive[5]), (None, None));
+    // The other rows are fitted and scored.
+    assert!(p_alive[0].is_some());
+}
+
 #[tokio::test]
 async fn wrong_input_is_a_planning_error_naming_the_column() {
     let ctx = session(ValueSettings::default());
