@@ -41,7 +41,8 @@ generate: release ## Write sample exports into $(RAW) (overwrites)
 
 test: test-deps fmt clippy deny machete doc nextest doctest ## Everything CI runs: format, lints, licenses, unused deps, docs, all tests
 
-test-deps: $(VENV)/.installed $(AZURITE) ## Install what the tests need (Python venv: pyarrow, deltalake, duckdb, moto; Azurite; cargo-deny, cargo-machete)
+test-deps: $(VENV)/.installed $(AZURITE) ## Install what the tests need (Python venv: pyarrow, deltalake, duckdb, moto, psycopg; Azurite; psql; cargo-deny, cargo-machete)
+	@command -v psql >/dev/null || { apt-get update && apt-get install -y postgresql-client; }
 	@command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 	@command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
 	@command -v cargo-machete >/dev/null || cargo install cargo-machete --locked --version 0.9.2

@@ -10,6 +10,7 @@ mod common;
 mod e2e;
 mod errors;
 mod interop;
+mod serve;
 mod slt;
 mod trust;
 mod value;

@@ -21,6 +21,7 @@ use tracing_subscriber::EnvFilter;
 mod generate;
 mod progress;
 mod query;
+mod serve;
 mod value;
 
 use progress::Progress;
@@ -86,6 +87,13 @@ enum Command {
     },
     /// Write realistic sample exports in the vendors' formats, with planted ground truth.
     Generate(generate::GenerateArgs),
+    /// Serve the committed tables over the PostgreSQL protocol, read-only, for BI tools and
+    /// psql: marts in schema `marts`, metric tables in `metrics`, the run ledger and rejects in
+    /// `ops`, staging in `staging` with --staging. Example:
+    /// `touchstone serve add-user analyst --users users.txt` then
+    /// `touchstone serve --warehouse warehouse --users users.txt` and
+    /// `psql "host=127.0.0.1 port=5433 dbname=touchstone user=analyst"`.
+    Serve(serve::ServeCommand),
     /// Customer-value models on an order history (BG/NBD, Pareto/NBD, Gamma-Gamma, CLV).
     Value {
         #[command(subcommand)]
@@ -255,5 +263,6 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
         }
         Command::Generate(args) => generate::run(args, progress),
         Command::Value { command } => value::run(command, &cwd).await,
+        Command::Serve(command) => serve::run(command, &cwd).await,
     }
 }

@@ -462,6 +462,36 @@ impl Warehouse {
         table_provider(ctx, table, &url).await.map(Some)
     }
 
+    /// The latest committed version of a listed table, asking the store for commits after
+    /// `known` (the version a reader already has; `0` lists the whole log).
+    pub async fn latest_version(&self, entry: &TableEntry, known: u64) -> Result<u64, LoadError> {
+        let table = self
+            .builder(&entry.url)?
+            .build()
+            .map_err(|e| delta_error(&entry.url, e))?;
+        table
+            .log_store()
+            .get_latest_version(known)
+            .await
+            .map_err(|e| delta_error(&entry.url, e))
+    }
+
+    /// A provider reading a listed table at its current version, pinned to that version (a
+    /// commit that lands later is not seen through it), with the version; `None` when the
+    /// table has gone.
+    pub async fn versioned_provider(
+        &self,
+        ctx: &SessionContext,
+        entry: &TableEntry,
+    ) -> Result<Option<(u64, Arc<dyn TableProvider>)>, LoadError> {
+        let Some(table) = self.load(&entry.url).await? else {
+            return Ok(None);
+        };
+        let version = table.version().unwrap_or_default();
+        let provider = table_provider(ctx, table, &entry.url).await?;
+        Ok(Some((version, provider)))
+    }
+
     /// Registers every table of the warehouse in `ctx` under its SQL name; returns them.
     pub async fn register_all(&self, ctx: &SessionContext) -> Result<Vec<TableEntry>, LoadError> {
         let tables = self.list_tables().await?;

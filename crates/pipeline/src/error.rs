@@ -70,6 +70,9 @@ pub enum PipelineError {
     /// A statement that would write, or read outside the warehouse, was refused.
     #[error("{0}")]
     ReadOnly(String),
+    /// A statement that would read files, URLs or other databases was refused.
+    #[error("{0}")]
+    OutsideWarehouse(String),
     /// A bug: an invariant Touchstone checks did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -102,7 +105,8 @@ impl PipelineError {
             | PipelineError::Storage { .. }
             | PipelineError::Engine { .. }
             | PipelineError::Query(_)
-            | PipelineError::ReadOnly(_) => ErrorKind::RunFailed,
+            | PipelineError::ReadOnly(_)
+            | PipelineError::OutsideWarehouse(_) => ErrorKind::RunFailed,
             PipelineError::Internal(_) => ErrorKind::Internal,
         }
     }
