@@ -263,16 +263,23 @@ impl Stages<'_> {
         listed: &[Listed<'_>],
         report: &mut RunReport,
     ) -> Result<(), PipelineError> {
-        let mut staged_rows: BTreeMap<StagingTable, Written> = BTreeMap::new();
         for l in listed {
             let (source_report, written, rejects) = self.stage_source(l).await?;
+            // Recorded as each source commits, so a run that fails later still names every
+            // table version it committed (in the ledger's detail).
             for (table, w) in written {
-                let total = staged_rows.entry(table).or_insert(Written {
-                    rows: 0,
-                    version: 0,
-                });
-                total.rows += w.rows;
-                total.version = w.version;
+                let name = format!("staging/{}", table.name());
+                match report.tables.iter_mut().find(|t| t.table == name) {
+                    Some(t) => {
+                        t.rows += w.rows;
+                        t.version = w.version;
+                    }
+                    None => report.tables.push(TableReport {
+                        table: name,
+                        rows: w.rows,
+                        version: w.version,
+                    }),
+                }
             }
             report.tables.push(TableReport {
                 table: format!("rejects/{}", l.source.name),
@@ -280,13 +287,6 @@ impl Stages<'_> {
                 version: rejects.version,
             });
             report.sources.push(source_report);
-        }
-        for (table, w) in &staged_rows {
-            report.tables.push(TableReport {
-                table: format!("staging/{}", table.name()),
-                rows: w.rows,
-                version: w.version,
-            });
         }
         self.models_and_metrics(report).await
     }
