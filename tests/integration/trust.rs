@@ -412,52 +412,6 @@ fn one_bad_file_never_sinks_a_run_and_nothing_is_lost_silently() {
     assert_eq!(before.stdout, after.stdout);
 }
 
-/// One row: its non-float cells as text, and its floats.
-type Row = (String, Vec<Option<f64>>);
-
-/// Every row of every table of a warehouse, each table's rows sorted.
-async fn snapshot(warehouse: &str) -> std::collections::BTreeMap<String, Vec<Row>> {
-    use arrow::util::display::{ArrayFormatter, FormatOptions};
-    let url = touchstone_core::store::resolve_url(warehouse, &repo_root()).expect("url");
-    let reader = touchstone_pipeline::WarehouseReader::open(&url).expect("open");
-    let (ctx, tables) = reader.session().await.expect("session");
-    let mut out = std::collections::BTreeMap::new();
-    for t in tables {
-        let name = t.sql_name();
-        let mut table_rows: Vec<Row> = Vec::new();
-        for batch in rows(&ctx, &format!("select * from {name}")).await {
-            let options = FormatOptions::default().with_null("∅");
-            let mut texts = Vec::new();
-            let mut floats = Vec::new();
-            for c in batch.columns() {
-                match c.as_any().downcast_ref::<arrow::array::Float64Array>() {
-                    Some(f) => floats.push(f),
-                    None => texts
-                        .push(ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter")),
-                }
-            }
-            for row in 0..batch.num_rows() {
-                let cells: Vec<String> = texts.iter().map(|f| f.value(row).to_string()).collect();
-                let values = floats
-                    .iter()
-                    .map(|f| (!arrow::array::Array::is_null(*f, row)).then(|| f.value(row)))
-                    .collect();
-                table_rows.push((cells.join("|"), values));
-            }
-        }
-        table_rows.sort_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| {
-                let bits = |v: &Vec<Option<f64>>| {
-                    v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>()
-                };
-                bits(&a.1).cmp(&bits(&b.1))
-            })
-        });
-        out.insert(name, table_rows);
-    }
-    out
-}
-
 /// The same exports run twice for the same date give the same tables: every key, count, text,
 /// date, decile and segment exactly; floating-point values to 1e-12, relative, because SQL sums
 /// and averages add up partitions in the order they finish and can differ in the last bits.
@@ -491,29 +445,6 @@ async fn the_same_inputs_give_the_same_outputs() {
             .expect("run");
         snapshots.push(snapshot(&wh).await);
     }
-    let (a, b) = (&snapshots[0], &snapshots[1]);
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    for (table, rows_a) in a {
-        let rows_b = &b[table];
-        assert_eq!(rows_a.len(), rows_b.len(), "{table}");
-        if table == "_touchstone_runs" {
-            // Wall-clock durations and per-run details differ by design.
-            continue;
-        }
-        let tolerance = 1e-12;
-        for (x, y) in rows_a.iter().zip(rows_b) {
-            assert_eq!(x.0, y.0, "{table}: rows differ");
-            for (u, v) in x.1.iter().zip(&y.1) {
-                let same = match (u, v) {
-                    (Some(u), Some(v)) => {
-                        u.to_bits() == v.to_bits()
-                            || (u - v).abs() <= tolerance * u.abs().max(v.abs())
-                    }
-                    (None, None) => true,
-                    _ => false,
-                };
-                assert!(same, "{table}: {u:?} != {v:?} in row {}", x.0);
-            }
-        }
-    }
+    // Keys, counts, texts, dates, deciles and segments exactly; floats to 1e-12.
+    assert_same_tables(&snapshots[0], &snapshots[1], 1e-12);
 }

@@ -11,7 +11,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,12 +25,14 @@ use datafusion::prelude::SessionContext;
 use object_store::ObjectStore;
 use touchstone_core::clock::{Clock, SystemClock};
 use touchstone_core::config::Source;
+use touchstone_core::diagnostic::Span;
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode};
-use touchstone_core::schema::{SOURCE_COLUMN, StagingTable, rejects_schema};
+use touchstone_core::schema::{FILE_COLUMN, SOURCE_COLUMN, StagingTable, rejects_schema};
 use touchstone_extract::source::{SourceFile, list_source, read_bytes};
 use touchstone_extract::{
     BATCH_ROWS, ExtractError, FileStats, Lineage, ReadOptions, Reject, SalesforceObject, Sink,
 };
+use touchstone_load::files::{self, FileState};
 use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, Written, ledger};
 use tracing::{info, warn};
 use url::Url;
@@ -50,6 +52,7 @@ pub struct Run<'a> {
     date: Option<NaiveDate>,
     clock: Arc<dyn Clock>,
     progress: Arc<dyn Progress>,
+    full_refresh: bool,
 }
 
 impl<'a> Run<'a> {
@@ -60,7 +63,14 @@ impl<'a> Run<'a> {
             date: None,
             clock: Arc::new(SystemClock),
             progress: Arc::new(NoProgress),
+            full_refresh: false,
         }
+    }
+
+    /// Restages every file of every source, not only new and changed ones.
+    pub fn with_full_refresh(mut self, full_refresh: bool) -> Self {
+        self.full_refresh = full_refresh;
+        self
     }
 
     /// The logical date of the run.
@@ -161,6 +171,7 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         date,
         run_id: &run_id,
         progress: run.progress.as_ref(),
+        full_refresh: run.full_refresh,
     };
     let outcome = stages.run(&listed, &mut report).await;
 
@@ -255,6 +266,7 @@ struct Stages<'r> {
     date: NaiveDate,
     run_id: &'r str,
     progress: &'r dyn Progress,
+    full_refresh: bool,
 }
 
 impl Stages<'_> {
@@ -281,11 +293,13 @@ impl Stages<'_> {
                     }),
                 }
             }
-            report.tables.push(TableReport {
-                table: format!("rejects/{}", l.source.name),
-                rows: rejects.rows,
-                version: rejects.version,
-            });
+            if let Some(rejects) = rejects {
+                report.tables.push(TableReport {
+                    table: format!("rejects/{}", l.source.name),
+                    rows: rejects.rows,
+                    version: rejects.version,
+                });
+            }
             report.sources.push(source_report);
         }
         self.models_and_metrics(report).await
@@ -293,11 +307,40 @@ impl Stages<'_> {
 
     /// Stages one source: every table its format writes gets one streaming commit that replaces
     /// this source's rows, and its rejects stream into `rejects/<source>` the same way.
-    async fn stage_source(
-        &self,
-        l: &Listed<'_>,
-    ) -> Result<(SourceReport, Vec<(StagingTable, Written)>, Written), PipelineError> {
+    async fn stage_source(&self, l: &Listed<'_>) -> Result<Staged, PipelineError> {
         let source = l.source;
+        let plan = self.plan_source(l).await?;
+        if plan.read.is_empty() && !plan.refresh_all {
+            info!(source = %source.name, unchanged = plan.unchanged.len(), "no new or changed files");
+            let report = SourceReport {
+                name: source.name.clone(),
+                format: source.format.to_string(),
+                files_unchanged: plan.unchanged.len() as u64,
+                files_ignored: l.ignored.iter().map(Url::to_string).collect(),
+                ..SourceReport::default()
+            };
+            return Ok((report, Vec::new(), None));
+        }
+        let read_files: Vec<String> = plan.read.iter().map(|f| f.url.to_string()).collect();
+        let (staging_mode, rejects_mode) = if plan.refresh_all {
+            (
+                WriteMode::ReplacePartition {
+                    column: SOURCE_COLUMN.into(),
+                    value: source.name.clone(),
+                },
+                WriteMode::Overwrite,
+            )
+        } else {
+            let replace = |partition| WriteMode::ReplaceFiles {
+                partition,
+                file_column: FILE_COLUMN.into(),
+                files: read_files.clone(),
+            };
+            (
+                replace(Some((SOURCE_COLUMN.into(), source.name.clone()))),
+                replace(None),
+            )
+        };
         let mut writers = BTreeMap::new();
         for table in source.format.tables() {
             let writer = self
@@ -306,10 +349,7 @@ impl Stages<'_> {
                     TableKind::Staging,
                     table.name(),
                     table.schema(),
-                    WriteMode::ReplacePartition {
-                        column: SOURCE_COLUMN.into(),
-                        value: source.name.clone(),
-                    },
+                    staging_mode.clone(),
                 )
                 .map_err(PipelineError::storage(format!(
                     "writing staging/{} for source '{}'",
@@ -324,7 +364,7 @@ impl Stages<'_> {
                 TableKind::Rejects,
                 &source.name,
                 rejects_schema(),
-                WriteMode::Overwrite,
+                rejects_mode,
             )
             .map_err(PipelineError::storage(format!(
                 "writing rejects/{}",
@@ -335,7 +375,9 @@ impl Stages<'_> {
             senders: writers.iter().map(|(t, w)| (*t, w.sender())).collect(),
             rejects: RejectBuffer::new(&source.name, self.date, rejects_writer.sender()),
         };
-        let (source_report, first_reject) = self.extract_source(l, sink).await?;
+        let (mut source_report, first_reject, per_file) =
+            self.extract_source(l, &plan.read, sink).await?;
+        source_report.files_unchanged = plan.unchanged.len() as u64;
         if let Some(exceeded) = over_limits(source, &source_report) {
             // The rejects are committed so they can be inspected; this source's staging rows
             // are not (dropping the writers abandons their commits).
@@ -379,7 +421,91 @@ impl Stages<'_> {
                 "rows rejected; see rejects/{}", source.name
             );
         }
-        Ok((source_report, written, w))
+        self.record_files(source, &plan, &per_file).await?;
+        Ok((source_report, written, Some(w)))
+    }
+
+    /// Which files of a source this run reads: new and changed ones, or all of them on a full
+    /// refresh, the first run of the source, or after its settings changed.
+    async fn plan_source<'l>(&self, l: &'l Listed<'_>) -> Result<SourcePlan<'l>, PipelineError> {
+        let source = l.source;
+        let settings = source_settings(source);
+        let previous = if self.full_refresh {
+            HashMap::new()
+        } else {
+            files::read(self.warehouse, &source.name)
+                .await
+                .map_err(PipelineError::storage(format!(
+                    "reading _touchstone/files for source '{}'",
+                    source.name
+                )))?
+        };
+        let refresh_all = previous.is_empty() || previous.values().any(|f| f.settings != settings);
+        let mut plan = SourcePlan {
+            refresh_all,
+            settings,
+            previous,
+            read: Vec::new(),
+            unchanged: Vec::new(),
+        };
+        for file in &l.files {
+            let same = !refresh_all
+                && plan.previous.get(file.url.as_str()).is_some_and(|f| {
+                    f.unchanged(
+                        file.meta.size,
+                        file.meta.e_tag.as_deref(),
+                        file.meta.last_modified,
+                    )
+                });
+            if same {
+                plan.unchanged.push(file);
+            } else {
+                plan.read.push(file);
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Records what the source's files were when staged, for the next run to compare with.
+    async fn record_files(
+        &self,
+        source: &Source,
+        plan: &SourcePlan<'_>,
+        per_file: &HashMap<String, FileStats>,
+    ) -> Result<(), PipelineError> {
+        let mut states: Vec<FileState> = if plan.refresh_all {
+            Vec::new()
+        } else {
+            // Files not read this run keep their record, listed now or not (their rows stay).
+            plan.previous
+                .values()
+                .filter(|f| !per_file.contains_key(&f.file))
+                .cloned()
+                .collect()
+        };
+        for file in &plan.read {
+            let url = file.url.to_string();
+            let stats = per_file.get(&url).cloned().unwrap_or_default();
+            states.push(FileState {
+                source: source.name.clone(),
+                file: url,
+                size: file.meta.size,
+                e_tag: file.meta.e_tag.clone(),
+                last_modified: file.meta.last_modified,
+                settings: plan.settings.clone(),
+                run_id: self.run_id.to_string(),
+                rows_read: stats.rows_read,
+                rows_staged: stats.rows_staged,
+                rows_rejected: stats.rows_rejected,
+            });
+        }
+        states.sort_by(|a, b| a.file.cmp(&b.file));
+        files::write(self.warehouse, &source.name, &states)
+            .await
+            .map_err(PipelineError::storage(format!(
+                "recording the files of source '{}'",
+                source.name
+            )))
     }
 
     fn committed(&self, table: &str, w: Written) {
@@ -390,12 +516,14 @@ impl Stages<'_> {
         });
     }
 
-    /// Reads every file of a source into the sink; returns the counts and the first reject.
+    /// Reads `files` of a source into the sink; returns the counts, the first reject and each
+    /// file's counts.
     async fn extract_source(
         &self,
         l: &Listed<'_>,
+        files: &[&SourceFile],
         mut sink: StreamSink,
-    ) -> Result<(SourceReport, Option<String>), PipelineError> {
+    ) -> Result<(SourceReport, Option<String>, HashMap<String, FileStats>), PipelineError> {
         let source = l.source;
         let mut report = SourceReport {
             name: source.name.clone(),
@@ -415,7 +543,8 @@ impl Stages<'_> {
             error: Box::new(error),
         };
         let mut totals = FileStats::default();
-        for file in &l.files {
+        let mut per_file = HashMap::new();
+        for file in files.iter().copied() {
             let file_text = file.url.to_string();
             let bytes = match read_bytes(l.store.as_ref(), file).await {
                 Ok(bytes) => bytes,
@@ -477,6 +606,7 @@ impl Stages<'_> {
             });
             report.files += 1;
             totals.add(&stats);
+            per_file.insert(file.url.to_string(), stats);
         }
         report.rows_read = totals.rows_read;
         report.rows_staged = totals.rows_staged;
@@ -504,7 +634,7 @@ impl Stages<'_> {
                 report.duplicates
             )));
         }
-        Ok((report, first_reject))
+        Ok((report, first_reject, per_file))
     }
 
     /// Builds the models in dependency order (marts are committed and read back from the
@@ -657,6 +787,35 @@ async fn register_staging(
             .map_err(engine())?;
     }
     Ok(())
+}
+
+/// What staging one source produced: its report, each staging table's commit, the rejects
+/// commit (none when nothing was read).
+type Staged = (SourceReport, Vec<(StagingTable, Written)>, Option<Written>);
+
+/// The files of a source this run reads, and what is known of them.
+struct SourcePlan<'l> {
+    /// Every file is read and the source's rows replaced (full refresh, first run, changed
+    /// settings).
+    refresh_all: bool,
+    /// The source's settings, as recorded with each file.
+    settings: String,
+    /// The files as last staged.
+    previous: HashMap<String, FileState>,
+    /// Files to read.
+    read: Vec<&'l SourceFile>,
+    /// Files unchanged since they were staged.
+    unchanged: Vec<&'l SourceFile>,
+}
+
+/// The settings of a source that decide how its files are read (format, time zone, object,
+/// layout options...): the source as configured, without where it is written in the pipeline
+/// file. When they change, every file of the source is restaged.
+fn source_settings(source: &Source) -> String {
+    let mut settings = source.clone();
+    settings.path_span = Span::new("", 0, 0);
+    settings.location_text.clear();
+    format!("{settings:?}")
 }
 
 /// Sends a file's batches to the staging writers and its rejects to the rejects writer.
