@@ -22,7 +22,9 @@ use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use object_store::ObjectStore;
+use futures::{StreamExt as _, TryStreamExt as _};
+use object_store::{ObjectStore, ObjectStoreExt as _};
+use tokio_util::io::{StreamReader, SyncIoBridge};
 use touchstone_core::clock::{Clock, SystemClock};
 use touchstone_core::config::Source;
 use touchstone_core::diagnostic::Span;
@@ -544,10 +546,32 @@ impl Stages<'_> {
         };
         let mut totals = FileStats::default();
         let mut per_file = HashMap::new();
-        for file in files.iter().copied() {
+        // Small files are fetched a few at a time ahead of the reader (many small CTR files
+        // must not wait on one request each); large ones are streamed, so memory is bounded by
+        // batches, not by file size.
+        // The fetches own what they use: a stream of closures borrowing the listing would not
+        // be `Send` for every lifetime the run future needs.
+        let fetches: Vec<_> = files
+            .iter()
+            .map(|file| {
+                let store = Arc::clone(&l.store);
+                let file = (*file).clone();
+                async move {
+                    let body = fetch(store.as_ref(), &file).await;
+                    (file, body)
+                }
+            })
+            .collect();
+        let mut bodies = futures::stream::iter(fetches).buffered(PREFETCH_FILES);
+        while let Some((file, body)) = bodies.next().await {
+            let file = &file;
             let file_text = file.url.to_string();
-            let bytes = match read_bytes(l.store.as_ref(), file).await {
-                Ok(bytes) => bytes,
+            let reader: Box<dyn std::io::Read + Send> = match body {
+                Ok(Body::Whole(bytes)) => Box::new(std::io::Cursor::new(bytes)),
+                Ok(Body::Stream(result)) => {
+                    let stream = result.into_stream().map_err(std::io::Error::other);
+                    Box::new(SyncIoBridge::new(StreamReader::new(stream)))
+                }
                 Err(e) => {
                     sink.reject_file(&file_text, &e.to_string())
                         .map_err(extract_error)?;
@@ -566,7 +590,6 @@ impl Stages<'_> {
                     file: &file_text,
                     ingest_date: date,
                 };
-                let reader: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(bytes));
                 let (stats, outcome) = match touchstone_extract::decompress(&file_text, reader) {
                     Ok(mut input) => touchstone_extract::read_file_partial(
                         format, &options, &lineage, &mut input, &mut sink,
@@ -787,6 +810,37 @@ async fn register_staging(
             .map_err(engine())?;
     }
     Ok(())
+}
+
+/// Files read ahead of the one being parsed.
+const PREFETCH_FILES: usize = 8;
+
+/// Files up to this size are fetched whole (and ahead); larger ones are streamed.
+const WHOLE_FILE_BYTES: u64 = 8 << 20;
+
+/// A file's content on its way to a reader.
+enum Body {
+    /// Fetched whole.
+    Whole(bytes::Bytes),
+    /// Opened, to be streamed.
+    Stream(object_store::GetResult),
+}
+
+async fn fetch(
+    store: &dyn ObjectStore,
+    file: &SourceFile,
+) -> Result<Body, touchstone_extract::source::ListError> {
+    if file.meta.size <= WHOLE_FILE_BYTES {
+        return read_bytes(store, file).await.map(Body::Whole);
+    }
+    store
+        .get(&file.meta.location)
+        .await
+        .map(Body::Stream)
+        .map_err(|source| touchstone_extract::source::ListError::List {
+            location: file.url.to_string(),
+            source,
+        })
 }
 
 /// What staging one source produced: its report, each staging table's commit, the rejects
