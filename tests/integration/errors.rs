@@ -161,7 +161,8 @@ fn a_missing_source_path_stops_the_run_before_anything_is_written() {
         "2026-08-01",
         &[],
     );
-    assert_eq!(output.status.code(), Some(1));
+    // Exit 3: a source with no files (a scheduler can retry later, unlike bad config, 1).
+    assert_eq!(output.status.code(), Some(3));
     let err = stderr(&output);
     assert!(
         err.contains("pipelines/customer_success.yaml:17:11: error[E1009]: source 'salesforce': no file matches"),

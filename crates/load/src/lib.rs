@@ -50,6 +50,7 @@ use url::Url;
 
 pub mod files;
 pub mod ledger;
+pub mod lock;
 pub mod stream;
 
 pub use stream::{BatchSender, TableStream, WriterGone};

@@ -50,7 +50,10 @@
 //! # Ok(()) }
 //! ```
 
+mod backfill;
 mod error;
+mod lease;
+pub mod ledger;
 mod prepare;
 pub mod progress;
 mod reader;
@@ -58,7 +61,10 @@ mod report;
 mod run;
 pub mod value_fit;
 
+pub use backfill::{Backfill, BackfillDate};
 pub use error::{ErrorKind, PipelineError};
+pub use lease::{DEFAULT_LEASE_TTL, owner as lease_owner};
+pub use ledger::{LedgerRun, ledger_runs};
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};
 pub use reader::{WarehouseReader, check_read_only, warehouse_url};

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::{ArrayRef, Date32Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
@@ -39,6 +39,7 @@ use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, Written, led
 use tracing::{info, warn};
 use url::Url;
 
+use crate::lease::{DEFAULT_LEASE_TTL, RunLease};
 use crate::prepare::session;
 use crate::progress::{NoProgress, Progress, RunEvent};
 use crate::report::{RunReport, SourceReport, TableReport};
@@ -55,6 +56,8 @@ pub struct Run<'a> {
     clock: Arc<dyn Clock>,
     progress: Arc<dyn Progress>,
     full_refresh: bool,
+    lock_wait: Option<Duration>,
+    lease_ttl: Duration,
 }
 
 impl<'a> Run<'a> {
@@ -66,7 +69,25 @@ impl<'a> Run<'a> {
             clock: Arc::new(SystemClock),
             progress: Arc::new(NoProgress),
             full_refresh: false,
+            lock_wait: None,
+            lease_ttl: DEFAULT_LEASE_TTL,
         }
+    }
+
+    /// While another run of the pipeline holds its lock, wait up to `wait` for it (by default a
+    /// run fails at once with [`PipelineError::LockHeld`]). `Duration::MAX` waits as long as it
+    /// takes.
+    pub fn with_lock_wait(mut self, wait: Option<Duration>) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// How long the run's lease on the pipeline lasts unless renewed (default 60 s; renewed
+    /// every third of that). A run that dies leaves its lease to expire after this long, or
+    /// to be taken over at once by a run on the same host that sees its process is gone.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
     }
 
     /// Restages every file of every source, not only new and changed ones.
@@ -122,11 +143,12 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         date,
         started_at.format("%Y%m%dT%H%M%S%.3fZ")
     );
-    let mut report = RunReport {
+    let report = RunReport {
         run_id: run_id.clone(),
         pipeline: pipeline.name.clone(),
         date: date.to_string(),
         warehouse: pipeline.warehouse.to_string(),
+        definitions: run.prepared.definition_hashes(),
         ..RunReport::default()
     };
     info!(pipeline = %pipeline.name, %date, warehouse = %pipeline.warehouse, run_id = %run_id, "run started");
@@ -139,10 +161,43 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         .check_writable()
         .await
         .map_err(PipelineError::storage("before the run"))?;
+    // One run of a pipeline at a time: the lease is taken before anything is written.
+    let lease = RunLease::acquire(
+        &warehouse,
+        &pipeline.name,
+        &run_id,
+        Arc::clone(&run.clock),
+        run.lease_ttl,
+        run.lock_wait,
+    )
+    .await?;
+    let result = locked(
+        &run, &listed, &warehouse, &lease, report, started, started_at, date,
+    )
+    .await;
+    lease.release().await;
+    result
+}
+
+/// The run once it holds the pipeline's lease: the ledger's `running` row, the stages, the
+/// ledger's final row.
+#[allow(clippy::too_many_arguments)]
+async fn locked(
+    run: &Run<'_>,
+    listed: &[Listed<'_>],
+    warehouse: &Warehouse,
+    lease: &RunLease,
+    mut report: RunReport,
+    started: Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
+    date: NaiveDate,
+) -> Result<RunReport, PipelineError> {
+    let pipeline = &run.prepared.pipeline;
+    let run_id = report.run_id.clone();
     // The ledger shows the run as `running` until its final row lands, so a run that is killed
     // shows as such; the final row names every table version the run committed.
     ledger::record_run(
-        &warehouse,
+        warehouse,
         &ledger::RunRecord {
             run_id: run_id.clone(),
             pipeline: pipeline.name.clone(),
@@ -169,13 +224,14 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
 
     let stages = Stages {
         prepared: run.prepared,
-        warehouse: &warehouse,
+        warehouse,
+        lease,
         date,
         run_id: &run_id,
         progress: run.progress.as_ref(),
         full_refresh: run.full_refresh,
     };
-    let outcome = stages.run(&listed, &mut report).await;
+    let outcome = stages.run(listed, &mut report).await;
 
     report.elapsed_secs = started.elapsed().as_secs_f64();
     let (read, staged, rejected) = report.totals();
@@ -190,7 +246,7 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         ),
     };
     let recorded = ledger::record_run(
-        &warehouse,
+        warehouse,
         &ledger::RunRecord {
             run_id,
             pipeline: pipeline.name.clone(),
@@ -265,6 +321,7 @@ async fn list_sources(sources: &[Source]) -> Result<Vec<Listed<'_>>, PipelineErr
 struct Stages<'r> {
     prepared: &'r Prepared,
     warehouse: &'r Warehouse,
+    lease: &'r RunLease,
     date: NaiveDate,
     run_id: &'r str,
     progress: &'r dyn Progress,
@@ -278,6 +335,7 @@ impl Stages<'_> {
         report: &mut RunReport,
     ) -> Result<(), PipelineError> {
         for l in listed {
+            self.lease.check()?;
             let (source_report, written, rejects) = self.stage_source(l).await?;
             // Recorded as each source commits, so a run that fails later still names every
             // table version it committed (in the ledger's detail).
@@ -690,6 +748,7 @@ impl Stages<'_> {
                 }
                 continue;
             }
+            self.lease.check()?;
             self.progress.event(&RunEvent::ModelStarted {
                 model: model.name.clone(),
             });
@@ -734,6 +793,7 @@ impl Stages<'_> {
             }
         }
 
+        self.lease.check()?;
         self.progress.event(&RunEvent::MetricsStarted);
         let metrics = touchstone_metrics::compile_all(&ctx, &self.prepared.metrics).await?;
         if let Some(df) = metrics {
@@ -865,7 +925,7 @@ struct SourcePlan<'l> {
 /// The settings of a source that decide how its files are read (format, time zone, object,
 /// layout options...): the source as configured, without where it is written in the pipeline
 /// file. When they change, every file of the source is restaged.
-fn source_settings(source: &Source) -> String {
+pub(crate) fn source_settings(source: &Source) -> String {
     let mut settings = source.clone();
     settings.path_span = Span::new("", 0, 0);
     settings.location_text.clear();
