@@ -161,7 +161,8 @@ fn a_missing_source_path_stops_the_run_before_anything_is_written() {
         "2026-08-01",
         &[],
     );
-    assert_eq!(output.status.code(), Some(1));
+    // Exit 3: a source with no files (a scheduler can retry later, unlike bad config, 1).
+    assert_eq!(output.status.code(), Some(3));
     let err = stderr(&output);
     assert!(
         err.contains("pipelines/customer_success.yaml:17:11: error[E1009]: source 'salesforce': no file matches"),
@@ -323,6 +324,39 @@ async fn a_failed_run_is_recorded_in_the_ledger() {
     assert!(err.contains("marts/zz_boom"), "{err}");
 
     let ctx = session(&warehouse, &raw).await;
+    // The failed run's ledger row names every table version it committed before failing: each
+    // staging table's current version is the one the failed run reports.
+    let detail = rows(
+        &ctx,
+        "select detail from _touchstone_runs where status = 'failed'",
+    )
+    .await;
+    let detail =
+        arrow::util::display::array_value_to_string(detail[0].column(0), 0).expect("detail");
+    let detail: serde_json::Value = serde_json::from_str(&detail).expect("detail JSON");
+    let reported = detail["summary"]["tables"]
+        .as_array()
+        .expect("tables")
+        .clone();
+    let url = touchstone_core::store::resolve_url(&warehouse, &repo_root()).expect("url");
+    let wh = touchstone_load::Warehouse::open(&url).expect("open");
+    for entry in wh.list_tables().await.expect("tables") {
+        if entry.kind != touchstone_load::TableKind::Staging {
+            continue;
+        }
+        let table = wh
+            .open_table(entry.kind, &entry.name)
+            .await
+            .expect("open")
+            .expect("table");
+        let version = table.version().expect("version") as u64;
+        let name = format!("staging/{}", entry.name);
+        let by_run = reported
+            .iter()
+            .find(|t| t["table"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} not in the failed run's detail: {detail}"));
+        assert_eq!(by_run["version"], version, "{name}");
+    }
     let failed = rows(&ctx, "select status, detail from _touchstone_runs").await;
     let text = arrow::util::pretty::pretty_format_batches(&failed)
         .expect("format")

@@ -9,7 +9,9 @@
 mod common;
 mod e2e;
 mod errors;
+mod incremental;
 mod interop;
+mod ops;
 mod serve;
 mod slt;
 mod trust;

@@ -1,9 +1,11 @@
 //! `touchstone`: the customer-success warehouse pipeline.
 //!
-//! Exit codes: 0 success; 1 invalid configuration, models or metrics, or a source with no
-//! files (every problem printed as `file:line:col: error[Ennnn]: ...`); 2 a run or query that
-//! failed; 4 a source rejected more than its `max_bad_files` / `max_reject_ratio` allow; clap's
-//! usage errors also exit 2.
+//! Exit codes ([`EXIT_CODES`], decided by `touchstone_pipeline::ErrorKind::exit_code`):
+//! 0 success; 1 invalid configuration, models or metrics (every problem printed as
+//! `file:line:col: error[Ennnn]: ...`); 2 a run or query that failed (storage, engine, internal
+//! error; clap's usage errors also exit 2); 3 a source with no files; 4 a source rejected more
+//! than its `max_bad_files` / `max_reject_ratio` allow; 5 another run of the pipeline holds its
+//! lock.
 
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
@@ -18,7 +20,9 @@ use touchstone_core::diagnostic::Diagnostics;
 use touchstone_pipeline::{ErrorKind, PipelineError, Prepared, Run, WarehouseReader};
 use tracing_subscriber::EnvFilter;
 
+mod crashpoint;
 mod generate;
+mod ops;
 mod progress;
 mod query;
 mod serve;
@@ -26,11 +30,21 @@ mod value;
 
 use progress::Progress;
 
+/// The exit codes, as `--help` prints them.
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  invalid configuration, models or metrics (nothing was written)
+  2  the run or query failed (storage, engine, internal error; also usage errors)
+  3  a source matched no file (nothing was written)
+  4  a source rejected more than its max_bad_files / max_reject_ratio allow
+  5  another run of the pipeline holds its lock (use --wait to wait for it)";
+
 #[derive(Parser)]
 #[command(
     name = "touchstone",
     version,
-    about = "Customer-success warehouse: vendor exports in, journeys, value and metrics out, as Delta tables."
+    about = "Customer-success warehouse: vendor exports in, journeys, value and metrics out, as Delta tables.",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     /// Log format on stderr.
@@ -64,6 +78,17 @@ enum Command {
         /// Print the summary as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Restage every file of every source (by default only files that are new or changed
+        /// since they were staged are read).
+        #[arg(long)]
+        full_refresh: bool,
+        /// When another run of the pipeline holds its lock, wait for it instead of exiting
+        /// with code 5.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up (exit 5) after this many seconds.
+        #[arg(long, requires = "wait")]
+        wait_timeout_secs: Option<u64>,
     },
     /// Check a pipeline, its metric definitions and every SQL model's plan, without data.
     Validate {
@@ -94,6 +119,12 @@ enum Command {
     /// `touchstone serve --warehouse warehouse --users users.txt` and
     /// `psql "host=127.0.0.1 port=5433 dbname=touchstone user=analyst"`.
     Serve(serve::ServeCommand),
+    /// The run ledger: recent runs (id, date, status, duration, rows, rejects), or one run
+    /// with `runs show ID`.
+    Runs(ops::RunsArgs),
+    /// Run a range of logical dates in order; dates the ledger shows committed under the same
+    /// definitions are skipped, so an interrupted backfill resumes where it stopped.
+    Backfill(ops::BackfillArgs),
     /// Customer-value models on an order history (BG/NBD, Pareto/NBD, Gamma-Gamma, CLV).
     Value {
         #[command(subcommand)]
@@ -141,14 +172,14 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
             "{n} error{}; nothing was written",
             if n == 1 { "" } else { "s" }
         );
-        return ExitCode::from(1);
+    } else {
+        eprintln!("error: {}", error_chain(e));
     }
-    eprintln!("error: {}", error_chain(e));
-    match pipeline_error.map(PipelineError::kind) {
-        Some(ErrorKind::Invalid | ErrorKind::SourceMissing) => ExitCode::from(1),
-        Some(ErrorKind::RejectLimit) => ExitCode::from(4),
-        _ => ExitCode::from(2),
-    }
+    let kind = pipeline_error
+        .map(PipelineError::kind)
+        .or_else(|| diagnostics.map(|_| ErrorKind::Invalid))
+        .unwrap_or(ErrorKind::RunFailed);
+    ExitCode::from(kind.exit_code())
 }
 
 /// The error and its causes on one line, each cause only where the text so far does not
@@ -230,11 +261,19 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             pipeline,
             date,
             json,
+            full_refresh,
+            wait,
+            wait_timeout_secs,
         } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
+            let wait = wait.then(|| {
+                wait_timeout_secs.map_or(std::time::Duration::MAX, std::time::Duration::from_secs)
+            });
             let mut run = Run::new(&prepared)
+                .with_full_refresh(full_refresh)
+                .with_lock_wait(wait)
                 .with_clock(Arc::new(SystemClock))
-                .with_progress(Arc::new(progress.clone()));
+                .with_progress(crashpoint::wrap(Arc::new(progress.clone())));
             if let Some(date) = date {
                 run = run.with_date(date);
             }
@@ -262,6 +301,10 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args, progress),
+        Command::Runs(args) => ops::runs(args, &cwd).await,
+        Command::Backfill(args) => {
+            ops::backfill(args, &cwd, crashpoint::wrap(Arc::new(progress.clone()))).await
+        }
         Command::Value { command } => value::run(command, &cwd).await,
         Command::Serve(command) => serve::run(command, &cwd).await,
     }

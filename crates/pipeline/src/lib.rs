@@ -52,7 +52,10 @@
 //! # Ok(()) }
 //! ```
 
+mod backfill;
 mod error;
+mod lease;
+pub mod ledger;
 mod live;
 mod prepare;
 pub mod progress;
@@ -61,7 +64,10 @@ mod report;
 mod run;
 pub mod value_fit;
 
+pub use backfill::{Backfill, BackfillDate};
 pub use error::{ErrorKind, PipelineError};
+pub use lease::{DEFAULT_LEASE_TTL, owner as lease_owner};
+pub use ledger::{LedgerRun, ledger_runs};
 pub use live::{CommittedTable, ReadSessionOptions, read_session};
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};

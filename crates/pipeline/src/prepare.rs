@@ -71,6 +71,31 @@ impl Prepared {
         })
     }
 
+    /// A hash of each definition a run's outputs depend on: `sources` (each source's reading
+    /// settings, not where it sits in the file), `value` (the value-model settings), `metrics`
+    /// (every metric definition) and `model:<name>` (each SQL model's text). 64-bit FNV-1a in
+    /// hex: stable across runs, machines and Rust versions.
+    pub fn definition_hashes(&self) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        let sources: Vec<String> = self
+            .pipeline
+            .sources
+            .iter()
+            .map(crate::run::source_settings)
+            .collect();
+        out.insert("sources".to_string(), fnv1a(sources.join("\n").as_bytes()));
+        out.insert(
+            "value".to_string(),
+            fnv1a(format!("{:?}", self.pipeline.value).as_bytes()),
+        );
+        let metrics: Vec<String> = self.metrics.iter().map(|m| format!("{m:?}")).collect();
+        out.insert("metrics".to_string(), fnv1a(metrics.join("\n").as_bytes()));
+        for model in &self.models {
+            out.insert(format!("model:{}", model.name), fnv1a(model.sql.as_bytes()));
+        }
+        out
+    }
+
     /// Models written to the warehouse (`sql/marts/*`).
     pub fn materialized(&self) -> impl Iterator<Item = &Model> {
         self.models.iter().filter(|m| m.materialized())
@@ -93,4 +118,14 @@ pub(crate) fn session(pipeline: &Pipeline, writes: bool) -> Result<SessionContex
 pub fn default_pipeline(dir: &Path) -> Option<PathBuf> {
     let p = dir.join("pipelines/customer_success.yaml");
     p.exists().then_some(p)
+}
+
+/// 64-bit FNV-1a of `bytes`, as 16 hex digits.
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }

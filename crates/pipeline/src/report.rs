@@ -25,6 +25,11 @@ pub struct RunReport {
     pub tables: Vec<TableReport>,
     /// Wall time in seconds.
     pub elapsed_secs: f64,
+    /// A hash of each definition the run's outputs depend on (`sources`, `value`, `metrics`,
+    /// `model:<name>`), so the ledger can tell whether a later run would compute the same
+    /// thing (`touchstone backfill` skips dates committed under the same definitions).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub definitions: BTreeMap<String, String>,
 }
 
 /// One source's counts: `rows_read = rows_staged + rows_rejected + duplicates`.
@@ -48,6 +53,10 @@ pub struct SourceReport {
     /// Staged records whose text was repaired (invalid bytes replaced).
     #[serde(default)]
     pub rows_repaired: u64,
+    /// Files unchanged since an earlier run staged them (same size, ETag or modification time):
+    /// not read again, their rows kept.
+    #[serde(default)]
+    pub files_unchanged: u64,
     /// Files that could not be read; each is a reject row (line 0) naming it and why, and the
     /// records after the failure are unread.
     #[serde(default)]
@@ -260,6 +269,7 @@ mod tests {
                 },
             ],
             elapsed_secs: 1.25,
+            definitions: BTreeMap::new(),
         };
         let text = report.to_string();
         assert!(text.contains("  web          2         1,200         1,199          1"));
