@@ -59,6 +59,7 @@ pub mod progress;
 mod reader;
 mod report;
 mod run;
+pub mod schedule;
 pub mod value_fit;
 
 pub use backfill::{Backfill, BackfillDate};
@@ -70,3 +71,4 @@ pub use progress::{NoProgress, Progress, RunEvent};
 pub use reader::{WarehouseReader, check_read_only, warehouse_url};
 pub use report::{RunReport, SourceReport, TableReport};
 pub use run::Run;
+pub use schedule::{Scheduler, SchedulerStatus, serve_health};
