@@ -125,6 +125,10 @@ enum Command {
     /// Run a range of logical dates in order; dates the ledger shows committed under the same
     /// definitions are skipped, so an interrupted backfill resumes where it stopped.
     Backfill(ops::BackfillArgs),
+    /// Run the pipeline on the cron expression of its `schedule:` until SIGTERM: each due
+    /// logical date once, missed dates caught up, failures retried with backoff, health and
+    /// Prometheus metrics on --listen.
+    Schedule(ops::ScheduleArgs),
     /// Customer-value models on an order history (BG/NBD, Pareto/NBD, Gamma-Gamma, CLV).
     Value {
         #[command(subcommand)]
@@ -302,6 +306,9 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
         }
         Command::Generate(args) => generate::run(args, progress),
         Command::Runs(args) => ops::runs(args, &cwd).await,
+        Command::Schedule(args) => {
+            ops::schedule(args, &cwd, crashpoint::wrap(Arc::new(progress.clone()))).await
+        }
         Command::Backfill(args) => {
             ops::backfill(args, &cwd, crashpoint::wrap(Arc::new(progress.clone()))).await
         }

@@ -256,3 +256,57 @@ pub async fn backfill(
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// `touchstone schedule`.
+#[derive(clap::Args)]
+pub struct ScheduleArgs {
+    /// The pipeline file (with a `schedule:`).
+    pipeline: PathBuf,
+    /// Address of the health endpoint (`/healthz`, `/metrics` in Prometheus text).
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    listen: String,
+}
+
+pub async fn schedule(
+    args: ScheduleArgs,
+    cwd: &Path,
+    progress: Arc<dyn touchstone_pipeline::Progress>,
+) -> anyhow::Result<ExitCode> {
+    let prepared = Prepared::load(&args.pipeline, cwd).await?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let scheduler =
+        touchstone_pipeline::Scheduler::new(&prepared, stopping)?.with_progress(progress);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {} for /healthz and /metrics", args.listen))?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(touchstone_pipeline::serve_health(
+        listener,
+        scheduler.status(),
+    ));
+    tracing::warn!(
+        "scheduler of {} started; health on http://{addr}/healthz, metrics on http://{addr}/metrics",
+        args.pipeline.display()
+    );
+    // SIGTERM (or Ctrl-C): the run in progress commits or fails first, then the scheduler stops.
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = term => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::warn!("stopping after the current run");
+        stop.send_replace(true);
+    });
+    let result = scheduler.run().await;
+    server.abort();
+    result?;
+    Ok(ExitCode::SUCCESS)
+}

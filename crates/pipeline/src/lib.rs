@@ -62,6 +62,7 @@ pub mod progress;
 mod reader;
 mod report;
 mod run;
+pub mod schedule;
 pub mod value_fit;
 
 pub use backfill::{Backfill, BackfillDate};
@@ -77,4 +78,5 @@ pub use reader::{
 };
 pub use report::{RunReport, SourceReport, TableReport};
 pub use run::Run;
+pub use schedule::{Scheduler, SchedulerStatus, serve_health};
 pub use touchstone_load::{TableEntry, TableKind};

@@ -18,7 +18,8 @@ pub use metric::{
     check_metrics, load_metrics,
 };
 pub use pipeline::{
-    Engine, Pipeline, PipelineFile, Source, SourceFile, load_pipeline, validate_pipeline,
+    Engine, Pipeline, PipelineFile, Schedule, ScheduleFile, Source, SourceFile, load_pipeline,
+    validate_pipeline,
 };
 pub use value::{PurchaseModelKind, ValueFile, ValueSettings};
 

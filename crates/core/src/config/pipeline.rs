@@ -53,6 +53,55 @@ pub struct PipelineFile {
     /// Settings of the customer-value and retention models.
     #[serde(default)]
     pub value: Option<ValueFile>,
+    /// When `touchstone schedule` runs the pipeline.
+    #[serde(default)]
+    pub schedule: Option<ScheduleFile>,
+}
+
+/// `schedule:` of a pipeline file, for `touchstone schedule`.
+///
+/// ```yaml
+/// schedule:
+///   cron: "0 2 * * *"        # every day at 02:00
+///   timezone: Europe/Paris   # of the cron expression (default UTC)
+///   catch_up_days: 7         # after downtime, run the missed dates of the last 7 days
+///   max_retries: 3           # a failed run is retried 3 times...
+///   retry_backoff_secs: 60   # ...after 60 s, 120 s, 240 s (doubling, at most 1 hour)
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleFile {
+    /// A cron expression (5 fields, or 6 with seconds first): when a run is due. The logical
+    /// date of a run is the date, in `timezone`, of the time it was due.
+    pub cron: Spanned<String>,
+    /// IANA time zone the cron expression is read in (default `UTC`).
+    #[serde(default)]
+    pub timezone: Option<Spanned<String>>,
+    /// After downtime, due times of the last this many days that did not run are caught up,
+    /// oldest first (default 7; 0 runs only what falls due from now on).
+    #[serde(default)]
+    pub catch_up_days: Option<u32>,
+    /// Retries of a failed run before its date is given up (default 3).
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    /// Wait before the first retry; it doubles with each retry, up to an hour (default 60).
+    #[serde(default)]
+    pub retry_backoff_secs: Option<u64>,
+}
+
+/// A validated `schedule:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// The cron expression.
+    pub cron: String,
+    /// Its time zone.
+    pub timezone: chrono_tz::Tz,
+    /// Days of missed due times to catch up.
+    pub catch_up_days: u32,
+    /// Retries of a failed run.
+    pub max_retries: u32,
+    /// First retry delay in seconds.
+    pub retry_backoff_secs: u64,
 }
 
 /// The engine that runs the SQL.
@@ -118,6 +167,8 @@ pub struct Pipeline {
     pub sources: Vec<Source>,
     /// Value-model settings.
     pub value: ValueSettings,
+    /// When `touchstone schedule` runs it (`None`: no `schedule:`).
+    pub schedule: Option<Schedule>,
 }
 
 /// A validated source.
@@ -290,6 +341,10 @@ pub fn validate_pipeline(
     }
 
     let value = validate_value(file, raw.value.as_ref(), &mut problems);
+    let schedule = raw
+        .schedule
+        .as_ref()
+        .and_then(|s| validate_schedule(file, s, &mut problems));
     let memory_limit_mb = raw.memory_limit_mb.as_ref().map_or(4096, |m| m.value);
     if let Some(m) = &raw.memory_limit_mb
         && m.value < 64
@@ -323,7 +378,55 @@ pub fn validate_pipeline(
         memory_limit_bytes: memory_limit_mb.saturating_mul(1024 * 1024),
         sources,
         value,
+        schedule,
     })
+}
+
+fn validate_schedule(
+    file: &str,
+    raw: &ScheduleFile,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Schedule> {
+    let cron = croner::Cron::new(&raw.cron.value)
+        .with_seconds_optional()
+        .parse();
+    if let Err(e) = &cron {
+        problems.push(
+            Diagnostic::new(
+                ErrorCode::InvalidValue,
+                format!("'{}' is not a cron expression: {e}", raw.cron.value),
+            )
+            .at(Span::of(file, &raw.cron))
+            .with_help("write five fields, minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\" for 02:00 every day"),
+        );
+    }
+    let timezone = match &raw.timezone {
+        None => Some(chrono_tz::UTC),
+        Some(tz) => match tz.value.parse::<chrono_tz::Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                problems.push(
+                    Diagnostic::new(
+                        ErrorCode::InvalidTimeZone,
+                        format!("unknown time zone '{}'", tz.value),
+                    )
+                    .at(Span::of(file, tz))
+                    .suggest(&tz.value, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name())),
+                );
+                None
+            }
+        },
+    };
+    match (cron, timezone) {
+        (Ok(_), Some(timezone)) => Some(Schedule {
+            cron: raw.cron.value.clone(),
+            timezone,
+            catch_up_days: raw.catch_up_days.unwrap_or(7),
+            max_retries: raw.max_retries.unwrap_or(3),
+            retry_backoff_secs: raw.retry_backoff_secs.unwrap_or(60),
+        }),
+        _ => None,
+    }
 }
 
 fn check_name(file: &str, name: &Spanned<String>, what: &str, problems: &mut Vec<Diagnostic>) {
