@@ -11,6 +11,7 @@ mod e2e;
 mod errors;
 mod incremental;
 mod interop;
+mod metric_layer;
 mod slt;
 mod trust;
 mod value;

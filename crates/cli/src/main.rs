@@ -19,6 +19,7 @@ use touchstone_pipeline::{ErrorKind, PipelineError, Prepared, Run, WarehouseRead
 use tracing_subscriber::EnvFilter;
 
 mod generate;
+mod metrics;
 mod progress;
 mod query;
 mod value;
@@ -90,6 +91,13 @@ enum Command {
     },
     /// Write realistic sample exports in the vendors' formats, with planted ground truth.
     Generate(generate::GenerateArgs),
+    /// The metric library: list the metrics, explain one.
+    Metrics {
+        #[command(subcommand)]
+        command: metrics::MetricsCommand,
+    },
+    /// Compare a metric before and after a change, with a significance test.
+    Compare(metrics::CompareArgs),
     /// Customer-value models on an order history (BG/NBD, Pareto/NBD, Gamma-Gamma, CLV).
     Value {
         #[command(subcommand)]
@@ -212,13 +220,16 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
     match command {
         Command::Validate { pipeline } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
+            for warning in prepared.metrics.warnings(chrono::Utc::now().date_naive()) {
+                eprintln!("{warning}");
+            }
             println!(
                 "{}: valid — {} sources, {} models ({} materialized), {} metrics",
                 pipeline.display(),
                 prepared.pipeline.sources.len(),
                 prepared.models.len(),
                 prepared.materialized().count(),
-                prepared.metrics.len()
+                prepared.metrics.metrics.len()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -244,6 +255,14 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             } else {
                 write!(out, "{report}")?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Metrics { command } => {
+            metrics::metrics(command, &cwd).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare(args) => {
+            metrics::compare(args, &cwd).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Query {

@@ -51,6 +51,7 @@
 //! ```
 
 mod error;
+mod metrics;
 mod prepare;
 pub mod progress;
 mod reader;
