@@ -10,7 +10,7 @@ WAREHOUSE     ?= warehouse
 # The sample exports cover 2026-08-01 .. 2026-10-29 (90 days); the run is for their last day.
 RUN_DATE      ?= 2026-10-29
 PY_PACKAGES   := pyarrow==26.0.1 deltalake==1.6.6 duckdb==2.0.0 pandas 'psycopg[binary]' 'moto[server]' \
-                 azure-storage-blob==12.31.1 mpmath==1.3.0
+                 azure-storage-blob==12.31.1 mpmath==1.3.0 scipy==1.17.1
 NODE_DIR      := $(CARGO_TARGET_DIR)/node
 AZURITE       := $(NODE_DIR)/node_modules/.bin/azurite-blob
 BIN           := $(CARGO_TARGET_DIR)/release/touchstone

@@ -13,6 +13,7 @@ mod incremental;
 mod interop;
 mod ops;
 mod serve;
+mod metric_layer;
 mod slt;
 mod trust;
 mod value;

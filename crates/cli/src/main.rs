@@ -23,6 +23,7 @@ use tracing_subscriber::EnvFilter;
 mod crashpoint;
 mod generate;
 mod ops;
+mod metrics;
 mod progress;
 mod query;
 mod serve;
@@ -129,6 +130,13 @@ enum Command {
     /// logical date once, missed dates caught up, failures retried with backoff, health and
     /// Prometheus metrics on --listen.
     Schedule(ops::ScheduleArgs),
+    /// The metric library: list the metrics, explain one.
+    Metrics {
+        #[command(subcommand)]
+        command: metrics::MetricsCommand,
+    },
+    /// Compare a metric before and after a change, with a significance test.
+    Compare(metrics::CompareArgs),
     /// Customer-value models on an order history (BG/NBD, Pareto/NBD, Gamma-Gamma, CLV).
     Value {
         #[command(subcommand)]
@@ -251,13 +259,16 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
     match command {
         Command::Validate { pipeline } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
+            for warning in prepared.metrics.warnings(chrono::Utc::now().date_naive()) {
+                eprintln!("{warning}");
+            }
             println!(
                 "{}: valid — {} sources, {} models ({} materialized), {} metrics",
                 pipeline.display(),
                 prepared.pipeline.sources.len(),
                 prepared.models.len(),
                 prepared.materialized().count(),
-                prepared.metrics.len()
+                prepared.metrics.metrics.len()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -289,6 +300,14 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             } else {
                 write!(out, "{report}")?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Metrics { command } => {
+            metrics::metrics(command, &cwd).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare(args) => {
+            metrics::compare(args, &cwd).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Query {

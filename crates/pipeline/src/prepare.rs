@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
-use touchstone_core::config::{self, Metric, Pipeline};
+use touchstone_core::config::{self, MetricLibrary, Pipeline};
 use touchstone_core::diagnostic::Diagnostics;
 use touchstone_transform::{Model, SessionOptions};
 
@@ -16,8 +16,8 @@ use crate::PipelineError;
 pub struct Prepared {
     /// The pipeline.
     pub pipeline: Pipeline,
-    /// Metric definitions.
-    pub metrics: Vec<Metric>,
+    /// Metric definitions (shared and group overlays), baselines, north star and focus.
+    pub metrics: MetricLibrary,
     /// SQL models in dependency order.
     pub models: Vec<Model>,
 }
@@ -33,7 +33,7 @@ impl Prepared {
             Ok(m) => m,
             Err(d) => {
                 problems.extend(d.0);
-                Vec::new()
+                MetricLibrary::default()
             }
         };
         let ctx = session(&pipeline, false)?;
@@ -71,6 +71,7 @@ impl Prepared {
         })
     }
 
+<<<<<<< HEAD
     /// A hash of each definition a run's outputs depend on: `sources` (each source's reading
     /// settings, not where it sits in the file), `value` (the value-model settings), `metrics`
     /// (every metric definition) and `model:<name>` (each SQL model's text). 64-bit FNV-1a in
@@ -94,6 +95,30 @@ impl Prepared {
             out.insert(format!("model:{}", model.name), fnv1a(model.sql.as_bytes()));
         }
         out
+=======
+    /// Each metric's logical plan (indented text), planned against empty staging tables and
+    /// the models as views, in `metrics.metrics` order: what `touchstone metrics explain`
+    /// prints.
+    pub async fn metric_plans(&self) -> Result<Vec<(usize, String)>, PipelineError> {
+        let ctx = session(&self.pipeline, false)?;
+        touchstone_transform::register_empty_staging(&ctx)?;
+        touchstone_transform::register_run_context(
+            &ctx,
+            "explain",
+            &self.pipeline.name,
+            NaiveDate::default(),
+        )?;
+        touchstone_transform::plan_models(&ctx, &self.models)
+            .await
+            .map_err(PipelineError::Invalid)?;
+        let each = touchstone_metrics::compile_each(&ctx, &self.metrics)
+            .await
+            .map_err(PipelineError::Invalid)?;
+        Ok(each
+            .into_iter()
+            .map(|(i, df)| (i, df.logical_plan().display_indent().to_string()))
+            .collect())
+>>>>>>> wt-metrics
     }
 
     /// Models written to the warehouse (`sql/marts/*`).

@@ -161,6 +161,7 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         .check_writable()
         .await
         .map_err(PipelineError::storage("before the run"))?;
+<<<<<<< HEAD
     // One run of a pipeline at a time: the lease is taken before anything is written.
     let lease = RunLease::acquire(
         &warehouse,
@@ -194,6 +195,11 @@ async fn locked(
 ) -> Result<RunReport, PipelineError> {
     let pipeline = &run.prepared.pipeline;
     let run_id = report.run_id.clone();
+=======
+    // A metric definition changed under a version this warehouse recorded: refuse before
+    // anything is written.
+    crate::metrics::check_versions(&warehouse, &run.prepared.metrics).await?;
+>>>>>>> wt-metrics
     // The ledger shows the run as `running` until its final row lands, so a run that is killed
     // shows as such; the final row names every table version the run committed.
     ledger::record_run(
@@ -797,24 +803,22 @@ impl Stages<'_> {
         self.progress.event(&RunEvent::MetricsStarted);
         let metrics = touchstone_metrics::compile_all(&ctx, &self.prepared.metrics).await?;
         if let Some(df) = metrics {
-            let plan = df.logical_plan().clone();
-            let written = self
-                .warehouse
-                .write_plan(
-                    TableKind::Mart,
-                    "metric_values",
-                    Arc::clone(&state) as _,
-                    plan,
-                    WriteMode::Overwrite,
-                )
-                .await
-                .map_err(PipelineError::storage("writing marts/metric_values"))?;
-            self.committed("marts/metric_values", written);
-            report.tables.push(TableReport {
-                table: "marts/metric_values".into(),
-                rows: written.rows,
-                version: written.version,
-            });
+            let written = crate::metrics::write(
+                &ctx,
+                Arc::clone(&state) as _,
+                self.warehouse,
+                &self.prepared.metrics,
+                df,
+            )
+            .await?;
+            for (table, w) in written {
+                self.committed(table, w);
+                report.tables.push(TableReport {
+                    table: table.into(),
+                    rows: w.rows,
+                    version: w.version,
+                });
+            }
         }
         Ok(())
     }

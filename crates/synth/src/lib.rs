@@ -21,7 +21,7 @@
 //! | spend | Gamma-Gamma: ν ~ Gamma(q, γ), amount ~ Gamma(p, ν) | p 6.25, q 3.74, γ 15.44 (mean ≈ $35) |
 //! | problems | after 16% of orders (order status, returns, refunds), background 1 per 200 days, 45% of web errors | activity × 0.15 after dropout |
 //! | channel | phone / chat / bot self-service / e-mail by a per-customer phone preference; up to 4 attempts until resolved | calls 60% Connect, 40% Asterisk; 07:00–22:00 Chicago |
-//! | IVR | main > intent > topic menus, 7% no-input/no-match per menu attempt (per-customer), 22% hang up after an error; self-service topics contain 50% | auth 80% by caller id |
+//! | IVR | main > intent > topic menus, 7% no-input/no-match per menu attempt (per-customer; halved from day 45 of the window on (the middle day of windows under 60 days), the planted IVR menu redesign: 2026-09-15 for the default window), 22% hang up after an error; self-service topics contain 50% | auth 80% by caller id |
 //! | queues | wait ~ Exp(35 s × load²), load by Chicago hour, weekday, daily shock and 5% incident days; patience ~ Exp(300 s) (× 0.35 after ≥ 2 IVR errors), 5% abandon within 5 s | Asterisk timeout 300 s; 6–10% of answered calls transferred |
 //! | chats | wait ~ Exp(12 s × load²) + agent typing 2–15 s; 12% of visitors leave within 40 s | 35% of served chats rated |
 //! | surveys | experience = mood + agent quality − wait, transfers, IVR errors, repeat contacts, web errors ± resolution; CSAT/CES/NPS thresholds of it | e-mail survey 22% (Asterisk) / 12% (Connect), IVR survey 30% (Connect); agents over-rate by 0.4–1.3 |

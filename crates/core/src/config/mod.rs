@@ -14,8 +14,10 @@ use std::path::Path;
 use crate::diagnostic::{Diagnostic, ErrorCode, Span};
 
 pub use metric::{
-    Agg, CiMethod, Direction, Grain, Measure, Metric, MetricDef, MetricFile, MetricKind, Target,
-    check_metrics, load_metrics,
+    Agg, AppliedOverlay, Baseline, BaselineDef, CiMethod, ConversionDef, Direction,
+    DistributionDef, FactorDef, FocusDef, Grain, GroupDef, InputDef, Measure, Metric, MetricDef,
+    MetricFile, MetricKind, MetricLibrary, NullHandling, Offset, OverlayDef, Target, Weekday,
+    assemble, check_metrics, depends_on, load_metrics, metric_refs, parse_window,
 };
 pub use pipeline::{
     Engine, Pipeline, PipelineFile, Schedule, ScheduleFile, Source, SourceFile, load_pipeline,

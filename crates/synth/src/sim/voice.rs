@@ -246,7 +246,12 @@ pub(crate) fn simulate_call(
     let mut errors = 0u32;
     let mut exit = IvrExit::Queued;
     let mut cause: Option<&'static str> = None;
-    let clumsy = traits.clumsy;
+    // The planted IVR menu redesign halves no-input / no-match errors from its day on.
+    let clumsy = if start >= world.ivr_redesign_us {
+        traits.clumsy / 2.0
+    } else {
+        traits.clumsy
+    };
     let (dt, e, hung, after_error) = menu(rng, clumsy, (8, 14), 0.02);
     t += dt * SEC;
     errors += e;
