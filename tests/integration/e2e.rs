@@ -27,6 +27,8 @@ async fn pipeline_reproduces_the_ground_truth() {
     let ctx = session(&warehouse, &raw).await;
     every_touchpoint_has_a_customer(&ctx).await;
     identities_match_the_truth(&ctx).await;
+    identity_graph_matches_the_truth(&ctx).await;
+    let keys_before = identity_keys(&ctx).await;
     metrics_equal_independent_computation(&ctx).await;
     queue_visits_and_calls_match(&ctx).await;
     rfm_matches_the_simulated_purchases(&ctx).await;
@@ -45,6 +47,14 @@ async fn pipeline_reproduces_the_ground_truth() {
             before,
             "staging changed after re-running for {date}"
         );
+        // Same data, same customers: no key changes, nothing merged or split.
+        assert_eq!(
+            identity_keys(&ctx).await,
+            keys_before,
+            "keys changed on {date}"
+        );
+        let events = scalar(&ctx, "select count(*) from identity_merges").await;
+        assert_eq!(events, 0.0, "identity_merges after re-running for {date}");
     }
     let ctx = session(&warehouse, &raw).await;
     let runs = scalar(
@@ -605,4 +615,88 @@ async fn value_and_retention_tables(ctx: &datafusion::prelude::SessionContext) {
     )
     .await;
     assert!(projected > 0.0, "the overall curve is projected forward");
+}
+
+/// The identity graph against the generator's truth/identifiers: pairwise "same customer"
+/// precision over every personal identifier and recall over the linkable ones (both ≥ 0.99), and
+/// no planted trap (household landline, switchboard, role mailbox, placeholder) links anyone.
+async fn identity_graph_matches_the_truth(ctx: &datafusion::prelude::SessionContext) {
+    // Identifiers with one true owner, their predicted customer (a singleton when unlinked).
+    let scored = "
+        with t as (
+            select id_type, id_value, customer_id, linkable from truth_identifiers where role = 'personal'
+        ),
+        p as (
+            select t.*, coalesce(ci.customer_key, 'unlinked:' || t.id_type || ':' || t.id_value) as predicted
+            from t left join customer_identity ci on ci.id_type = t.id_type and ci.id_value = t.id_value
+        )";
+    let pairs_of = |group: &str, filter: &str| {
+        format!(
+            "{scored} select coalesce(sum(n * (n - 1) / 2), 0) from (select count(*) as n from p {filter} group by {group})"
+        )
+    };
+    let predicted = scalar(ctx, &pairs_of("predicted", "")).await;
+    let correct = scalar(ctx, &pairs_of("predicted, customer_id", "")).await;
+    let truth = scalar(ctx, &pairs_of("customer_id", "where linkable")).await;
+    let found = scalar(ctx, &pairs_of("predicted, customer_id", "where linkable")).await;
+    let precision = correct / predicted;
+    let recall = found / truth;
+    println!(
+        "identity: pairwise precision {precision:.4} ({correct} of {predicted} pairs), recall {recall:.4} ({found} of {truth} linkable pairs)"
+    );
+    assert!(truth > 1000.0, "too few linkable pairs: {truth}");
+    assert!(precision >= 0.99, "identity precision {precision:.4}");
+    assert!(recall >= 0.99, "identity recall {recall:.4}");
+
+    // Every planted trap is in the graph and links nobody.
+    let traps = pairs(
+        ctx,
+        "select t.role || ' ' || coalesce(ci.status, 'missing'), count(distinct t.id_value)
+         from truth_identifiers t
+         left join customer_identity ci on ci.id_type = t.id_type and ci.id_value = t.id_value
+         where t.role in ('household_landline', 'switchboard', 'role_mailbox', 'placeholder')
+         group by 1 order by 1",
+    )
+    .await;
+    println!("identity traps: {traps:?}");
+    let roles: Vec<&str> = traps
+        .iter()
+        .map(|(k, _)| k.split(' ').next().unwrap_or(""))
+        .collect();
+    for role in ["household_landline", "switchboard", "role_mailbox"] {
+        assert!(roles.contains(&role), "no {role} trap: {traps:?}");
+    }
+    for (what, n) in &traps {
+        assert!(
+            what.ends_with(" capped") || what.ends_with(" blocked") || what.ends_with(" missing"),
+            "{n} {what} identifiers linked customers: {traps:?}"
+        );
+    }
+    let linked_traps = scalar(
+        ctx,
+        "select count(*) from customer_identity ci join truth_identifiers t
+         on ci.id_type = t.id_type and ci.id_value = t.id_value
+         where t.role <> 'personal' and t.role <> 'visitor' and ci.customer_key is not null",
+    )
+    .await;
+    assert_eq!(linked_traps, 0.0);
+
+    // Every customer of dim_customer is in customer_identity and named after a CRM contact
+    // when it has one.
+    let bad = scalar(
+        ctx,
+        "select count(*) from dim_customer d
+         where d.is_known and d.customer_key not in (select id_value from customer_identity where id_type = 'crm_id')",
+    )
+    .await;
+    assert_eq!(bad, 0.0);
+}
+
+/// Every identifier's customer key, for comparing runs.
+async fn identity_keys(ctx: &datafusion::prelude::SessionContext) -> Vec<(String, f64)> {
+    pairs(
+        ctx,
+        "select id_type || ':' || id_value || '=' || coalesce(customer_key, '-'), 1.0 from customer_identity order by 1",
+    )
+    .await
 }

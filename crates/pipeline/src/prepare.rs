@@ -134,6 +134,7 @@ pub(crate) fn session(pipeline: &Pipeline, writes: bool) -> Result<SessionContex
         memory_limit_bytes: Some(pipeline.memory_limit_bytes),
         query_planner: writes.then(touchstone_load::delta_query_planner),
         value: pipeline.value,
+        journeys: pipeline.journeys.clone(),
         ..SessionOptions::default()
     };
     Ok(touchstone_transform::new_session(&options)?)

@@ -731,6 +731,7 @@ impl Stages<'_> {
         let ctx = session(pipeline, true)?;
         register_staging(&ctx, self.warehouse).await?;
         touchstone_transform::register_run_context(&ctx, self.run_id, &pipeline.name, self.date)?;
+        register_previous(&ctx, self.warehouse).await?;
         let state = Arc::new(ctx.state());
         for model in &self.prepared.models {
             touchstone_transform::plan_model(&ctx, model)
@@ -852,6 +853,27 @@ fn over_limits(source: &Source, report: &SourceReport) -> Option<PipelineError> 
         }
     }
     None
+}
+
+/// Registers the marts the models read as the previous run committed them
+/// (`previous_customer_identity`...), where the warehouse has them: the version registered is
+/// the one before this run overwrites it.
+async fn register_previous(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+) -> Result<(), PipelineError> {
+    for mart in touchstone_transform::PREVIOUS_MARTS {
+        let provider = warehouse
+            .provider(ctx, TableKind::Mart, mart)
+            .await
+            .map_err(PipelineError::storage(format!("reading marts/{mart}")))?;
+        if let Some(provider) = provider {
+            let name = touchstone_transform::previous_name(mart);
+            ctx.register_table(name.as_str(), provider)
+                .map_err(PipelineError::engine(format!("registering {name}")))?;
+        }
+    }
+    Ok(())
 }
 
 /// Registers every staging table: the committed Delta table where one exists, an empty table

@@ -45,6 +45,7 @@
 mod btyd;
 mod catalog;
 mod error;
+mod identity;
 mod ids;
 mod model;
 mod people;

@@ -864,6 +864,7 @@ fn truth_tables_have_the_documented_columns_and_types() {
                 "contained",
                 "outcome",
                 "abandon_cause",
+                "abandon_mechanism",
                 "wait_secs",
             ],
         ),
@@ -887,6 +888,7 @@ fn truth_tables_have_the_documented_columns_and_types() {
                 "customer_id",
                 "started_at",
                 "missed",
+                "abandon_cause",
                 "first_response_secs",
                 "rating",
             ],
@@ -912,12 +914,18 @@ fn truth_tables_have_the_documented_columns_and_types() {
             &[
                 "customer_id",
                 "call_id",
+                "channel",
                 "anonymous_id",
+                "chat_id",
                 "call_started_at",
                 "call_ended_at",
-                "web_started_at",
-                "web_ended_at",
+                "other_started_at",
+                "other_ended_at",
             ],
+        ),
+        (
+            "identifiers",
+            &["id_type", "id_value", "customer_id", "role", "linkable"],
         ),
         ("parameters", &["model", "parameter", "value"]),
     ];
@@ -932,7 +940,7 @@ fn truth_tables_have_the_documented_columns_and_types() {
                 ts.clone()
             } else if matches!(
                 n,
-                "queued" | "answered" | "transferred" | "contained" | "missed"
+                "queued" | "answered" | "transferred" | "contained" | "missed" | "linkable"
             ) {
                 DataType::Boolean
             } else if matches!(n, "ivr_errors" | "rating" | "scale_min" | "scale_max") {
@@ -1455,16 +1463,154 @@ fn overlaps_truth_equals_sessions_overlapping_calls_in_the_exports() {
         }
     }
     let o = truth(r, "overlaps");
+    let channel = o.s("channel");
     let got: BTreeSet<_> = o
         .s("call_id")
         .into_iter()
-        .zip(o.s("anonymous_id"))
-        .zip(o.ts("web_started_at").into_iter().zip(o.ts("web_ended_at")))
-        .map(|((c, a), (s, e))| (c, a, s.expect("s"), e.expect("e")))
+        .zip(o.str("anonymous_id"))
+        .zip(
+            o.ts("other_started_at")
+                .into_iter()
+                .zip(o.ts("other_ended_at")),
+        )
+        .zip(&channel)
+        .filter(|(_, c)| *c == "web")
+        .map(|(((c, a), (s, e)), _)| (c, a.expect("anonymous_id"), s.expect("s"), e.expect("e")))
         .collect();
-    assert_eq!(got.len(), o.rows());
+    assert_eq!(got.len(), channel.iter().filter(|c| *c == "web").count());
     assert_eq!(expected, got);
     assert!(got.len() > 10, "only {} overlaps", got.len());
+
+    // Chat overlaps: the thread from its creation to its end (a missed chat ends when the
+    // visitor leaves the queue).
+    let chats: Vec<Value> = json_lines(r, "livechat/");
+    let mut expected = BTreeSet::new();
+    let truth_chats = truth(r, "chats");
+    let chat_owner: HashMap<String, Option<String>> = truth_chats
+        .s("chat_id")
+        .into_iter()
+        .zip(truth_chats.str("customer_id"))
+        .collect();
+    for chat in &chats {
+        let id = s(chat, "/id").to_owned();
+        let Some(Some(owner)) = chat_owner.get(&id) else {
+            continue;
+        };
+        let thread = &chat["threads"][0];
+        let start = parse_utc(s(thread, "/created_at"));
+        let last = thread["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| parse_utc(s(e, "/created_at")))
+            .max()
+            .unwrap_or(start);
+        let wait = thread["queue"]["wait_time"].as_i64().expect("wait");
+        let end = last.max(start + wait * 1_000_000);
+        for (call, cs, ce) in calls_of.get(owner).into_iter().flatten() {
+            if *cs <= end && start <= *ce {
+                expected.insert((call.clone(), id.clone()));
+            }
+        }
+    }
+    let got: BTreeSet<(String, String)> = o
+        .s("call_id")
+        .into_iter()
+        .zip(o.str("chat_id"))
+        .filter_map(|(c, chat)| chat.map(|chat| (c, chat)))
+        .collect();
+    assert_eq!(expected, got);
+}
+
+/// The planted identity traps are in the exports, and truth/identifiers says whose each
+/// identifier is.
+#[test]
+fn identity_traps_are_planted_and_truth_says_who_is_who() {
+    let r = large();
+    let t = truth(r, "identifiers");
+    let roles = t.s("role");
+    let types = t.s("id_type");
+    let values = t.s("id_value");
+    let customers = t.str("customer_id");
+    let linkable = t.bool("linkable");
+    let mut owners: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
+    for i in 0..t.rows() {
+        if let Some(c) = &customers[i] {
+            owners
+                .entry((roles[i].clone(), values[i].clone()))
+                .or_default()
+                .insert(c.clone());
+        }
+        if roles[i] != "personal" {
+            assert!(!linkable[i], "{} {} is {}", types[i], values[i], roles[i]);
+        }
+    }
+    let shared = |role: &str| -> Vec<usize> {
+        owners
+            .iter()
+            .filter(|((r, _), _)| r == role)
+            .map(|(_, c)| c.len())
+            .collect()
+    };
+    // A switchboard on dozens of records, landlines shared by 2-3, role mailboxes by several.
+    let boards = shared("switchboard");
+    assert!(
+        !boards.is_empty() && boards.iter().all(|n| *n >= 10),
+        "{boards:?}"
+    );
+    let homes = shared("household_landline");
+    assert!(
+        homes.len() > 20 && homes.iter().all(|n| (2..=3).contains(n)),
+        "{homes:?}"
+    );
+    let mailboxes = shared("role_mailbox");
+    assert!(
+        mailboxes.len() >= 3 && mailboxes.iter().any(|n| *n >= 3),
+        "{mailboxes:?}"
+    );
+    assert!(roles.iter().any(|r| r == "placeholder"));
+    // The traps are in the exports: the switchboard on CRM contacts, role mailboxes on cases
+    // or surveys.
+    let contacts = read(r, "salesforce/Contact.csv");
+    let board = owners
+        .keys()
+        .find(|(r, _)| r == "switchboard")
+        .map(|(_, v)| v[2..].to_owned())
+        .expect("a switchboard");
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let on_contacts = contacts
+        .lines()
+        .filter(|l| digits(l).contains(&board))
+        .count();
+    assert!(
+        on_contacts >= 10,
+        "switchboard {board} on {on_contacts} contacts"
+    );
+    let cases = read(r, "salesforce/Case.csv").to_lowercase();
+    let answers = read(r, "surveys/responses.csv").to_lowercase();
+    let used = owners
+        .keys()
+        .filter(|(r, v)| r == "role_mailbox" && (cases.contains(v) || answers.contains(v)))
+        .count();
+    assert!(used >= 2, "role mailboxes used: {used}");
+    // Most personal identifiers are linkable; cookies of browsers that never signed in are not.
+    let personal: Vec<usize> = (0..t.rows()).filter(|i| roles[*i] == "personal").collect();
+    let linked = personal.iter().filter(|i| linkable[**i]).count();
+    assert!(
+        linked as f64 > 0.7 * personal.len() as f64,
+        "{linked}/{}",
+        personal.len()
+    );
+    let crm_linked = personal
+        .iter()
+        .filter(|i| types[**i] == "crm_id")
+        .all(|i| linkable[*i] || values[*i].is_empty());
+    assert!(
+        !crm_linked
+            || personal
+                .iter()
+                .any(|i| types[*i] == "anonymous_id" && !linkable[*i])
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1500,8 +1646,22 @@ fn behaviour_looks_like_a_contact_center() {
         assert!(outcomes.contains(o), "no {o} calls");
     }
     let causes: HashSet<String> = calls.str("abandon_cause").into_iter().flatten().collect();
-    for c in ["short_abandon", "long_wait", "ivr_errors"] {
+    for c in ["informed", "short", "frustrated", "unknown"] {
         assert!(causes.contains(c), "no {c} abandons");
+    }
+    let mechanisms: HashSet<String> = calls
+        .str("abandon_mechanism")
+        .into_iter()
+        .flatten()
+        .collect();
+    for m in [
+        "short_abandon",
+        "long_wait",
+        "ivr_errors",
+        "after_answer",
+        "interrupted",
+    ] {
+        assert!(mechanisms.contains(m), "no {m} abandons");
     }
     assert!(calls.bool("transferred").iter().any(|t| *t));
     assert!(read(r, "asterisk/Master.csv").contains("\"anonymous\""));

@@ -16,7 +16,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::SynthError;
 use crate::btyd::BtydParams;
-use crate::model::{ChunkRecords, customer_id};
+use crate::model::{AbandonCause, ChunkRecords, customer_id};
 use crate::world::System;
 
 /// The truth tables, in a stable order.
@@ -29,11 +29,12 @@ pub(crate) enum Table {
     Chats,
     Surveys,
     Overlaps,
+    Identifiers,
     Parameters,
 }
 
 impl Table {
-    pub(crate) const ALL: [Table; 8] = [
+    pub(crate) const ALL: [Table; 9] = [
         Table::Customers,
         Table::Records,
         Table::Calls,
@@ -41,6 +42,7 @@ impl Table {
         Table::Chats,
         Table::Surveys,
         Table::Overlaps,
+        Table::Identifiers,
         Table::Parameters,
     ];
 
@@ -53,6 +55,7 @@ impl Table {
             Table::Chats => "chats",
             Table::Surveys => "surveys",
             Table::Overlaps => "overlaps",
+            Table::Identifiers => "identifiers",
             Table::Parameters => "parameters",
         }
     }
@@ -112,6 +115,7 @@ impl Table {
                 b("contained"),
                 s("outcome"),
                 sn("abandon_cause"),
+                sn("abandon_mechanism"),
                 fnn("wait_secs"),
             ],
             Table::QueueVisits => vec![
@@ -129,6 +133,7 @@ impl Table {
                 sn("customer_id"),
                 t("started_at"),
                 b("missed"),
+                sn("abandon_cause"),
                 fnn("first_response_secs"),
                 inn("rating"),
             ],
@@ -148,11 +153,20 @@ impl Table {
             Table::Overlaps => vec![
                 s("customer_id"),
                 s("call_id"),
-                s("anonymous_id"),
+                s("channel"),
+                sn("anonymous_id"),
+                sn("chat_id"),
                 t("call_started_at"),
                 t("call_ended_at"),
-                t("web_started_at"),
-                t("web_ended_at"),
+                t("other_started_at"),
+                t("other_ended_at"),
+            ],
+            Table::Identifiers => vec![
+                s("id_type"),
+                s("id_value"),
+                sn("customer_id"),
+                s("role"),
+                b("linkable"),
             ],
             Table::Parameters => vec![s("model"), s("parameter"), f("value")],
         };
@@ -181,6 +195,7 @@ pub(crate) fn chunk_batches(recs: &ChunkRecords) -> Result<Vec<(Table, RecordBat
         (Table::Chats, chats(recs)?),
         (Table::Surveys, surveys(recs)?),
         (Table::Overlaps, overlaps(recs)?),
+        (Table::Identifiers, identifiers(recs)?),
     ])
 }
 
@@ -282,6 +297,7 @@ fn calls(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let mut contained = BooleanBuilder::with_capacity(n);
     let mut outcome = StringBuilder::new();
     let mut cause = StringBuilder::new();
+    let mut mechanism = StringBuilder::new();
     let mut wait = Float64Builder::with_capacity(n);
     for c in &recs.calls {
         system.append_value(c.system.name());
@@ -296,7 +312,8 @@ fn calls(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
         transferred.append_value(c.legs.len() > 1);
         contained.append_value(c.outcome == crate::model::CallOutcome::Contained);
         outcome.append_value(c.outcome.name());
-        cause.append_option(c.abandon_cause);
+        cause.append_option(c.abandon_cause.map(AbandonCause::name));
+        mechanism.append_option(c.abandon_mechanism);
         wait.append_option(c.total_wait_secs().map(|w| w as f64));
     }
     batch(
@@ -315,6 +332,7 @@ fn calls(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
             Arc::new(contained.finish()),
             Arc::new(outcome.finish()),
             Arc::new(cause.finish()),
+            Arc::new(mechanism.finish()),
             Arc::new(wait.finish()),
         ],
     )
@@ -363,6 +381,7 @@ fn chats(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let mut customer = StringBuilder::new();
     let mut started = ts_builder(n);
     let mut missed = BooleanBuilder::with_capacity(n);
+    let mut cause = StringBuilder::new();
     let mut frt = Float64Builder::with_capacity(n);
     let mut rating = Int64Builder::with_capacity(n);
     for c in &recs.chats {
@@ -370,6 +389,7 @@ fn chats(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
         customer.append_option(c.customer.map(customer_id));
         started.append_value(c.created_us);
         missed.append_value(c.missed);
+        cause.append_option(c.abandon_cause.map(AbandonCause::name));
         frt.append_option(c.first_response_secs);
         rating.append_option(c.rating.map(|r| i64::from(r.0)));
     }
@@ -380,6 +400,7 @@ fn chats(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
             Arc::new(customer.finish()),
             Arc::new(started.finish()),
             Arc::new(missed.finish()),
+            Arc::new(cause.finish()),
             Arc::new(frt.finish()),
             Arc::new(rating.finish()),
         ],
@@ -505,17 +526,21 @@ fn overlaps(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let n = recs.overlaps.len();
     let mut customer = StringBuilder::new();
     let mut call = StringBuilder::new();
+    let mut channel = StringBuilder::new();
     let mut anon = StringBuilder::new();
+    let mut chat = StringBuilder::new();
     let mut t: Vec<TimestampMicrosecondBuilder> = (0..4).map(|_| ts_builder(n)).collect();
     for o in &recs.overlaps {
         customer.append_value(customer_id(o.customer));
         call.append_value(&o.call_id);
-        anon.append_value(&o.anon_id);
+        channel.append_value(o.channel);
+        anon.append_option(o.anon_id.as_deref());
+        chat.append_option(o.chat_id.as_deref());
         for (b, v) in t.iter_mut().zip([
             o.call_started_us,
             o.call_ended_us,
-            o.web_started_us,
-            o.web_ended_us,
+            o.other_started_us,
+            o.other_ended_us,
         ]) {
             b.append_value(v);
         }
@@ -523,10 +548,38 @@ fn overlaps(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(customer.finish()),
         Arc::new(call.finish()),
+        Arc::new(channel.finish()),
         Arc::new(anon.finish()),
+        Arc::new(chat.finish()),
     ];
     columns.extend(t.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     batch(Table::Overlaps, columns)
+}
+
+fn identifiers(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
+    let rows = crate::identity::identifiers(recs);
+    let mut id_type = StringBuilder::new();
+    let mut value = StringBuilder::new();
+    let mut customer = StringBuilder::new();
+    let mut role = StringBuilder::new();
+    let mut linkable = BooleanBuilder::with_capacity(rows.len());
+    for r in &rows {
+        id_type.append_value(r.id_type);
+        value.append_value(&r.value);
+        customer.append_option(r.customer.map(customer_id));
+        role.append_value(r.role);
+        linkable.append_value(r.linkable);
+    }
+    batch(
+        Table::Identifiers,
+        vec![
+            Arc::new(id_type.finish()),
+            Arc::new(value.finish()),
+            Arc::new(customer.finish()),
+            Arc::new(role.finish()),
+            Arc::new(linkable.finish()),
+        ],
+    )
 }
 
 /// `parameters.parquet`'s single batch.

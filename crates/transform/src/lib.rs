@@ -21,7 +21,7 @@ use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use touchstone_core::config::ValueSettings;
+use touchstone_core::config::{JourneySettings, ValueSettings};
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, first_line};
 use touchstone_core::schema::StagingTable;
 
@@ -70,6 +70,8 @@ pub struct SessionOptions {
     pub target_partitions: Option<usize>,
     /// Settings of the value-model table functions (see [`native`]).
     pub value: ValueSettings,
+    /// Settings of the identity graph, journeys and effort index (see [`native`]).
+    pub journeys: JourneySettings,
 }
 
 impl std::fmt::Debug for SessionOptions {
@@ -80,6 +82,7 @@ impl std::fmt::Debug for SessionOptions {
             .field("query_planner", &self.query_planner.is_some())
             .field("target_partitions", &self.target_partitions)
             .field("value", &self.value)
+            .field("journeys", &self.journeys)
             .finish()
     }
 }
@@ -115,6 +118,7 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     let ctx = SessionContext::new_with_state(state.build());
     udf::register(&ctx);
     native::register(&ctx, options.value);
+    native::identity::register(&ctx, &options.journeys.identity);
     register_settings(&ctx, &options.value)?;
     Ok(ctx)
 }
@@ -210,12 +214,24 @@ fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), 
     )
 }
 
+/// Marts a model may read as they were committed by the previous run, as `previous_<mart>`: the
+/// identity graph keeps its customer keys stable across runs and appends to its merge log. A run
+/// registers the ones the warehouse has; a missing one (the first run, `validate`, golden tests)
+/// reads as empty.
+pub const PREVIOUS_MARTS: [&str; 2] = ["customer_identity", "identity_merges"];
+
+/// The name under which a model reads `mart` as the previous run committed it.
+pub fn previous_name(mart: &str) -> String {
+    format!("previous_{mart}")
+}
+
 /// The tables every model may read before any model runs.
 pub fn input_tables() -> BTreeSet<String> {
     StagingTable::ALL
         .iter()
         .map(|t| t.name().to_string())
         .chain([RUN_CONTEXT.to_string(), PIPELINE_SETTINGS.to_string()])
+        .chain(PREVIOUS_MARTS.iter().map(|m| previous_name(m)))
         .collect()
 }
 

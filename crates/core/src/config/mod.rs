@@ -5,6 +5,7 @@
 //! [`load_metrics`] validate everything they can without data, collecting every problem before
 //! reporting. The doc comments on the `*File` structs are the user documentation of each key.
 
+mod journeys;
 mod metric;
 mod pipeline;
 mod value;
@@ -13,6 +14,11 @@ use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, ErrorCode, Span};
 
+pub use journeys::{
+    AbandonFile, AbandonSettings, DEFAULT_BLOCKLIST, EFFORT_FACTORS, EffortFile, EffortSettings,
+    Factor, FactorFile, IdentifierFile, IdentifierRule, IdentityFile, IdentitySettings,
+    JourneySettings, JourneysFile, PHONE_COUNTRIES, PhoneCountry, SessionSettings,
+};
 pub use metric::{
     Agg, AppliedOverlay, Baseline, BaselineDef, CiMethod, ConversionDef, Direction,
     DistributionDef, FactorDef, FocusDef, Grain, GroupDef, InputDef, Measure, Metric, MetricDef,

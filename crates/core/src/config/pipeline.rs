@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 use url::Url;
 
+use super::journeys::{EffortFile, IdentityFile, JourneySettings, JourneysFile, validate_journeys};
 use super::read;
 use super::value::{ValueFile, ValueSettings, validate_value};
 use crate::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span};
@@ -53,6 +54,15 @@ pub struct PipelineFile {
     /// Settings of the customer-value and retention models.
     #[serde(default)]
     pub value: Option<ValueFile>,
+    /// How identifiers are linked into customers (`customer_identity`).
+    #[serde(default)]
+    pub identity: Option<IdentityFile>,
+    /// Sessions, journeys, simultaneous contacts and abandon causes.
+    #[serde(default)]
+    pub journeys: Option<JourneysFile>,
+    /// The factors of the effort index.
+    #[serde(default)]
+    pub effort: Option<EffortFile>,
     /// When `touchstone schedule` runs the pipeline.
     #[serde(default)]
     pub schedule: Option<ScheduleFile>,
@@ -167,6 +177,8 @@ pub struct Pipeline {
     pub sources: Vec<Source>,
     /// Value-model settings.
     pub value: ValueSettings,
+    /// Identity, journey and effort settings.
+    pub journeys: JourneySettings,
     /// When `touchstone schedule` runs it (`None`: no `schedule:`).
     pub schedule: Option<Schedule>,
 }
@@ -341,6 +353,13 @@ pub fn validate_pipeline(
     }
 
     let value = validate_value(file, raw.value.as_ref(), &mut problems);
+    let journeys = validate_journeys(
+        file,
+        raw.identity.as_ref(),
+        raw.journeys.as_ref(),
+        raw.effort.as_ref(),
+        &mut problems,
+    );
     let schedule = raw
         .schedule
         .as_ref()
@@ -378,6 +397,7 @@ pub fn validate_pipeline(
         memory_limit_bytes: memory_limit_mb.saturating_mul(1024 * 1024),
         sources,
         value,
+        journeys,
         schedule,
     })
 }
