@@ -54,13 +54,10 @@
 
 mod backfill;
 mod error;
-<<<<<<< HEAD
 mod lease;
 pub mod ledger;
 mod live;
-=======
 mod metrics;
->>>>>>> wt-metrics
 mod prepare;
 pub mod progress;
 mod reader;

@@ -71,7 +71,6 @@ impl Prepared {
         })
     }
 
-<<<<<<< HEAD
     /// A hash of each definition a run's outputs depend on: `sources` (each source's reading
     /// settings, not where it sits in the file), `value` (the value-model settings), `metrics`
     /// (every metric definition) and `model:<name>` (each SQL model's text). 64-bit FNV-1a in
@@ -89,13 +88,16 @@ impl Prepared {
             "value".to_string(),
             fnv1a(format!("{:?}", self.pipeline.value).as_bytes()),
         );
-        let metrics: Vec<String> = self.metrics.iter().map(|m| format!("{m:?}")).collect();
+        let metrics: Vec<String> = (self.metrics.metrics.iter().map(|m| format!("{m:?}")))
+            .chain(self.metrics.baselines.iter().map(|b| format!("{b:?}")))
+            .collect();
         out.insert("metrics".to_string(), fnv1a(metrics.join("\n").as_bytes()));
         for model in &self.models {
             out.insert(format!("model:{}", model.name), fnv1a(model.sql.as_bytes()));
         }
         out
-=======
+    }
+
     /// Each metric's logical plan (indented text), planned against empty staging tables and
     /// the models as views, in `metrics.metrics` order: what `touchstone metrics explain`
     /// prints.
@@ -118,7 +120,6 @@ impl Prepared {
             .into_iter()
             .map(|(i, df)| (i, df.logical_plan().display_indent().to_string()))
             .collect())
->>>>>>> wt-metrics
     }
 
     /// Models written to the warehouse (`sql/marts/*`).

@@ -161,7 +161,9 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         .check_writable()
         .await
         .map_err(PipelineError::storage("before the run"))?;
-<<<<<<< HEAD
+    // A metric definition changed under a version this warehouse recorded: refuse before
+    // anything is written.
+    crate::metrics::check_versions(&warehouse, &run.prepared.metrics).await?;
     // One run of a pipeline at a time: the lease is taken before anything is written.
     let lease = RunLease::acquire(
         &warehouse,
@@ -195,11 +197,6 @@ async fn locked(
 ) -> Result<RunReport, PipelineError> {
     let pipeline = &run.prepared.pipeline;
     let run_id = report.run_id.clone();
-=======
-    // A metric definition changed under a version this warehouse recorded: refuse before
-    // anything is written.
-    crate::metrics::check_versions(&warehouse, &run.prepared.metrics).await?;
->>>>>>> wt-metrics
     // The ledger shows the run as `running` until its final row lands, so a run that is killed
     // shows as such; the final row names every table version the run committed.
     ledger::record_run(
