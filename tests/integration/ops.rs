@@ -462,6 +462,48 @@ fn an_interrupted_backfill_resumes_without_rerunning_committed_dates() {
     let again = backfill("2026-08-08", "2026-08-10", &[]);
     assert_success(&again);
     assert!(text(&again.stdout).contains("3 dates, 0 run, 3 already committed"));
+
+    // Housekeeping compacts and vacuums without changing a row.
+    let before = counts(&wh, &[]);
+    let maintain = touchstone()
+        .args(["maintain", &pipeline.to_string_lossy()])
+        .output()
+        .expect("maintain");
+    assert_success(&maintain);
+    let out = text(&maintain.stdout);
+    assert!(
+        out.contains("tables maintained; versions of the last 7 days kept"),
+        "{out}"
+    );
+    assert!(out.contains("staging/stg_web_events"), "{out}");
+    assert_eq!(counts(&wh, &[]), before);
+}
+
+/// `validate` warns (and still passes) when a credential is written in the pipeline file.
+#[test]
+fn validate_warns_on_a_literal_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = pipeline_file(dir.path(), &dir.path().join("raw"), "warehouse");
+    let yaml = std::fs::read_to_string(&pipeline).expect("read");
+    std::fs::write(
+        &pipeline,
+        yaml.replacen(
+            "description: Cross-channel",
+            "description: (key AKIAIOSFODNN7EXAMPLE) Cross-channel",
+            1,
+        ),
+    )
+    .expect("write");
+    let output = touchstone()
+        .args(["validate", &pipeline.to_string_lossy()])
+        .output()
+        .expect("validate");
+    assert_success(&output);
+    let err = text(&output.stderr);
+    assert!(
+        err.contains(":8: warning: an AWS access key id is written in the file"),
+        "{err}"
+    );
 }
 
 /// `--help` lists the exit codes a scheduler acts on.

@@ -137,6 +137,12 @@ enum Command {
     },
     /// Compare a metric before and after a change, with a significance test.
     Compare(metrics::CompareArgs),
+    /// Housekeeping: compact each table's small files (optimize) and delete the files of
+    /// versions older than the pipeline's `retention_days` (vacuum; default 7).
+    Maintain {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
     /// Customer-value models on an order history (BG/NBD, Pareto/NBD, Gamma-Gamma, CLV).
     Value {
         #[command(subcommand)]
@@ -262,6 +268,12 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             for warning in prepared.metrics.warnings(chrono::Utc::now().date_naive()) {
                 eprintln!("{warning}");
             }
+            if let Ok(text) = std::fs::read_to_string(&pipeline) {
+                let file = pipeline.display().to_string();
+                for warning in touchstone_pipeline::secret_warnings(&file, &text) {
+                    eprintln!("{warning}");
+                }
+            }
             println!(
                 "{}: valid — {} sources, {} models ({} materialized), {} metrics",
                 pipeline.display(),
@@ -325,6 +337,30 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
         }
         Command::Generate(args) => generate::run(args, progress),
         Command::Runs(args) => ops::runs(args, &cwd).await,
+        Command::Maintain { pipeline } => {
+            let prepared = Prepared::load(&pipeline, &cwd).await?;
+            let done = touchstone_pipeline::maintain(&prepared, Arc::new(SystemClock)).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "  {:36}  {:>9}  {:>7}  {:>7}",
+                "table", "compacted", "written", "deleted"
+            )?;
+            for m in &done {
+                writeln!(
+                    out,
+                    "  {:36}  {:>9}  {:>7}  {:>7}",
+                    m.table, m.files_compacted, m.files_written, m.files_deleted
+                )?;
+            }
+            writeln!(
+                out,
+                "{} tables maintained; versions of the last {} days kept",
+                done.len(),
+                prepared.pipeline.retention_days
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Schedule(args) => {
             ops::schedule(args, &cwd, crashpoint::wrap(Arc::new(progress.clone()))).await
         }

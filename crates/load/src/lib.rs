@@ -541,6 +541,55 @@ impl Warehouse {
     }
 }
 
+/// What `touchstone maintain` did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maintained {
+    /// The table (`marts/fct_calls`).
+    pub table: String,
+    /// Small files compacted away by optimize.
+    pub files_compacted: u64,
+    /// Files written by optimize in their place.
+    pub files_written: u64,
+    /// Files no version within the retention reads, deleted by vacuum.
+    pub files_deleted: u64,
+}
+
+impl Warehouse {
+    /// Compacts each table's small files (Delta optimize: one new commit, same rows) and
+    /// deletes the files that no version younger than `retention` reads (Delta vacuum), so time
+    /// travel keeps working for `retention`. Every table of the warehouse, in listing order.
+    pub async fn maintain(
+        &self,
+        retention: chrono::Duration,
+    ) -> Result<Vec<Maintained>, LoadError> {
+        let mut out = Vec::new();
+        for entry in self.list_tables().await? {
+            let Some(table) = self.load(&entry.url).await? else {
+                continue;
+            };
+            let (table, metrics) = table
+                .optimize()
+                .await
+                .map_err(|e| delta_error(&entry.url, e))?;
+            let (_, vacuum) = table
+                .vacuum()
+                .with_retention_period(retention)
+                // The retention is the pipeline's own setting, which may be shorter than the
+                // table's default of 7 days.
+                .with_enforce_retention_duration(false)
+                .await
+                .map_err(|e| delta_error(&entry.url, e))?;
+            out.push(Maintained {
+                table: format!("{}/{}", entry.kind.prefix(), entry.name),
+                files_compacted: metrics.num_files_removed,
+                files_written: metrics.num_files_added,
+                files_deleted: vacuum.files_deleted.len() as u64,
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// A DataFusion provider reading `table` (at `url`) in `ctx`.
 async fn table_provider(
     ctx: &SessionContext,
@@ -781,6 +830,62 @@ mod tests {
             y.unwrap().unwrap();
             assert_eq!(count(&wh, TableKind::System, &name).await, 6, "{name}");
         }
+    }
+
+    /// Optimize compacts the small files of appends into one, vacuum deletes the files of
+    /// replaced versions older than the retention, and the rows stay the same.
+    #[tokio::test]
+    async fn maintain_compacts_and_vacuums_without_changing_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(&Url::from_directory_path(dir.path()).unwrap()).unwrap();
+        for i in 0..4 {
+            let b = batch("a", &[i, i + 10]);
+            wh.write_batches(
+                TableKind::Staging,
+                "stg_small",
+                b.schema(),
+                vec![b],
+                WriteMode::Append,
+            )
+            .await
+            .unwrap();
+            let m = batch("m", &[i]);
+            wh.write_batches(
+                TableKind::Mart,
+                "fct_replaced",
+                m.schema(),
+                vec![m],
+                WriteMode::Overwrite,
+            )
+            .await
+            .unwrap();
+        }
+        // A week's retention keeps every file (all are new), compaction still happens.
+        let kept = wh.maintain(chrono::Duration::days(7)).await.unwrap();
+        let small = kept
+            .iter()
+            .find(|m| m.table == "staging/stg_small")
+            .unwrap();
+        assert_eq!(
+            (small.files_compacted, small.files_written),
+            (4, 1),
+            "{kept:?}"
+        );
+        assert!(kept.iter().all(|m| m.files_deleted == 0), "{kept:?}");
+        // No retention: the files of replaced versions go.
+        let vacuumed = wh.maintain(chrono::Duration::zero()).await.unwrap();
+        let replaced = vacuumed
+            .iter()
+            .find(|m| m.table == "marts/fct_replaced")
+            .unwrap();
+        assert_eq!(replaced.files_deleted, 3, "{vacuumed:?}");
+        let small = vacuumed
+            .iter()
+            .find(|m| m.table == "staging/stg_small")
+            .unwrap();
+        assert_eq!(small.files_deleted, 4, "{vacuumed:?}");
+        assert_eq!(count(&wh, TableKind::Staging, "stg_small").await, 8);
+        assert_eq!(count(&wh, TableKind::Mart, "fct_replaced").await, 1);
     }
 
     /// Replacing the rows of some files leaves the rows of the other files and partitions.

@@ -58,6 +58,7 @@ mod lease;
 pub mod ledger;
 mod live;
 mod metrics;
+mod maintain;
 mod prepare;
 pub mod progress;
 mod reader;
@@ -71,6 +72,7 @@ pub use error::{ErrorKind, PipelineError};
 pub use lease::{DEFAULT_LEASE_TTL, owner as lease_owner};
 pub use ledger::{LedgerRun, ledger_runs};
 pub use live::{CommittedTable, ReadSessionOptions, read_session};
+pub use maintain::{maintain, secret_warnings};
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};
 pub use reader::{

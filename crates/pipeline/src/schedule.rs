@@ -561,9 +561,9 @@ mod tests {
         let status = scheduler.status();
         scheduler.run().await.unwrap();
         let sleeps = sleeper.sleeps.lock().unwrap().clone();
-        // 1000 s, 2000 s, 4000 s (the clock passes 08:30 during the last: shutdown is asked and
-        // the third retry is not run).
-        assert_eq!(sleeps[..3], [1000, 2000, 4000].map(Duration::from_secs));
+        // 1000 s, 2000 s, then 4000 s bounded to an hour (the clock passes 08:30 during that
+        // wait: shutdown is asked and the third retry is not run).
+        assert_eq!(sleeps[..3], [1000, 2000, 3600].map(Duration::from_secs));
         let s = status.lock().unwrap().clone();
         assert_eq!(s.failures_total, 3);
         assert_eq!(s.runs_total, 3);

@@ -66,6 +66,10 @@ pub struct PipelineFile {
     /// When `touchstone schedule` runs the pipeline.
     #[serde(default)]
     pub schedule: Option<ScheduleFile>,
+    /// Days `touchstone maintain` keeps the files of older table versions, so time travel
+    /// works that far back (default 7).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 /// `schedule:` of a pipeline file, for `touchstone schedule`.
@@ -181,6 +185,8 @@ pub struct Pipeline {
     pub journeys: JourneySettings,
     /// When `touchstone schedule` runs it (`None`: no `schedule:`).
     pub schedule: Option<Schedule>,
+    /// Days of table versions `touchstone maintain` keeps.
+    pub retention_days: u32,
 }
 
 /// A validated source.
@@ -399,6 +405,7 @@ pub fn validate_pipeline(
         value,
         journeys,
         schedule,
+        retention_days: raw.retention_days.unwrap_or(7),
     })
 }
 
