@@ -6,6 +6,6 @@
 -- customers than its type's max_links: a household landline, a switchboard, a shared cookie;
 -- links none of them) or `size_limited` (a link would have exceeded max_customer_identifiers).
 -- `customer_key` is the earliest CRM contact id of the customer, else `anon:` and a hash of its
--- strongest identifier, and is kept from the previous run (previous_customer_key) so adding a
+-- earliest-seen identifier, and is kept from the previous run (previous_customer_key) so adding a
 -- day of data never renumbers customers; identity_merges logs merges and splits.
 SELECT * FROM identity_graph('int_identity_records', 'previous_customer_identity')

@@ -3,7 +3,12 @@
 -- its last leg (contained, abandoned_ivr, abandoned_queue, answered, timeout), the total queue
 -- wait, and why an abandoned call was abandoned (short_abandon: last wait under 5 s;
 -- ivr_errors: the caller met IVR no-input/no-match errors, at least 2 for a queue abandon;
--- long_wait otherwise).
+-- long_wait otherwise), and why the caller left (abandon_cause, inferred from behaviour with the
+-- pipeline's journeys.abandon thresholds): `informed` (hung up right after the self-service
+-- step read the answer), `short` (left within abandon_short_ivr_secs of dialling in the IVR
+-- with no error, or within abandon_short_secs of queueing), `frustrated` (after IVR errors, a
+-- wait of abandon_long_wait_secs, or contacting again within abandon_callback_hours), else
+-- `unknown`.
 WITH legs AS (
     SELECT
         source_system,
@@ -53,7 +58,8 @@ calls AS (
                  OR coalesce(l.last_disconnect_reason = 'CONTACT_FLOW_DISCONNECT', false)) AS contained
     FROM legs l
     LEFT JOIN queues q ON q.source_system = l.source_system AND q.chain_id = l.chain_id
-)
+),
+scored AS (
 SELECT
     c.source_system,
     c.chain_id,
@@ -89,6 +95,38 @@ SELECT
     c.wait_secs,
     c.talk_secs,
     c.agent_id,
-    c.csat_score
+    c.csat_score,
+    c.last_wait_secs AS _last_wait_secs
 FROM calls c
 LEFT JOIN int_customer_keys k ON k.kind = 'call' AND k.id = c.source_system || ':' || c.chain_id
+),
+next_contact AS (
+    -- The next call or chat of the same customer after each call.
+    SELECT
+        id,
+        lead(started_at) OVER (PARTITION BY customer_key ORDER BY started_at, id) AS next_contact_at
+    FROM (
+        SELECT source_system || ':' || chain_id AS id, customer_key, started_at FROM scored
+        UNION ALL
+        SELECT 'chat:' || ch.thread_id, k.customer_key, ch.started_at
+        FROM int_chats ch
+        JOIN int_customer_keys k ON k.kind = 'chat' AND k.id = ch.thread_id
+    )
+)
+SELECT
+    o.* EXCLUDE (_last_wait_secs),
+    CASE
+        WHEN o.outcome NOT IN ('abandoned_ivr', 'abandoned_queue') THEN NULL
+        WHEN o.outcome = 'abandoned_ivr' AND o.ivr_path LIKE '%self_service' THEN 'informed'
+        WHEN o.outcome = 'abandoned_ivr' AND coalesce(o.ivr_errors, 0) = 0
+            AND o.duration_secs <= p.abandon_short_ivr_secs THEN 'short'
+        WHEN o.outcome = 'abandoned_queue' AND o._last_wait_secs < p.abandon_short_secs THEN 'short'
+        WHEN o.outcome = 'abandoned_ivr' AND coalesce(o.ivr_errors, 0) >= 1 THEN 'frustrated'
+        WHEN o.outcome = 'abandoned_queue'
+            AND (o._last_wait_secs >= p.abandon_long_wait_secs OR coalesce(o.ivr_errors, 0) >= 2) THEN 'frustrated'
+        WHEN seconds_between(o.ended_at, n.next_contact_at) <= p.abandon_callback_hours * 3600 THEN 'frustrated'
+        ELSE 'unknown'
+    END AS abandon_cause
+FROM scored o
+LEFT JOIN next_contact n ON n.id = o.source_system || ':' || o.chain_id
+CROSS JOIN pipeline_settings p

@@ -28,6 +28,7 @@ async fn pipeline_reproduces_the_ground_truth() {
     every_touchpoint_has_a_customer(&ctx).await;
     identities_match_the_truth(&ctx).await;
     identity_graph_matches_the_truth(&ctx).await;
+    abandon_causes_match_the_truth(&ctx).await;
     let keys_before = identity_keys(&ctx).await;
     metrics_equal_independent_computation(&ctx).await;
     queue_visits_and_calls_match(&ctx).await;
@@ -699,4 +700,36 @@ async fn identity_keys(ctx: &datafusion::prelude::SessionContext) -> Vec<(String
         "select id_type || ':' || id_value || '=' || coalesce(customer_key, '-'), 1.0 from customer_identity order by 1",
     )
     .await
+}
+
+/// fct_calls.abandon_cause, inferred from behaviour, against the reason the generator planted
+/// (truth/calls abandon_cause): accuracy and the confusion matrix (truth → inferred).
+async fn abandon_causes_match_the_truth(ctx: &datafusion::prelude::SessionContext) {
+    let matrix = pairs(
+        ctx,
+        "select t.abandon_cause || ' -> ' || coalesce(c.abandon_cause, '-'), count(*)
+         from truth_calls t join fct_calls c on c.chain_id = t.call_id
+         where t.abandon_cause is not null
+         group by 1 order by 1",
+    )
+    .await;
+    let total: f64 = matrix.iter().map(|(_, n)| n).sum();
+    let right: f64 = matrix
+        .iter()
+        .filter(|(k, _)| {
+            let mut parts = k.split(" -> ");
+            parts.next() == parts.next()
+        })
+        .map(|(_, n)| n)
+        .sum();
+    let accuracy = right / total;
+    println!("abandon_cause accuracy {accuracy:.3} ({right} of {total}); truth -> inferred:");
+    for (k, n) in &matrix {
+        println!("  {k:<28} {n}");
+    }
+    assert!(total > 30.0, "too few abandoned calls: {total}");
+    assert!(
+        accuracy >= 0.9,
+        "abandon_cause accuracy {accuracy:.3}: {matrix:?}"
+    );
 }

@@ -21,7 +21,7 @@ use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use touchstone_core::config::{JourneySettings, ValueSettings};
+use touchstone_core::config::{AbandonSettings, JourneySettings, ValueSettings};
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, first_line};
 use touchstone_core::schema::StagingTable;
 
@@ -119,7 +119,7 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     udf::register(&ctx);
     native::register(&ctx, options.value);
     native::identity::register(&ctx, &options.journeys.identity);
-    register_settings(&ctx, &options.value)?;
+    register_settings(&ctx, &options.value, &options.journeys.sessions.abandon)?;
     Ok(ctx)
 }
 
@@ -183,9 +183,14 @@ fn register_row(
 /// Name of the one-row table of the pipeline's value settings, readable from every model.
 pub const PIPELINE_SETTINGS: &str = "pipeline_settings";
 
-/// Registers `pipeline_settings`: the pipeline's `value:` settings as one row, so SQL models
-/// use the same margin, horizon and costs as the model table functions.
-fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), TransformError> {
+/// Registers `pipeline_settings`: the pipeline's `value:` settings and `journeys.abandon`
+/// thresholds (`abandon_*`) as one row, so SQL models use the same margin, horizon and costs
+/// as the model table functions.
+fn register_settings(
+    ctx: &SessionContext,
+    value: &ValueSettings,
+    abandon: &AbandonSettings,
+) -> Result<(), TransformError> {
     use arrow::array::{Float64Array, Int64Array};
     let schema = Arc::new(Schema::new(vec![
         Field::new("value_model", DataType::Utf8, false),
@@ -196,6 +201,11 @@ fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), 
         Field::new("support_cost_per_minute", DataType::Float64, false),
         Field::new("inactive_after_days", DataType::Int64, false),
         Field::new("projection_periods", DataType::Int64, false),
+        Field::new("abandon_short_secs", DataType::Int64, false),
+        Field::new("abandon_short_ivr_secs", DataType::Int64, false),
+        Field::new("abandon_short_chat_secs", DataType::Int64, false),
+        Field::new("abandon_long_wait_secs", DataType::Int64, false),
+        Field::new("abandon_callback_hours", DataType::Int64, false),
     ]));
     register_row(
         ctx,
@@ -210,6 +220,11 @@ fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), 
             Arc::new(Float64Array::from(vec![value.support_cost_per_minute])),
             Arc::new(Int64Array::from(vec![i64::from(value.inactive_after_days)])),
             Arc::new(Int64Array::from(vec![i64::from(value.projection_periods)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.short_secs)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.short_ivr_secs)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.short_chat_secs)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.long_wait_secs)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.callback_hours)])),
         ],
     )
 }

@@ -22,8 +22,9 @@
 //! the one most of its identifiers had; the others are logged as merges. When a customer
 //! splits, the part holding most of its identifiers (or its anchor) keeps the key and the
 //! others get new ones, logged as splits. A new customer is named after its earliest anchor
-//! (a CRM contact id), else `anon:` and 16 hex digits of the FNV-1a hash of its strongest
-//! identifier (`type:value`), so the same data gives the same keys on every run.
+//! (a CRM contact id), else `anon:` and 16 hex digits of the FNV-1a hash of its earliest-seen
+//! identifier (`type:value`; the strongest among equally early ones), so the same data gives
+//! the same keys on every run, and data added later does not change them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -127,8 +128,8 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
     h
 }
 
-/// The key of a customer without a CRM contact: `anon:` and the FNV-1a hash of its strongest
-/// identifier, `type:value`.
+/// The key of a customer without a CRM contact: `anon:` and the FNV-1a hash of its
+/// earliest-seen identifier, `type:value`.
 ///
 /// ```
 /// use touchstone_transform::native::identity::anonymous_key;
@@ -562,9 +563,17 @@ impl GraphBuilder {
                 .find(|v| free(v))
                 .unwrap_or_default();
             if key.is_empty() {
-                let strongest = canon[comp.nodes[0] as usize];
-                let t = &self.types[self.node_type[strongest as usize] as usize].name;
-                let base = anonymous_key(t, self.value(strongest));
+                // Named after its earliest identifier (then the strongest): data added later
+                // does not change it, so a fresh run names the customer as an incremental one.
+                let earliest = comp
+                    .nodes
+                    .iter()
+                    .copied()
+                    .min_by_key(|r| (self.first_seen[node(*r)], *r))
+                    .unwrap_or(comp.nodes[0]);
+                let first = canon[earliest as usize];
+                let t = &self.types[self.node_type[first as usize] as usize].name;
+                let base = anonymous_key(t, self.value(first));
                 key = base.clone();
                 let mut salt = 1u32;
                 while !free(&key) {
