@@ -7,6 +7,7 @@
 
 mod metric;
 mod pipeline;
+mod readers;
 mod value;
 
 use std::path::Path;
@@ -19,6 +20,11 @@ pub use metric::{
 };
 pub use pipeline::{
     Engine, Pipeline, PipelineFile, Source, SourceFile, load_pipeline, validate_pipeline,
+};
+pub use readers::{
+    HUBSPOT_OBJECTS, Instrument, InstrumentFile, NullRatioCheck, SALESFORCE_OBJECTS,
+    SurveyColumnsFile, SurveyMapping, SurveyMappingFile, SurveyPreset, SurveyQuestion,
+    SurveyQuestionFile, SurveyRole, SurveyRule,
 };
 pub use value::{PurchaseModelKind, ValueFile, ValueSettings};
 
