@@ -485,6 +485,61 @@ mod tests {
         );
     }
 
+    // CSV/text reader options (issue 8).
+    #[test]
+    fn reader_options_validate_into_the_source() {
+        let p = parse_pipeline(
+            "name: cs\nwarehouse: wh\nsources:\n  - name: branch\n    type: asterisk_cdr\n    path: x\n    encoding: windows-1251\n    columns: [clid, src, calldate, ignore, linkedid]\n    max_null_ratio:\n      caller_number: 0.1\n  - name: q\n    type: survey_csv\n    path: y\n    preset: qualtrics\n    mapping:\n      columns:\n        agent: AgentId\n      questions:\n        - column: Q1\n          instrument: nps\n          comment: Q2\n      surveys:\n        Pulse: { instrument: ces, scale: [1, 7] }\n  - name: hs\n    type: hubspot\n    path: z\n    object: contacts\n    max_null_ratio:\n      stg_contacts.email: 0.5\n",
+        )
+        .unwrap();
+        let cdr = &p.sources[0];
+        assert_eq!(cdr.encoding, encoding_rs::WINDOWS_1251);
+        assert_eq!(
+            cdr.cdr_columns.as_deref(),
+            Some(&["clid", "src", "calldate", "ignore", "linkedid"].map(String::from)[..])
+        );
+        assert_eq!(cdr.null_ratio.len(), 1);
+        assert_eq!(cdr.null_ratio[0].column, "caller_number");
+        let q = p.sources[1].survey.as_ref().unwrap();
+        assert_eq!(q.preset, SurveyPreset::Qualtrics);
+        assert_eq!(q.column(super::super::SurveyRole::Agent), Some("AgentId"));
+        assert_eq!(q.questions[0].comment.as_deref(), Some("Q2"));
+        assert_eq!(q.surveys[0].scale, Some((1, 7)));
+        assert_eq!(p.sources[1].encoding, encoding_rs::UTF_8);
+        assert_eq!(p.sources[2].object.as_deref(), Some("contacts"));
+        assert_eq!(
+            p.sources[2].null_ratio[0].table,
+            crate::schema::StagingTable::Contacts
+        );
+    }
+
+    #[test]
+    fn reader_option_mistakes_are_located_with_a_fix() {
+        let err = parse_pipeline(
+            "name: cs\nwarehouse: wh\nsources:\n  - name: a\n    type: asterisk_cdr\n    path: x\n    encoding: windows-1215\n    columns: [clid, strat, src, src]\n    max_null_ratio:\n      caler_number: 2\n  - name: b\n    type: livechat\n    path: y\n    columns: [src]\n    preset: qualtrics\n  - name: c\n    type: survey_csv\n    path: z\n    preset: typeform\n  - name: d\n    type: hubspot\n    path: w\n    object: contact\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for want in [
+            "p.yaml:7:15: error[E1005]: unknown encoding 'windows-1215'",
+            "help: did you mean 'windows-1251'?",
+            "p.yaml:8:21: error[E1005]: unknown CDR field 'strat'",
+            "help: did you mean 'start'?",
+            "error[E1007]: CDR field 'src' is listed twice",
+            "error[E1003]: columns does not name 'start'",
+            "error[E1004]: max_null_ratio of 'caler_number' is 2",
+            "error[E3002]: max_null_ratio names 'caler_number'",
+            "help: did you mean 'caller_number'?",
+            "p.yaml:14:14: error[E1004]: 'columns' applies only to asterisk_cdr sources, not livechat",
+            "'preset' applies only to survey_csv sources",
+            "p.yaml:19:13: error[E1003]: a typeform export has one column per question",
+            "p.yaml:23:13: error[E1005]: unknown HubSpot object 'contact'",
+            "help: did you mean 'contacts'?",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+    }
+
     #[test]
     fn a_typo_in_a_format_is_located() {
         let err = parse_pipeline(

@@ -747,6 +747,27 @@ fn check_mapping(
             ),
         );
     }
+    let wide = matches!(
+        preset,
+        SurveyPreset::Qualtrics | SurveyPreset::Surveymonkey | SurveyPreset::Typeform
+    );
+    if wide
+        && m.questions.is_empty()
+        && columns_file.and_then(|c| c.score.as_ref()).is_none()
+        && let Some(p) = o.preset
+    {
+        problems.push(
+            Diagnostic::new(
+                ErrorCode::MissingKey,
+                format!(
+                    "a {} export has one column per question, and the mapping names none",
+                    preset.name()
+                ),
+            )
+            .at(Span::of(file, p))
+            .with_help("add mapping.questions, e.g. questions: [{ column: Q1, instrument: nps }]"),
+        );
+    }
     let surveys = m
         .surveys
         .iter()

@@ -5,5 +5,7 @@ mod asterisk;
 mod connect;
 
 pub(super) use asterisk::asterisk;
-pub(crate) use asterisk::queue_log_day;
+#[cfg(test)]
+pub(crate) use asterisk::{BRANCH_COLUMNS, garbled_name};
+pub(crate) use asterisk::{branch_cdr_custom_conf, queue_log_day};
 pub(super) use connect::connect;
