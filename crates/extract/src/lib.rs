@@ -107,7 +107,11 @@ mod time;
 pub mod web;
 
 #[cfg(test)]
+mod bad_input;
+#[cfg(test)]
 mod conservation;
+#[cfg(test)]
+mod public_files;
 #[cfg(test)]
 mod testutil;
 

@@ -512,8 +512,26 @@ fn read_header(
                 return Ok(Some((header_of(row1, line1, reader), None)));
             };
             if legacy {
-                // V1, V2... ids, then the names; no ImportId row.
-                return Ok(Some((header_of(row2, line2, reader), None)));
+                // V1, V2... ids of the metadata columns, then a row of names (ResponseID,
+                // StartDate, ...) for those and question text for the questions; no ImportId
+                // row. The metadata columns are named by the second row, the questions by their
+                // ids in the first (Q1, Q2_1), as in current exports, so one mapping reads both.
+                let names = row1
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        let id = id.trim();
+                        let is_v = id.len() > 1
+                            && id.starts_with('V')
+                            && id[1..].chars().all(|c| c.is_ascii_digit());
+                        if is_v || id.is_empty() {
+                            row2.get(i).cloned().unwrap_or_default()
+                        } else {
+                            id.to_owned()
+                        }
+                    })
+                    .collect();
+                return Ok(Some((header_of(names, line2, reader), None)));
             }
             if mapping.header_rows == Some(2) {
                 return Ok(Some((header_of(row1, line1, reader), None)));
@@ -1280,7 +1298,7 @@ mod tests {
         assert_eq!(f(&t, "score", 3), None);
 
         let legacy = "\u{feff}V1,V2,V3,V4,V5,V6,V7,V8,V9,V10,Q1,\n\
-                      ResponseID,ResponseSet,Name,ExternalDataReference,EmailAddress,IPAddress,Status,StartDate,EndDate,Finished,Q1,\n\
+                      ResponseID,ResponseSet,Name,ExternalDataReference,EmailAddress,IPAddress,Status,StartDate,EndDate,Finished,How satisfied were you?,\n\
                       R_1,Default,Anon,,,1.2.3.4,0,2017-07-18 08:28:09,2017-07-18 08:29:09,1,2,\n";
         let one = SurveyMapping {
             questions: vec![question("Q1", Instrument::Csat)],

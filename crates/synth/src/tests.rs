@@ -1684,3 +1684,27 @@ fn web_errors_drive_calls() {
     let without = rate(&|c| !with_errors.contains(c));
     assert!(with > 1.5 * without, "{with} vs {without}");
 }
+
+/// Classes 3 and 5 of issue 8 as the generator writes them: a few main-site caller names carry
+/// raw 0xA5 bytes (invalid UTF-8), and the branch site's cdr_custom file is windows-1251.
+#[test]
+fn cdrs_carry_legacy_code_page_bytes() {
+    // About one named main-site leg in 150 is garbled: the larger run has some.
+    let r = large();
+    let main = std::fs::read(r.path.join("asterisk/Master.csv")).expect("cdr");
+    assert!(std::str::from_utf8(&main).is_err());
+    let garbled = main
+        .split(|b| *b == b'\n')
+        .filter(|l| l.windows(2).any(|w| w == [0xA5, 0xA5]))
+        .count();
+    assert!(garbled >= 1);
+    let branch = std::fs::read(r.path.join(crate::render::paths::BRANCH_CDR)).expect("branch");
+    assert!(std::str::from_utf8(&branch).is_err());
+    let text = encoding_rs::WINDOWS_1251.decode(&branch).0;
+    assert!(text.chars().any(|c| ('А'..='я').contains(&c)));
+    let first = text.lines().next().expect("a branch row");
+    assert_eq!(
+        split_quoted(first).len(),
+        crate::render::BRANCH_COLUMNS.len()
+    );
+}

@@ -35,7 +35,7 @@ pub(crate) use hubspot::{
     DEAL_HEADER as HUBSPOT_DEAL_HEADER, contact_record_id, hubspot_csv, in_hubspot,
 };
 #[cfg(test)]
-pub(crate) use ivr::{BRANCH_COLUMNS, garbled_name};
+pub(crate) use ivr::BRANCH_COLUMNS;
 use ivr::{asterisk, connect};
 pub(crate) use ivr::{branch_cdr_custom_conf, queue_log_day};
 pub(crate) use reviews::{REVIEW_HEADER, agent_reviews, review_csv, team_lead};

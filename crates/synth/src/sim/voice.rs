@@ -31,7 +31,7 @@ pub(crate) struct CallRequest<'a> {
 /// Whether a customer's Asterisk calls go to the branch office's PBX: every third customer,
 /// by index (no random draw, so the rest of the simulation is unchanged by it).
 pub(crate) fn calls_the_branch(person: &Person) -> bool {
-    person.index % 3 == 0
+    person.index.is_multiple_of(3)
 }
 
 fn secs(us: i64) -> i64 {

@@ -4,8 +4,8 @@
 mod asterisk;
 mod connect;
 
-pub(super) use asterisk::asterisk;
 #[cfg(test)]
-pub(crate) use asterisk::{BRANCH_COLUMNS, garbled_name};
+pub(crate) use asterisk::BRANCH_COLUMNS;
+pub(super) use asterisk::asterisk;
 pub(crate) use asterisk::{branch_cdr_custom_conf, queue_log_day};
 pub(super) use connect::connect;
