@@ -10,6 +10,7 @@ mod common;
 mod e2e;
 mod errors;
 mod interop;
+mod readers;
 mod slt;
 mod trust;
 mod value;
