@@ -431,13 +431,24 @@ fn qualtrics_not_applicable_codes_are_not_answers() {
 fn surveymonkey_two_row_headers_and_typeform_token_exports() {
     let q = "How do you like your steak prepared?";
     let opts = survey(SurveyPreset::Surveymonkey, &[(q, Instrument::Csat)]);
-    let bytes = fixture("surveymonkey/fivethirtyeight_steak-risk-survey.csv");
-    let (res, _) = run(SourceFormat::SurveyCsv, &opts, "steak.csv", &bytes);
-    // Not a score: the file is read, each non-numeric answer a reject naming the column.
-    if let Ok(stats) = res {
-        assert!(stats.conserved(), "{stats:?}");
-        assert_eq!(stats.rows_read, 550);
-    }
+    let (stats, sink) = read(
+        SourceFormat::SurveyCsv,
+        &opts,
+        "surveymonkey/fivethirtyeight_steak-risk-survey.csv",
+    );
+    // 550 respondents. The question is text ("Medium rare"), not a score: each answer is a
+    // reject naming the column; the 118 blank answers are staged as unanswered.
+    assert_eq!(stats.rows_read, 550, "{stats:?}");
+    assert_eq!(
+        (stats.rows_staged, stats.rows_rejected),
+        (118, 432),
+        "{stats:?}"
+    );
+    assert!(
+        sink.rejects.iter().all(|r| r.reason.contains(q)),
+        "{:?}",
+        sink.rejects.first()
+    );
 
     let (stats, _) = read(
         SourceFormat::SurveyCsv,
@@ -448,18 +459,6 @@ fn surveymonkey_two_row_headers_and_typeform_token_exports() {
         "typeform/osmi_2016_typeform_export_truncated.csv",
     );
     assert_eq!(stats.rows_read, 103);
-}
-
-#[test]
-fn qualtrics_distribution_invitations_are_not_answers() {
-    // Five invitations (Opened x4, Pending x1) with no response: staged as invitations.
-    let bytes = fixture("qualtrics/fivetran_distribution_contact.csv");
-    let opts = ReadOptions {
-        survey: Some(SurveyMapping::default()),
-        ..ReadOptions::default()
-    };
-    let (res, _) = run(SourceFormat::SurveyCsv, &opts, "distribution.csv", &bytes);
-    let _ = res;
 }
 
 // HubSpot: fivetran/dbt_hubspot_source seeds (Apache-2.0), internal property names.
