@@ -14,6 +14,7 @@ mod interop;
 mod ops;
 mod serve;
 mod metric_layer;
+mod readers;
 mod slt;
 mod trust;
 mod value;

@@ -24,11 +24,21 @@ pub enum SourceFormat {
     SurveyCsv,
     /// Web and bot events in the Segment spec, one JSON event per line.
     SegmentEvents,
+    // CSV/text family (issue 8).
+    /// HubSpot CRM exports (contacts, companies, deals) as CSV, headed by internal property
+    /// names (`hs_object_id`, `createdate`) or by the UI export's labels (`Record ID`,
+    /// `Create Date`).
+    Hubspot,
+    /// Agent review (QA rubric) exports as CSV: one score per criterion per review, self and
+    /// manager reviews of each employee per review period.
+    AgentReviews,
+    /// A calendar of holidays, promotions and product launches with date ranges, as YAML.
+    Calendar,
 }
 
 impl SourceFormat {
     /// Every format, in a stable order.
-    pub const ALL: [SourceFormat; 7] = [
+    pub const ALL: [SourceFormat; 10] = [
         SourceFormat::SalesforceCsv,
         SourceFormat::AsteriskCdr,
         SourceFormat::AsteriskQueueLog,
@@ -36,6 +46,9 @@ impl SourceFormat {
         SourceFormat::Livechat,
         SourceFormat::SurveyCsv,
         SourceFormat::SegmentEvents,
+        SourceFormat::Hubspot,
+        SourceFormat::AgentReviews,
+        SourceFormat::Calendar,
     ];
 
     /// The name used in pipeline YAML.
@@ -48,6 +61,9 @@ impl SourceFormat {
             SourceFormat::Livechat => "livechat",
             SourceFormat::SurveyCsv => "survey_csv",
             SourceFormat::SegmentEvents => "segment_events",
+            SourceFormat::Hubspot => "hubspot",
+            SourceFormat::AgentReviews => "agent_reviews",
+            SourceFormat::Calendar => "calendar",
         }
     }
 
@@ -66,9 +82,45 @@ impl SourceFormat {
             SourceFormat::Livechat => &[StagingTable::Chats, StagingTable::ChatMessages],
             SourceFormat::SurveyCsv => &[StagingTable::SurveyResponses],
             SourceFormat::SegmentEvents => &[StagingTable::WebEvents],
+            SourceFormat::Hubspot => &[
+                StagingTable::Accounts,
+                StagingTable::Contacts,
+                StagingTable::Opportunities,
+            ],
+            SourceFormat::AgentReviews => &[StagingTable::AgentReviews],
+            SourceFormat::Calendar => &[StagingTable::Calendar],
         }
     }
 }
+
+/// The fields Asterisk can write into a CDR line, by the names `cdr_custom.conf` uses inside
+/// `${CDR(...)}` (plus `calldate`, the database backends' name for `start`). A source's
+/// `columns:` lists them in the order of its `Master.csv`; `ignore` skips a column.
+pub const ASTERISK_CDR_FIELDS: [&str; 23] = [
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+    "uniqueid",
+    "userfield",
+    "peeraccount",
+    "linkedid",
+    "sequence",
+    "calldate",
+    "ignore",
+];
 
 impl std::fmt::Display for SourceFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

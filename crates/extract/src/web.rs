@@ -215,6 +215,23 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_in_a_string_is_repaired_and_staged() {
+        let mut bytes = br#"{"messageId":"m1","type":"track","event":"Login","timestamp":"2026-08-01T14:25:00Z","properties":{"name":"Zo"#.to_vec();
+        bytes.extend_from_slice(b"\xeb\"}}\n");
+        bytes.extend_from_slice(br#"{"messageId":"m2","type":"track","event":"Login","timestamp":"2026-08-01T14:25:00Z"}"#);
+        let (stats, sink) = run_ok(SourceFormat::SegmentEvents, &bytes);
+        assert_eq!(
+            (stats.rows_read, stats.rows_staged, stats.rows_repaired),
+            (2, 2, 1)
+        );
+        let t = sink.table(StagingTable::WebEvents);
+        assert_eq!(
+            s(&t, "properties", 0).as_deref(),
+            Some("{\"name\":\"Zo\u{fffd}\"}")
+        );
+    }
+
+    #[test]
     fn bad_events_are_rejects() {
         let good = r#"{"messageId":"m","type":"track","event":"Login","timestamp":"2026-08-01T14:25:00Z"}"#;
         let input = [
@@ -251,7 +268,12 @@ mod tests {
         assert!(r[4].contains("'properties.result_count'"));
         assert!(r[5].contains("'context'") && r[5].contains("object"));
         assert!(r[6].contains("invalid JSON"));
-        assert!(r[7].contains("UTF-8"));
+        // An invalid byte is repaired (U+FFFD); the record is rejected for what it lacks.
+        assert!(
+            r[7].contains("'type'") && !r[7].contains("UTF-8"),
+            "{}",
+            r[7]
+        );
         let lines: Vec<_> = sink.rejects.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![1, 2, 3, 4, 5, 6, 7, 11]);
         assert_eq!(

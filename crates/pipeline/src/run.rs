@@ -26,13 +26,14 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 use touchstone_core::clock::{Clock, SystemClock};
-use touchstone_core::config::Source;
+use touchstone_core::config::{NullRatioCheck, Source};
 use touchstone_core::diagnostic::Span;
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode};
 use touchstone_core::schema::{FILE_COLUMN, SOURCE_COLUMN, StagingTable, rejects_schema};
 use touchstone_extract::source::{SourceFile, list_source, read_bytes};
 use touchstone_extract::{
-    BATCH_ROWS, ExtractError, FileStats, Lineage, ReadOptions, Reject, SalesforceObject, Sink,
+    BATCH_ROWS, ExtractError, FileStats, HubspotObject, Lineage, ReadOptions, Reject,
+    SalesforceObject, Sink,
 };
 use touchstone_load::files::{self, FileState};
 use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, Written, ledger};
@@ -437,11 +438,20 @@ impl Stages<'_> {
             file: String::new(),
             senders: writers.iter().map(|(t, w)| (*t, w.sender())).collect(),
             rejects: RejectBuffer::new(&source.name, self.date, rejects_writer.sender()),
+            nulls: source
+                .null_ratio
+                .iter()
+                .map(|c| NullCount {
+                    check: c.clone(),
+                    nulls: 0,
+                    rows: 0,
+                })
+                .collect(),
         };
-        let (mut source_report, first_reject, per_file) =
+        let (mut source_report, first_reject, per_file, nulls) =
             self.extract_source(l, &plan.read, sink).await?;
         source_report.files_unchanged = plan.unchanged.len() as u64;
-        if let Some(exceeded) = over_limits(source, &source_report) {
+        if let Some(exceeded) = over_limits(source, &source_report, &nulls) {
             // The rejects are committed so they can be inspected; this source's staging rows
             // are not (dropping the writers abandons their commits).
             drop(writers);
@@ -586,7 +596,15 @@ impl Stages<'_> {
         l: &Listed<'_>,
         files: &[&SourceFile],
         mut sink: StreamSink,
-    ) -> Result<(SourceReport, Option<String>, HashMap<String, FileStats>), PipelineError> {
+    ) -> Result<
+        (
+            SourceReport,
+            Option<String>,
+            HashMap<String, FileStats>,
+            Vec<NullCount>,
+        ),
+        PipelineError,
+    > {
         let source = l.source;
         let mut report = SourceReport {
             name: source.name.clone(),
@@ -597,9 +615,14 @@ impl Stages<'_> {
             .object
             .as_ref()
             .and_then(|name| SalesforceObject::ALL.into_iter().find(|o| o.name() == name));
+        let hubspot_object = source.object.as_deref().and_then(HubspotObject::from_name);
         let options = ReadOptions {
             timezone: source.timezone,
             salesforce_object,
+            encoding: source.encoding,
+            hubspot_object,
+            cdr_columns: source.cdr_columns.clone(),
+            survey: source.survey.clone(),
         };
         let extract_error = |error| PipelineError::Extract {
             source_name: source.name.clone(),
@@ -718,7 +741,8 @@ impl Stages<'_> {
                 report.duplicates
             )));
         }
-        Ok((report, first_reject, per_file))
+        let nulls = std::mem::take(&mut sink.nulls);
+        Ok((report, first_reject, per_file, nulls))
     }
 
     /// Builds the models in dependency order (marts are committed and read back from the
@@ -823,11 +847,33 @@ impl Stages<'_> {
 }
 
 /// The error for a source whose bad files or rejected records exceed its configured limits.
-fn over_limits(source: &Source, report: &SourceReport) -> Option<PipelineError> {
+fn over_limits(
+    source: &Source,
+    report: &SourceReport,
+    nulls: &[NullCount],
+) -> Option<PipelineError> {
     let exceeded = |detail: String| PipelineError::RejectLimit {
         source_name: source.name.clone(),
         detail,
     };
+    for n in nulls {
+        if n.rows == 0 {
+            continue;
+        }
+        let ratio = n.nulls as f64 / n.rows as f64;
+        if ratio > n.check.max {
+            return Some(exceeded(format!(
+                "{}.{} is null in {} of {} staged rows ({:.1}%, max_null_ratio: {}); a renamed \
+                 or missing column in the export? see the run's warnings",
+                n.check.table.name(),
+                n.check.column,
+                n.nulls,
+                n.rows,
+                ratio * 100.0,
+                n.check.max
+            )));
+        }
+    }
     if let Some(max) = source.max_bad_files
         && report.files_rejected > max
     {
@@ -960,6 +1006,15 @@ struct StreamSink {
     file: String,
     senders: BTreeMap<StagingTable, BatchSender>,
     rejects: RejectBuffer,
+    /// Null counts of the columns a `max_null_ratio:` watches.
+    nulls: Vec<NullCount>,
+}
+
+/// How many staged rows of a source have a watched column null.
+struct NullCount {
+    check: NullRatioCheck,
+    nulls: u64,
+    rows: u64,
 }
 
 impl StreamSink {
@@ -980,6 +1035,12 @@ impl StreamSink {
 
 impl Sink for StreamSink {
     fn batch(&mut self, table: StagingTable, batch: RecordBatch) -> Result<(), ExtractError> {
+        for n in self.nulls.iter_mut().filter(|n| n.check.table == table) {
+            if let Some(column) = batch.column_by_name(&n.check.column) {
+                n.nulls += column.null_count() as u64;
+                n.rows += batch.num_rows() as u64;
+            }
+        }
         match self.senders.get(&table) {
             Some(sender) => sender.send(batch).map_err(ExtractError::sink),
             None => Err(ExtractError::sink(format!("no staging writer for {table}"))),

@@ -161,6 +161,14 @@ fn source_of(path: &str) -> &'static str {
         paths::CDR => "asterisk_cdr",
         paths::QUEUE_LOG => "asterisk_queue_log",
         paths::SURVEYS => "survey",
+        paths::BRANCH_CDR => "asterisk_branch_cdr",
+        paths::BRANCH_CONF => "other",
+        paths::QUALTRICS => "qualtrics",
+        paths::HUBSPOT_CONTACTS => "hubspot_contact",
+        paths::HUBSPOT_COMPANIES => "hubspot_company",
+        paths::HUBSPOT_DEALS => "hubspot_deal",
+        paths::AGENT_REVIEWS => "agent_reviews",
+        paths::CALENDAR => "calendar",
         p if p.starts_with("connect/") => "connect_ctr",
         p if p.starts_with("livechat/") => "livechat",
         p if p.starts_with("web/") => "web",
@@ -224,9 +232,14 @@ impl Output {
         for dir in [
             "salesforce",
             "asterisk",
+            "asterisk/branch",
             "connect/ctr",
             "livechat",
             "surveys",
+            "surveys/qualtrics",
+            "hubspot",
+            "agent_reviews",
+            "calendar",
             "web",
             "truth",
         ] {
@@ -351,16 +364,42 @@ pub(crate) fn generate_with(
         &render::header(render::salesforce_csv(), render::ORDER_HEADER)?,
     )?;
     out.create_single(paths::CDR, b"")?;
+    out.create_single(paths::BRANCH_CDR, b"")?;
+    out.create_single(
+        paths::BRANCH_CONF,
+        render::branch_cdr_custom_conf().as_bytes(),
+    )?;
     out.create_single(paths::QUEUE_LOG, b"")?;
     out.create_single(
         paths::SURVEYS,
         &render::header(render::survey_csv(), render::SURVEY_HEADER)?,
     )?;
+    out.create_single(paths::QUALTRICS, &render::qualtrics_header()?)?;
+    out.create_single(
+        paths::HUBSPOT_CONTACTS,
+        &render::header(render::hubspot_csv(), render::HUBSPOT_CONTACT_HEADER)?,
+    )?;
+    out.create_single(
+        paths::HUBSPOT_COMPANIES,
+        &render::header(render::hubspot_csv(), render::HUBSPOT_COMPANY_HEADER)?,
+    )?;
+    out.create_single(
+        paths::HUBSPOT_DEALS,
+        &render::header(render::hubspot_csv(), render::HUBSPOT_DEAL_HEADER)?,
+    )?;
+    out.create_single(
+        paths::AGENT_REVIEWS,
+        &render::header(render::review_csv(), render::REVIEW_HEADER)?,
+    )?;
+    out.append(paths::AGENT_REVIEWS, &render::agent_reviews(&world)?)?;
+    out.create_single(paths::CALENDAR, b"")?;
+    out.append(paths::CALENDAR, &render::calendar(&world))?;
     for day in 0..opts.days {
         out.append(paths::QUEUE_LOG, &render::queue_log_day(&world, day))?;
     }
     let mut truth_writers = TruthWriters::create(&opts.out)?;
     truth_writers.write(Table::Parameters, &truth::parameters(&params)?)?;
+    truth_writers.write(Table::Agents, &truth::agents(&world)?)?;
 
     let chunks = opts.customers.div_ceil(chunk_size);
     // Chunks are computed in parallel windows and written in chunk order; writing one window

@@ -269,6 +269,8 @@ impl CallOutcome {
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub(crate) system: System,
+    /// An Asterisk call to the branch office's PBX (cdr_custom `Master.csv`, no queue_log).
+    pub(crate) branch: bool,
     pub(crate) customer: u64,
     /// Ten digits of the number the caller used; `None` when withheld.
     pub(crate) caller_digits: Option<String>,
@@ -407,6 +409,27 @@ pub(crate) struct SurveyRow {
     pub(crate) customer: u64,
 }
 
+/// A survey invitation that was not answered: sent and ignored (`offered`), or never delivered
+/// (`unoffered`, a bounce).
+#[derive(Debug, Clone)]
+pub(crate) struct SurveyInvitation {
+    pub(crate) invitation_id: String,
+    pub(crate) survey: &'static str,
+    pub(crate) metric: &'static str,
+    pub(crate) scale_min: i64,
+    pub(crate) scale_max: i64,
+    pub(crate) status: &'static str,
+    pub(crate) email: String,
+    pub(crate) agent: Option<String>,
+    pub(crate) channel: &'static str,
+    pub(crate) interaction_id: String,
+    /// When it was sent (`None` for a bounce: never delivered).
+    pub(crate) sent_us: Option<i64>,
+    /// When the survey tool handled it (sent, or tried to).
+    pub(crate) at_us: i64,
+    pub(crate) customer: u64,
+}
+
 /// Segment event payloads.
 #[derive(Debug, Clone)]
 pub(crate) enum WebKind {
@@ -479,6 +502,7 @@ pub(crate) struct ChunkRecords {
     pub(crate) calls: Vec<Call>,
     pub(crate) chats: Vec<Chat>,
     pub(crate) surveys: Vec<SurveyRow>,
+    pub(crate) invitations: Vec<SurveyInvitation>,
     pub(crate) web: Vec<WebEvent>,
     pub(crate) overlaps: Vec<Overlap>,
     /// Placeholder identifiers typed into records (`test@test.com`, `000-000-0000`).

@@ -31,10 +31,14 @@ pub(crate) enum Table {
     Overlaps,
     Identifiers,
     Parameters,
+    /// Survey invitations nobody answered.
+    SurveyInvitations,
+    /// The agents' planted traits (the source of the agent reviews).
+    Agents,
 }
 
 impl Table {
-    pub(crate) const ALL: [Table; 9] = [
+    pub(crate) const ALL: [Table; 11] = [
         Table::Customers,
         Table::Records,
         Table::Calls,
@@ -44,6 +48,8 @@ impl Table {
         Table::Overlaps,
         Table::Identifiers,
         Table::Parameters,
+        Table::SurveyInvitations,
+        Table::Agents,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -57,6 +63,8 @@ impl Table {
             Table::Overlaps => "overlaps",
             Table::Identifiers => "identifiers",
             Table::Parameters => "parameters",
+            Table::SurveyInvitations => "survey_invitations",
+            Table::Agents => "agents",
         }
     }
 
@@ -117,6 +125,7 @@ impl Table {
                 sn("abandon_cause"),
                 sn("abandon_mechanism"),
                 fnn("wait_secs"),
+                b("branch"),
             ],
             Table::QueueVisits => vec![
                 s("system"),
@@ -127,6 +136,9 @@ impl Table {
                 t("enqueued_at"),
                 s("outcome"),
                 f("wait_secs"),
+                // Whether a queue log or contact record saw the visit (the branch site keeps
+                // no queue_log: its visits are only in its CDRs).
+                b("logged"),
             ],
             Table::Chats => vec![
                 s("chat_id"),
@@ -169,6 +181,23 @@ impl Table {
                 b("linkable"),
             ],
             Table::Parameters => vec![s("model"), s("parameter"), f("value")],
+            Table::SurveyInvitations => vec![
+                s("invitation_id"),
+                s("customer_id"),
+                s("survey"),
+                s("instrument"),
+                s("status"),
+                s("channel"),
+                s("interaction_id"),
+                tn("offered_at"),
+            ],
+            Table::Agents => vec![
+                s("username"),
+                s("system"),
+                f("quality"),
+                f("optimism"),
+                s("team_lead"),
+            ],
         };
         Arc::new(Schema::new(fields))
     }
@@ -196,6 +225,7 @@ pub(crate) fn chunk_batches(recs: &ChunkRecords) -> Result<Vec<(Table, RecordBat
         (Table::Surveys, surveys(recs)?),
         (Table::Overlaps, overlaps(recs)?),
         (Table::Identifiers, identifiers(recs)?),
+        (Table::SurveyInvitations, invitations(recs)?),
     ])
 }
 
@@ -269,6 +299,18 @@ fn records(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     for s in &recs.surveys {
         push("survey", &s.response_id, Some(s.customer));
     }
+    for i in &recs.invitations {
+        push("survey_invitation", &i.invitation_id, Some(i.customer));
+    }
+    for p in &recs.persons {
+        if crate::render::in_hubspot(p.index) {
+            push(
+                "hubspot_contact",
+                &crate::render::contact_record_id(p.index),
+                Some(p.index),
+            );
+        }
+    }
     for e in &recs.web {
         push("web", &e.message_id, e.customer);
     }
@@ -299,7 +341,9 @@ fn calls(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let mut cause = StringBuilder::new();
     let mut mechanism = StringBuilder::new();
     let mut wait = Float64Builder::with_capacity(n);
+    let mut branch = BooleanBuilder::with_capacity(n);
     for c in &recs.calls {
+        branch.append_value(c.branch);
         system.append_value(c.system.name());
         call_id.append_value(c.call_id());
         customer.append_value(customer_id(c.customer));
@@ -334,6 +378,7 @@ fn calls(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
             Arc::new(cause.finish()),
             Arc::new(mechanism.finish()),
             Arc::new(wait.finish()),
+            Arc::new(branch.finish()),
         ],
     )
 }
@@ -347,9 +392,11 @@ fn queue_visits(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let mut enq = ts_builder(0);
     let mut outcome = StringBuilder::new();
     let mut wait = Float64Builder::new();
+    let mut logged = BooleanBuilder::new();
     for c in &recs.calls {
         for leg in &c.legs {
             let Some(v) = &leg.queue else { continue };
+            logged.append_value(!c.branch);
             system.append_value(c.system.name());
             call_id.append_value(&leg.id);
             chain.append_value(c.call_id());
@@ -371,6 +418,7 @@ fn queue_visits(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
             Arc::new(enq.finish()),
             Arc::new(outcome.finish()),
             Arc::new(wait.finish()),
+            Arc::new(logged.finish()),
         ],
     )
 }
@@ -459,7 +507,11 @@ fn surveys(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     for s in &recs.surveys {
         c.push(
             &s.response_id,
-            "survey_export",
+            if s.survey == crate::render::QUALTRICS_SURVEY {
+                "qualtrics"
+            } else {
+                "survey_export"
+            },
             s.metric,
             (s.scale_min, s.scale_max),
             s.score as f64,
@@ -578,6 +630,58 @@ fn identifiers(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
             Arc::new(customer.finish()),
             Arc::new(role.finish()),
             Arc::new(linkable.finish()),
+        ],
+    )
+}
+
+fn invitations(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
+    let n = recs.invitations.len();
+    let mut cols: Vec<StringBuilder> = (0..7).map(|_| StringBuilder::new()).collect();
+    let mut offered = ts_builder(n);
+    for i in &recs.invitations {
+        for (b, v) in cols.iter_mut().zip([
+            i.invitation_id.as_str(),
+            &customer_id(i.customer),
+            i.survey,
+            i.metric,
+            i.status,
+            i.channel,
+            &i.interaction_id,
+        ]) {
+            b.append_value(v);
+        }
+        offered.append_option(i.sent_us);
+    }
+    let mut columns: Vec<ArrayRef> = cols
+        .iter_mut()
+        .map(|b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    columns.push(Arc::new(offered.finish()));
+    batch(Table::SurveyInvitations, columns)
+}
+
+/// `agents.parquet`'s single batch.
+pub(crate) fn agents(world: &crate::world::World) -> Result<RecordBatch, SynthError> {
+    let mut name = StringBuilder::new();
+    let mut system = StringBuilder::new();
+    let mut quality = Float64Builder::new();
+    let mut optimism = Float64Builder::new();
+    let mut lead = StringBuilder::new();
+    for (i, a) in world.agents.iter().enumerate() {
+        name.append_value(&a.username);
+        system.append_value(a.system.name());
+        quality.append_value(a.quality);
+        optimism.append_value(a.optimism);
+        lead.append_value(crate::render::team_lead(i));
+    }
+    batch(
+        Table::Agents,
+        vec![
+            Arc::new(name.finish()),
+            Arc::new(system.finish()),
+            Arc::new(quality.finish()),
+            Arc::new(optimism.finish()),
+            Arc::new(lead.finish()),
         ],
     )
 }

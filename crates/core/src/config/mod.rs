@@ -8,6 +8,7 @@
 mod journeys;
 mod metric;
 mod pipeline;
+mod readers;
 mod value;
 
 use std::path::Path;
@@ -28,6 +29,11 @@ pub use metric::{
 pub use pipeline::{
     Engine, Pipeline, PipelineFile, Schedule, ScheduleFile, Source, SourceFile, load_pipeline,
     validate_pipeline,
+};
+pub use readers::{
+    HUBSPOT_OBJECTS, Instrument, InstrumentFile, NullRatioCheck, SALESFORCE_OBJECTS,
+    SurveyColumnsFile, SurveyMapping, SurveyMappingFile, SurveyPreset, SurveyQuestion,
+    SurveyQuestionFile, SurveyRole, SurveyRule,
 };
 pub use value::{PurchaseModelKind, ValueFile, ValueSettings};
 

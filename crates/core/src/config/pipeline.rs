@@ -9,6 +9,10 @@ use url::Url;
 
 use super::journeys::{EffortFile, IdentityFile, JourneySettings, JourneysFile, validate_journeys};
 use super::read;
+use super::readers::{
+    HUBSPOT_OBJECTS, NullRatioCheck, ReaderOptionsFile, SALESFORCE_OBJECTS, SurveyMapping,
+    SurveyMappingFile, SurveyPreset, check_reader_options,
+};
 use super::value::{ValueFile, ValueSettings, validate_value};
 use crate::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span};
 use crate::format::SourceFormat;
@@ -140,13 +144,42 @@ pub struct SourceFile {
     /// A file, a directory (every file below it) or a glob (`raw/web/*.ndjson`, `**` allowed),
     /// as a path or object-store URL. `.gz` and `.zst` files are decompressed.
     pub path: Spanned<String>,
-    /// IANA time zone of local timestamps in the export (Asterisk CDR); default `UTC`.
+    /// IANA time zone of timestamps the export writes without an offset (Asterisk CDR local
+    /// times; Salesforce, HubSpot and survey datetimes such as `2018-10-13 17:16:45`); default
+    /// `UTC`.
     #[serde(default)]
     pub timezone: Option<Spanned<String>>,
-    /// Salesforce object of every file of this source (Account, Contact, Case, Opportunity,
-    /// Order); by default taken from each file's name.
+    /// The object every file of this source holds: for `salesforce_csv` Account, Contact,
+    /// Case, Opportunity or Order; for `hubspot` contacts, companies or deals. By default taken
+    /// from each file's name.
     #[serde(default)]
     pub object: Option<Spanned<String>>,
+    // CSV/text readers (issue 8).
+    /// Character encoding of the files, as a WHATWG label (`utf-8`, `windows-1252`, `latin1`,
+    /// `windows-1251`, `utf-16le`, ...); default `utf-8`. Bytes that are not valid in the
+    /// encoding are replaced by U+FFFD: the record is staged and counted as repaired.
+    #[serde(default)]
+    pub encoding: Option<Spanned<String>>,
+    /// `asterisk_cdr` only: the fields of each `Master.csv` line in order, as the mapping in
+    /// `cdr_custom.conf` lists them (`[clid, src, dst, ..., sequence]`; `ignore` skips a
+    /// column). Without it the `cdr_csv` layout is read.
+    #[serde(default)]
+    pub columns: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `survey_csv` only: the survey tool whose export layout the files have (`touchstone`,
+    /// `qualtrics`, `hubspot_feedback`, `delighted`, `surveymonkey`, `typeform`); default
+    /// `touchstone`.
+    #[serde(default)]
+    pub preset: Option<Spanned<SurveyPreset>>,
+    /// `survey_csv` only: which export column holds what, the question columns of a wide
+    /// export, and the instrument and scale per survey name (see [`SurveyMappingFile`]).
+    #[serde(default)]
+    pub mapping: Option<Spanned<SurveyMappingFile>>,
+    /// Largest share of this source's staged rows that may have a column null before the run
+    /// fails, per staging column (`phone: 0.2`; `stg_contacts.phone` where the source writes
+    /// several tables). Catches a renamed optional column, which otherwise stages nulls with
+    /// only a warning.
+    #[serde(default)]
+    pub max_null_ratio: Option<std::collections::BTreeMap<String, Spanned<f64>>>,
     /// Most files of this source that may fail to be read (each is rejected as a file and the
     /// run goes on) before the run fails; unlimited by default.
     #[serde(default)]
@@ -208,8 +241,17 @@ pub struct Source {
     pub max_bad_files: Option<u64>,
     /// Largest share of records that may be rejected before the run fails (`None`: no limit).
     pub max_reject_ratio: Option<f64>,
-    /// Salesforce object override.
+    /// Salesforce or HubSpot object override.
     pub object: Option<String>,
+    // CSV/text readers (issue 8).
+    /// Character encoding of the files (default UTF-8).
+    pub encoding: &'static encoding_rs::Encoding,
+    /// Asterisk `cdr_custom` column order (`None`: the `cdr_csv` layout).
+    pub cdr_columns: Option<Vec<String>>,
+    /// Survey export layout and mapping (`None`: Touchstone's own layout).
+    pub survey: Option<SurveyMapping>,
+    /// `max_null_ratio:` checks.
+    pub null_ratio: Vec<NullRatioCheck>,
 }
 
 /// Reads, interpolates and validates a pipeline file. Relative paths in it resolve against
@@ -289,34 +331,50 @@ pub fn validate_pipeline(
             },
         };
         if let Some(object) = &s.object {
-            const OBJECTS: [&str; 5] = ["Account", "Contact", "Case", "Opportunity", "Order"];
-            if s.format.value != SourceFormat::SalesforceCsv {
+            let (vendor, objects): (&str, &[&str]) = match s.format.value {
+                SourceFormat::SalesforceCsv => ("Salesforce", &SALESFORCE_OBJECTS),
+                SourceFormat::Hubspot => ("HubSpot", &HUBSPOT_OBJECTS),
+                _ => ("", &[]),
+            };
+            if objects.is_empty() {
                 problems.push(
                     Diagnostic::new(
                         ErrorCode::InvalidValue,
                         format!(
-                            "'object' applies only to salesforce_csv sources, not {}",
+                            "'object' applies only to salesforce_csv and hubspot sources, not {}",
                             s.format.value
                         ),
                     )
                     .at(Span::of(file, object))
                     .with_help("remove 'object:'"),
                 );
-            } else if !OBJECTS.contains(&object.value.as_str()) {
+            } else if !objects.contains(&object.value.as_str()) {
                 problems.push(
                     Diagnostic::new(
                         ErrorCode::UnknownVariant,
                         format!(
-                            "unknown Salesforce object '{}'; expected one of {}",
+                            "unknown {vendor} object '{}'; expected one of {}",
                             object.value,
-                            OBJECTS.join(", ")
+                            objects.join(", ")
                         ),
                     )
                     .at(Span::of(file, object))
-                    .suggest(&object.value, OBJECTS),
+                    .suggest(&object.value, objects.iter().copied()),
                 );
             }
         }
+        let reader = check_reader_options(
+            file,
+            &ReaderOptionsFile {
+                format: s.format.value,
+                encoding: s.encoding.as_ref(),
+                columns: s.columns.as_ref(),
+                preset: s.preset.as_ref(),
+                mapping: s.mapping.as_ref(),
+                max_null_ratio: s.max_null_ratio.as_ref(),
+            },
+            &mut problems,
+        );
         if let Some(ratio) = &s.max_reject_ratio
             && !(0.0..=1.0).contains(&ratio.value)
         {
@@ -354,6 +412,10 @@ pub fn validate_pipeline(
                 object: s.object.as_ref().map(|o| o.value.clone()),
                 max_bad_files: s.max_bad_files,
                 max_reject_ratio: s.max_reject_ratio.as_ref().map(|r| r.value),
+                encoding: reader.encoding,
+                cdr_columns: reader.cdr_columns,
+                survey: reader.survey,
+                null_ratio: reader.null_ratio,
             });
         }
     }
@@ -551,6 +613,61 @@ mod tests {
                 .contains("p.yaml:8:11: error[E1004]: value.margin is 1.5"),
             "{err}"
         );
+    }
+
+    // CSV/text reader options (issue 8).
+    #[test]
+    fn reader_options_validate_into_the_source() {
+        let p = parse_pipeline(
+            "name: cs\nwarehouse: wh\nsources:\n  - name: branch\n    type: asterisk_cdr\n    path: x\n    encoding: windows-1251\n    columns: [clid, src, calldate, ignore, linkedid]\n    max_null_ratio:\n      caller_number: 0.1\n  - name: q\n    type: survey_csv\n    path: y\n    preset: qualtrics\n    mapping:\n      columns:\n        agent: AgentId\n      questions:\n        - column: Q1\n          instrument: nps\n          comment: Q2\n      surveys:\n        Pulse: { instrument: ces, scale: [1, 7] }\n  - name: hs\n    type: hubspot\n    path: z\n    object: contacts\n    max_null_ratio:\n      stg_contacts.email: 0.5\n",
+        )
+        .unwrap();
+        let cdr = &p.sources[0];
+        assert_eq!(cdr.encoding, encoding_rs::WINDOWS_1251);
+        assert_eq!(
+            cdr.cdr_columns.as_deref(),
+            Some(&["clid", "src", "calldate", "ignore", "linkedid"].map(String::from)[..])
+        );
+        assert_eq!(cdr.null_ratio.len(), 1);
+        assert_eq!(cdr.null_ratio[0].column, "caller_number");
+        let q = p.sources[1].survey.as_ref().unwrap();
+        assert_eq!(q.preset, SurveyPreset::Qualtrics);
+        assert_eq!(q.column(super::super::SurveyRole::Agent), Some("AgentId"));
+        assert_eq!(q.questions[0].comment.as_deref(), Some("Q2"));
+        assert_eq!(q.surveys[0].scale, Some((1, 7)));
+        assert_eq!(p.sources[1].encoding, encoding_rs::UTF_8);
+        assert_eq!(p.sources[2].object.as_deref(), Some("contacts"));
+        assert_eq!(
+            p.sources[2].null_ratio[0].table,
+            crate::schema::StagingTable::Contacts
+        );
+    }
+
+    #[test]
+    fn reader_option_mistakes_are_located_with_a_fix() {
+        let err = parse_pipeline(
+            "name: cs\nwarehouse: wh\nsources:\n  - name: a\n    type: asterisk_cdr\n    path: x\n    encoding: windows-1215\n    columns: [clid, strat, src, src]\n    max_null_ratio:\n      caler_number: 2\n  - name: b\n    type: livechat\n    path: y\n    columns: [src]\n    preset: qualtrics\n  - name: c\n    type: survey_csv\n    path: z\n    preset: typeform\n  - name: d\n    type: hubspot\n    path: w\n    object: contact\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for want in [
+            "p.yaml:7:15: error[E1005]: unknown encoding 'windows-1215'",
+            "help: did you mean 'windows-1251'?",
+            "p.yaml:8:21: error[E1005]: unknown CDR field 'strat'",
+            "help: did you mean 'start'?",
+            "error[E1007]: CDR field 'src' is listed twice",
+            "error[E1003]: columns does not name 'start'",
+            "error[E1004]: max_null_ratio of 'caler_number' is 2",
+            "error[E3002]: max_null_ratio names 'caler_number'",
+            "help: did you mean 'caller_number'?",
+            "p.yaml:14:14: error[E1004]: 'columns' applies only to asterisk_cdr sources, not livechat",
+            "'preset' applies only to survey_csv sources",
+            "p.yaml:19:13: error[E1003]: a typeform export has one column per question",
+            "p.yaml:23:13: error[E1005]: unknown HubSpot object 'contact'",
+            "help: did you mean 'contacts'?",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
     }
 
     #[test]

@@ -881,6 +881,8 @@ fn post_interaction_surveys(
             );
         }
         responded_any = true;
+    } else if !customer_already_rated && p_email > 0.0 {
+        invitation(ctx, life, agent, &interaction, end);
     }
     if rng.chance(if responded_any { 0.7 } else { 0.08 }) {
         self_rating(ctx, rng, life, agent, x, interaction, end);
@@ -912,6 +914,49 @@ impl Ended {
             Ended::Abandoned(AbandonCause::Informed) => (0.0, 0.0),
         }
     }
+}
+
+/// The e-mail survey after an interaction that the customer did not answer: most were sent and
+/// ignored (`offered`), a few bounced (`unoffered`), the rest were never sent (the survey tool
+/// samples interactions). Not answers: they feed the response rate.
+fn invitation(
+    ctx: &mut ChunkCtx<'_>,
+    life: &Life<'_>,
+    agent: usize,
+    interaction: &(&'static str, String),
+    end: i64,
+) {
+    let u = crate::rng::text_fraction(&interaction.1, 0x1A7E);
+    let status = if u < 0.03 {
+        "unoffered"
+    } else if u < 0.45 {
+        "offered"
+    } else {
+        return;
+    };
+    let survey = if interaction.0 == "voice" {
+        "Post-call survey"
+    } else {
+        "Post-chat survey"
+    };
+    let sent = end + (5 + (u * 1_000.0) as i64 % 55) * MIN;
+    let agent_name = ctx.world.agents.get(agent).map(|a| a.username.clone());
+    let invitation_id = ctx.counters.next_invitation();
+    ctx.out.invitations.push(crate::model::SurveyInvitation {
+        invitation_id,
+        survey,
+        metric: "csat",
+        scale_min: 1,
+        scale_max: 5,
+        status,
+        email: life.person.email.clone(),
+        agent: agent_name,
+        channel: interaction.0,
+        interaction_id: interaction.1.clone(),
+        sent_us: (status == "offered").then_some(floor_sec(sent)),
+        at_us: floor_sec(sent),
+        customer: life.person.index,
+    });
 }
 
 fn handle_issue(ctx: &mut ChunkCtx<'_>, rng: &mut SimRng, life: &mut Life<'_>, issue: Issue) {

@@ -30,6 +30,15 @@ pub(crate) struct CallRequest<'a> {
     pub(crate) intent: Intent,
     pub(crate) topic: &'static str,
     pub(crate) system: System,
+    /// Routed to the branch office's Asterisk (no queue_log, cdr_custom `Master.csv`, queues
+    /// without a timeout).
+    pub(crate) branch: bool,
+}
+
+/// Whether a customer's Asterisk calls go to the branch office's PBX: every third customer,
+/// by index (no random draw, so the rest of the simulation is unchanged by it).
+pub(crate) fn calls_the_branch(person: &Person) -> bool {
+    person.index.is_multiple_of(3)
 }
 
 fn secs(us: i64) -> i64 {
@@ -40,8 +49,17 @@ fn floor_sec(us: i64) -> i64 {
     us.div_euclid(SEC) * SEC
 }
 
-fn new_leg_id(system: System, counters: &mut Counters, rng: &mut SimRng, at_us: i64) -> String {
+fn new_leg_id(
+    system: System,
+    branch: bool,
+    counters: &mut Counters,
+    rng: &mut SimRng,
+    at_us: i64,
+) -> String {
     match system {
+        // The branch PBX sets `systemname`, which prefixes its uniqueids (as a real export in
+        // tests/fixtures/public/asterisk does).
+        System::Asterisk if branch => format!("branch-{}", counters.next_uniqueid(secs(at_us))),
         System::Asterisk => counters.next_uniqueid(secs(at_us)),
         System::Connect => uuid4(rng),
     }
@@ -101,6 +119,7 @@ fn queue_visit(
     world: &World,
     rng: &mut SimRng,
     system: System,
+    branch: bool,
     intent: Intent,
     enqueued_us: i64,
     patience_secs: f64,
@@ -110,6 +129,8 @@ fn queue_visit(
     let ring_secs = rng.int_in(2, 7);
     let agent_wait = rng.exp_mean(mean_wait) + ring_secs as f64;
     let timeout = match system {
+        // The branch's queues have no timeout: callers wait until answered or they hang up.
+        System::Asterisk if branch => None,
         System::Asterisk => Some(ASTERISK_QUEUE_TIMEOUT_SECS),
         System::Connect => None,
     };
@@ -240,6 +261,7 @@ pub(crate) fn simulate_call(
     req: &CallRequest<'_>,
 ) -> Call {
     let system = req.system;
+    let branch = req.branch && system == System::Asterisk;
     let traits = req.traits;
     let person = req.person;
     let start = floor_sec(req.at_us);
@@ -354,7 +376,7 @@ pub(crate) fn simulate_call(
     }
 
     let mut legs = Vec::new();
-    let first_id = new_leg_id(system, counters, rng, start);
+    let first_id = new_leg_id(system, branch, counters, rng, start);
     let carrier = counters.next_channel_suffix();
     let mut leg0 = Leg {
         id: first_id,
@@ -408,7 +430,7 @@ pub(crate) fn simulate_call(
             }
             CallerPlan::Normal => {}
         }
-        let (visit, agent) = queue_visit(world, rng, system, req.intent, enq, patience);
+        let (visit, agent) = queue_visit(world, rng, system, branch, req.intent, enq, patience);
         let dequeued = enq + visit.wait_secs * SEC;
         let visit_outcome = visit.outcome;
         leg0.queue = Some(visit);
@@ -429,11 +451,18 @@ pub(crate) fn simulate_call(
                     leg0.transferred_out = true;
                     let target = transfer_target(req.intent);
                     let leg1_start = leg0.end_us;
-                    let id = new_leg_id(system, counters, rng, leg1_start);
+                    let id = new_leg_id(system, branch, counters, rng, leg1_start);
                     let suffix = counters.next_channel_suffix();
                     let enq1 = leg1_start + rng.int_in(1, 2) * SEC;
-                    let (v1, a1) =
-                        queue_visit(world, rng, system, target, enq1, patience * 0.7 + 10.0);
+                    let (v1, a1) = queue_visit(
+                        world,
+                        rng,
+                        system,
+                        branch,
+                        target,
+                        enq1,
+                        patience * 0.7 + 10.0,
+                    );
                     let deq1 = enq1 + v1.wait_secs * SEC;
                     let mut leg1 = Leg {
                         id,
@@ -520,6 +549,7 @@ pub(crate) fn simulate_call(
     };
     Call {
         system,
+        branch,
         customer: person.index,
         caller_digits,
         presented,
@@ -565,6 +595,7 @@ pub(super) fn phone_attempt(
         intent: issue.intent,
         topic: issue.topic,
         system,
+        branch: calls_the_branch(life.person),
     };
     let mut call = simulate_call(world, &mut ctx.counters, rng, &req);
     let start = call.started_us();
