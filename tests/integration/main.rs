@@ -11,6 +11,7 @@ mod e2e;
 mod errors;
 mod incremental;
 mod interop;
+mod scale;
 mod slt;
 mod trust;
 mod value;

@@ -62,5 +62,5 @@ pub use error::{ErrorKind, PipelineError};
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};
 pub use reader::{WarehouseReader, check_read_only, warehouse_url};
-pub use report::{RunReport, SourceReport, TableReport};
+pub use report::{RunReport, SourceReport, StepReport, TableReport};
 pub use run::Run;
