@@ -29,6 +29,11 @@ CDR_COLUMNS = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstc
                "sequence"]
 
 
+QUEUE_LOG_COLUMNS = ", ".join(
+    [f"'{c}': 'VARCHAR'" for c in ["time", "callid", "queue", "agent", "event"]]
+    + [f"'data{i}': 'VARCHAR'" for i in range(1, 6)])
+
+
 def cdr_reader(path):
     cols = ", ".join(f"'{c}': 'VARCHAR'" for c in CDR_COLUMNS)
     return (f"read_csv('{path}', header = false, delim = ',', quote = '\"', escape = '\"', "
@@ -39,18 +44,18 @@ def sources(raw):
     """(source name, [(table, reader SQL)]) in the pipeline's order."""
     sf = os.path.join(raw, "salesforce")
     return [
-        ("salesforce", [(obj.lower(), f"read_csv('{sf}/{obj}.csv', header = true, all_varchar = false)")
+        ("salesforce", [("sf_" + obj.lower(), f"read_csv('{sf}/{obj}.csv', header = true, all_varchar = false)")
                         for obj in ["Account", "Contact", "Case", "Opportunity", "Order"]]),
         ("asterisk_cdr", [("cdr", cdr_reader(os.path.join(raw, "asterisk/Master.csv")))]),
         ("asterisk_queue_log", [("queue_log", (
             f"read_csv('{raw}/asterisk/queue_log', header = false, delim = '|', "
-            f"all_varchar = true, null_padding = true, quote = '')"))]),
+            f"columns = {{{QUEUE_LOG_COLUMNS}}}, null_padding = true, quote = '', auto_detect = false)"))]),
         ("connect_ctr", [("ctr", f"read_json('{raw}/connect/ctr/**/*.json', "
                                  f"format = 'newline_delimited', union_by_name = true, "
-                                 f"maximum_object_size = 67108864)")]),
+                                 f"sample_size = -1)")]),
         ("livechat", [("chats", f"read_json('{raw}/livechat/*.jsonl', "
                                 f"format = 'newline_delimited', union_by_name = true, "
-                                f"maximum_object_size = 67108864)")]),
+                                f"sample_size = -1)")]),
         ("surveys", [("surveys", f"read_csv('{raw}/surveys/responses.csv', header = true)")]),
         ("web", [("web", f"read_json('{raw}/web/*.ndjson', format = 'newline_delimited', "
                          f"union_by_name = true)")]),
@@ -110,10 +115,10 @@ def main():
         COPY (
             SELECT id_type, id_value, arg_min(Id, CreatedDate) AS customer_key
             FROM (
-                SELECT 'crm_id' AS id_type, Id AS id_value, Id, CreatedDate FROM contact WHERE NOT IsDeleted
-                UNION ALL SELECT 'email', lower(trim(Email)), Id, CreatedDate FROM contact WHERE NOT IsDeleted
-                UNION ALL SELECT 'phone', {p('CAST(Phone AS VARCHAR)')}, Id, CreatedDate FROM contact WHERE NOT IsDeleted
-                UNION ALL SELECT 'phone', {p('CAST(MobilePhone AS VARCHAR)')}, Id, CreatedDate FROM contact WHERE NOT IsDeleted
+                SELECT 'crm_id' AS id_type, Id AS id_value, Id, CreatedDate FROM sf_contact WHERE NOT IsDeleted
+                UNION ALL SELECT 'email', lower(trim(Email)), Id, CreatedDate FROM sf_contact WHERE NOT IsDeleted
+                UNION ALL SELECT 'phone', {p('CAST(Phone AS VARCHAR)')}, Id, CreatedDate FROM sf_contact WHERE NOT IsDeleted
+                UNION ALL SELECT 'phone', {p('CAST(MobilePhone AS VARCHAR)')}, Id, CreatedDate FROM sf_contact WHERE NOT IsDeleted
             ) WHERE id_value IS NOT NULL
             GROUP BY id_type, id_value
         ) TO '{out}/identifiers.parquet' (FORMAT parquet)""")
@@ -130,21 +135,23 @@ def main():
     con.execute(f"""
         COPY (
             WITH t AS (
-                SELECT 'call' AS kind, CAST(linkedid AS VARCHAR) AS id, NULL AS crm_id, NULL AS email,
-                       {p('CAST(src AS VARCHAR)')} AS phone, NULL AS anonymous_id
+                SELECT 'call' AS kind, CAST(linkedid AS VARCHAR) AS id, NULL::VARCHAR AS crm_id,
+                       NULL::VARCHAR AS email, {p('CAST(src AS VARCHAR)')} AS phone,
+                       NULL::VARCHAR AS anonymous_id
                 FROM cdr
                 UNION ALL
-                SELECT 'contact', ContactId, Attributes.crm_contact_id, NULL,
+                SELECT 'contact', ContactId::VARCHAR, Attributes.crm_contact_id::VARCHAR, NULL,
                        {p('CustomerEndpoint.Address')}, NULL
                 FROM (SELECT * FROM ctr QUALIFY row_number() OVER (PARTITION BY ContactId ORDER BY LastUpdateTimestamp DESC) = 1)
                 UNION ALL
-                SELECT 'chat', c.id, NULL, lower(trim(u.email)), NULL, NULL
+                SELECT 'chat', c.id::VARCHAR, NULL, lower(trim(u.email)), NULL, NULL
                 FROM (SELECT id, unnest(users) AS u FROM chats) c(id, u) WHERE u.type = 'customer'
                 UNION ALL
-                SELECT 'case', Id, ContactId, lower(trim(SuppliedEmail)), {p('CAST(SuppliedPhone AS VARCHAR)')}, NULL
-                FROM "case"
+                SELECT 'case', Id::VARCHAR, ContactId::VARCHAR, lower(trim(SuppliedEmail)), {p('CAST(SuppliedPhone AS VARCHAR)')}, NULL
+                FROM sf_case
                 UNION ALL
-                SELECT 'web', anonymous_id, user_id, email, NULL, anonymous_id FROM web_identity
+                SELECT 'web', anonymous_id::VARCHAR, user_id::VARCHAR, email, NULL, anonymous_id::VARCHAR
+                FROM web_identity
             )
             SELECT t.kind, t.id,
                    coalesce(c.customer_key, e.customer_key, ph.customer_key,
@@ -162,10 +169,10 @@ def main():
     con.execute(f"""
         COPY (
             WITH e AS (
-                SELECT coalesce(anonymousId, 'user:' || userId) AS visitor_id, messageId,
-                       "timestamp" AS occurred_at, type, anonymousId
+                SELECT coalesce(anonymousId::VARCHAR, 'user:' || userId) AS visitor_id, messageId,
+                       "timestamp" AS occurred_at, type, anonymousId::VARCHAR AS anonymousId
                 FROM web
-                WHERE coalesce(anonymousId, userId) IS NOT NULL
+                WHERE coalesce(anonymousId::VARCHAR, userId::VARCHAR) IS NOT NULL
                 QUALIFY row_number() OVER (PARTITION BY messageId ORDER BY "timestamp") = 1
             ), g AS (
                 SELECT *, CASE WHEN lag(occurred_at) OVER w IS NULL
@@ -205,7 +212,7 @@ def main():
             WITH tx AS (
                 SELECT BillToContactId AS customer_key, CAST(EffectiveDate AS DATE) AS d,
                        sum(TotalAmount) AS amount
-                FROM "order" WHERE NOT IsDeleted AND TotalAmount > 0
+                FROM sf_order WHERE NOT IsDeleted AND TotalAmount > 0
                   AND CAST(EffectiveDate AS DATE) <= DATE '{args.date}'
                 GROUP BY 1, 2
             ), r AS (SELECT *, row_number() OVER (PARTITION BY customer_key ORDER BY d) AS n FROM tx)
