@@ -15,6 +15,7 @@ mod ops;
 mod serve;
 mod metric_layer;
 mod readers;
+mod scale;
 mod slt;
 mod trust;
 mod value;

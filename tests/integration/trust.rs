@@ -192,10 +192,10 @@ async fn concurrent_runs_on_a_new_warehouse_never_duplicate_rows() {
 
 /// A tmpfs mounted for one test (root only; `None` where mounting is not permitted), unmounted
 /// when dropped.
-struct Tmpfs(std::path::PathBuf);
+pub(crate) struct Tmpfs(pub(crate) std::path::PathBuf);
 
 impl Tmpfs {
-    fn mount(dir: &std::path::Path, options: &str) -> Option<Tmpfs> {
+    pub(crate) fn mount(dir: &std::path::Path, options: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(dir).ok()?;
         let status = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", options, "tmpfs"])

@@ -64,6 +64,18 @@ pub enum PipelineError {
         /// The engine's message (first line).
         message: String,
     },
+    /// The directory the engine spills to (`spill_dir:`) cannot be created or written.
+    #[error(
+        "spill directory {}: {error}; set spill_dir: in the pipeline file to a writable directory with free space",
+        dir.display()
+    )]
+    SpillDir {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// What the file system said.
+        #[source]
+        error: std::io::Error,
+    },
     /// A query over the warehouse failed (it does not parse or plan, or names an unknown
     /// table); the message lists the tables there are.
     #[error("{0}")]
@@ -136,6 +148,7 @@ impl PipelineError {
             | PipelineError::Extract { .. }
             | PipelineError::Storage { .. }
             | PipelineError::Engine { .. }
+            | PipelineError::SpillDir { .. }
             | PipelineError::Query(_)
             | PipelineError::ReadOnly(_)
             | PipelineError::OutsideWarehouse(_)

@@ -79,7 +79,7 @@ pub use reader::{
     WarehouseReader, check_read_only, check_read_only_df_statement, check_read_only_statement,
     warehouse_url,
 };
-pub use report::{RunReport, SourceReport, TableReport};
+pub use report::{RunReport, SourceReport, StepReport, TableReport};
 pub use run::Run;
 pub use schedule::{Scheduler, SchedulerStatus, serve_health};
 pub use touchstone_load::{TableEntry, TableKind};

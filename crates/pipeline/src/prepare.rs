@@ -2,12 +2,13 @@
 //! definitions and its SQL models, each model planned against empty staging tables.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 use touchstone_core::config::{self, MetricLibrary, Pipeline};
 use touchstone_core::diagnostic::Diagnostics;
-use touchstone_transform::{Model, SessionOptions};
+use touchstone_transform::{Model, SessionOptions, SpillCounter};
 
 use crate::PipelineError;
 
@@ -36,7 +37,7 @@ impl Prepared {
                 MetricLibrary::default()
             }
         };
-        let ctx = session(&pipeline, false)?;
+        let ctx = session(&pipeline, false, None)?;
         touchstone_transform::register_empty_staging(&ctx)?;
         touchstone_transform::register_run_context(
             &ctx,
@@ -129,10 +130,21 @@ impl Prepared {
 }
 
 /// The engine session of `pipeline`: its memory limit and value settings, and, when the
-/// session will write Delta tables, the Delta planner.
-pub(crate) fn session(pipeline: &Pipeline, writes: bool) -> Result<SessionContext, PipelineError> {
+/// session will write Delta tables, the Delta planner. A run passes its work directory (inside
+/// `spill_dir`) and a counter of what it spills.
+pub(crate) fn session(
+    pipeline: &Pipeline,
+    writes: bool,
+    spill: Option<(&Path, Arc<SpillCounter>)>,
+) -> Result<SessionContext, PipelineError> {
     let options = SessionOptions {
         memory_limit_bytes: Some(pipeline.memory_limit_bytes),
+        spill_dir: spill
+            .as_ref()
+            .map(|(dir, _)| dir.to_path_buf())
+            .or_else(|| pipeline.spill_dir.clone()),
+        spill_counter: spill.map(|(_, counter)| counter),
+        target_partitions: pipeline.target_partitions,
         query_planner: writes.then(touchstone_load::delta_query_planner),
         value: pipeline.value,
         journeys: pipeline.journeys.clone(),

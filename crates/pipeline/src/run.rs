@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, IntoFuture};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,8 +21,9 @@ use std::time::{Duration, Instant};
 use arrow::array::{ArrayRef, Date32Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
+use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _};
 use tokio_util::io::{StreamReader, SyncIoBridge};
@@ -37,13 +39,14 @@ use touchstone_extract::{
 };
 use touchstone_load::files::{self, FileState};
 use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, Written, ledger};
+use touchstone_transform::SpillCounter;
 use tracing::{info, warn};
 use url::Url;
 
 use crate::lease::{DEFAULT_LEASE_TTL, RunLease};
 use crate::prepare::session;
 use crate::progress::{NoProgress, Progress, RunEvent};
-use crate::report::{RunReport, SourceReport, TableReport};
+use crate::report::{RunReport, SourceReport, StepReport, TableReport};
 use crate::{PipelineError, Prepared};
 
 /// A run of a prepared pipeline for one logical date; `.await` it for its [`RunReport`].
@@ -340,7 +343,12 @@ impl Stages<'_> {
     ) -> Result<(), PipelineError> {
         for l in listed {
             self.lease.check()?;
+            let started = Instant::now();
             let (source_report, written, rejects) = self.stage_source(l).await?;
+            report.steps.push(StepReport {
+                step: format!("stage {}", l.source.name),
+                secs: started.elapsed().as_secs_f64(),
+            });
             // Recorded as each source commits, so a run that fails later still names every
             // table version it committed (in the ledger's detail).
             for (table, w) in written {
@@ -451,6 +459,7 @@ impl Stages<'_> {
         let (mut source_report, first_reject, per_file, nulls) =
             self.extract_source(l, &plan.read, sink).await?;
         source_report.files_unchanged = plan.unchanged.len() as u64;
+        source_report.bytes_read = plan.read.iter().map(|f| f.meta.size).sum();
         if let Some(exceeded) = over_limits(source, &source_report, &nulls) {
             // The rejects are committed so they can be inspected; this source's staging rows
             // are not (dropping the writers abandons their commits).
@@ -746,10 +755,36 @@ impl Stages<'_> {
     }
 
     /// Builds the models in dependency order (marts are committed and read back from the
-    /// warehouse; views marked `-- touchstone: cache` are computed once), then the metrics.
+    /// warehouse; views marked `-- touchstone: cache` are computed once, to Parquet files in the
+    /// run's work directory), then the metrics.
     async fn models_and_metrics(&self, report: &mut RunReport) -> Result<(), PipelineError> {
         let pipeline = &self.prepared.pipeline;
-        let ctx = session(pipeline, true)?;
+        // Spill files and cached views live in one directory of the run, removed when it ends.
+        let work = work_dir(pipeline.spill_dir.as_deref())?;
+        let spilled = Arc::new(SpillCounter::default());
+        let outcome = self
+            .build_models(report, work.path(), Arc::clone(&spilled))
+            .await;
+        report.spill_files = spilled.files();
+        report.spilled_bytes = spilled.bytes();
+        if report.spill_files > 0 {
+            info!(
+                files = report.spill_files,
+                bytes = report.spilled_bytes,
+                "the engine spilled to disk"
+            );
+        }
+        outcome
+    }
+
+    async fn build_models(
+        &self,
+        report: &mut RunReport,
+        work: &Path,
+        spilled: Arc<SpillCounter>,
+    ) -> Result<(), PipelineError> {
+        let pipeline = &self.prepared.pipeline;
+        let ctx = session(pipeline, true, Some((work, spilled)))?;
         register_staging(&ctx, self.warehouse).await?;
         touchstone_transform::register_run_context(&ctx, self.run_id, &pipeline.name, self.date)?;
         register_previous(&ctx, self.warehouse).await?;
@@ -761,18 +796,17 @@ impl Stages<'_> {
             let engine = || PipelineError::engine(model.name.as_str());
             if !model.materialized() {
                 // A view that several models read is otherwise recomputed inside each of them.
+                // It is written to Parquet (within the memory limit, spilling as it must) and
+                // read back from there, not held in memory outside the pool.
                 if model.cached() {
-                    let df = ctx
-                        .table(model.name.as_str())
-                        .await
-                        .map_err(engine())?
-                        .cache()
+                    let started = Instant::now();
+                    cache_view(&ctx, &model.name, work)
                         .await
                         .map_err(engine())?;
-                    ctx.deregister_table(model.name.as_str())
-                        .map_err(engine())?;
-                    ctx.register_table(model.name.as_str(), df.into_view())
-                        .map_err(engine())?;
+                    report.steps.push(StepReport {
+                        step: format!("cache {}", model.name),
+                        secs: started.elapsed().as_secs_f64(),
+                    });
                 }
                 continue;
             }
@@ -780,6 +814,7 @@ impl Stages<'_> {
             self.progress.event(&RunEvent::ModelStarted {
                 model: model.name.clone(),
             });
+            let started = Instant::now();
             let plan = ctx
                 .table(model.name.as_str())
                 .await
@@ -819,9 +854,14 @@ impl Stages<'_> {
                 ctx.register_table(model.name.as_str(), provider)
                     .map_err(engine())?;
             }
+            report.steps.push(StepReport {
+                step: format!("model {}", model.name),
+                secs: started.elapsed().as_secs_f64(),
+            });
         }
 
         self.lease.check()?;
+        let started = Instant::now();
         self.progress.event(&RunEvent::MetricsStarted);
         let metrics = touchstone_metrics::compile_all(&ctx, &self.prepared.metrics).await?;
         if let Some(df) = metrics {
@@ -842,6 +882,10 @@ impl Stages<'_> {
                 });
             }
         }
+        report.steps.push(StepReport {
+            step: "metrics".into(),
+            secs: started.elapsed().as_secs_f64(),
+        });
         Ok(())
     }
 }
@@ -917,6 +961,41 @@ async fn register_previous(
         }
     }
     Ok(())
+}
+
+/// A directory of this run inside `spill_dir` (the system temp dir by default), removed when
+/// the run ends: the engine's spill files and the cached views are written there.
+fn work_dir(spill_dir: Option<&Path>) -> Result<tempfile::TempDir, PipelineError> {
+    let dir = spill_dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let error = |error| PipelineError::SpillDir {
+        dir: dir.clone(),
+        error,
+    };
+    std::fs::create_dir_all(&dir).map_err(error)?;
+    tempfile::Builder::new()
+        .prefix("touchstone-run-")
+        .tempdir_in(&dir)
+        .map_err(error)
+}
+
+/// Computes the view `name` once into Parquet files under `work` and replaces the view with
+/// a table over them.
+async fn cache_view(
+    ctx: &SessionContext,
+    name: &str,
+    work: &Path,
+) -> Result<(), datafusion::error::DataFusionError> {
+    let dir = work.join("cache").join(name);
+    std::fs::create_dir_all(&dir)?;
+    let path = format!("{}/", dir.display());
+    let df = ctx.table(name).await?;
+    // Read back with the view's own schema (types and nullability as planned).
+    let schema = df.schema().as_arrow().clone();
+    df.write_parquet(&path, DataFrameWriteOptions::new(), None)
+        .await?;
+    ctx.deregister_table(name)?;
+    ctx.register_parquet(name, &path, ParquetReadOptions::default().schema(&schema))
+        .await
 }
 
 /// Registers every staging table: the committed Delta table where one exists, an empty table

@@ -7,6 +7,7 @@
 //! staging tables of the canonical schemas.
 
 use std::collections::BTreeSet;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use touchstone_core::config::{AbandonSettings, JourneySettings, ValueSettings};
@@ -28,9 +30,12 @@ use touchstone_core::schema::StagingTable;
 pub mod engine_error;
 pub mod models;
 pub mod native;
+pub mod spill;
 pub mod udf;
 
 pub use models::{Model, load_models, order_models};
+pub use spill::SpillCounter;
+use spill::SpillFactory;
 
 /// Name of the one-row table describing the current run, readable from every model.
 pub const RUN_CONTEXT: &str = "run_context";
@@ -61,9 +66,15 @@ fn engine(context: impl Into<String>) -> impl FnOnce(DataFusionError) -> Transfo
 #[derive(Default, Clone)]
 pub struct SessionOptions {
     /// Memory the engine may use before spilling to disk (bytes); unbounded when `None`.
+    ///
+    /// The limit is shared fairly ([`FairSpillPool`]): operators that can spill (sorts,
+    /// aggregations) each get an equal share of what the operators that cannot spill leave, so
+    /// one large consumer cannot starve the others the way a first-come greedy pool lets it.
     pub memory_limit_bytes: Option<u64>,
-    /// Where to spill; the system temp directory when `None`.
+    /// Where to spill; the system temp directory when `None`. Created at the first spill.
     pub spill_dir: Option<PathBuf>,
+    /// Counts what the session spills; a fresh counter when `None`.
+    pub spill_counter: Option<Arc<SpillCounter>>,
     /// A query planner with extensions (the Delta writer needs its own).
     pub query_planner: Option<Arc<dyn QueryPlanner + Send + Sync>>,
     /// Parallelism; the number of cores when `None`.
@@ -79,6 +90,7 @@ impl std::fmt::Debug for SessionOptions {
         f.debug_struct("SessionOptions")
             .field("memory_limit_bytes", &self.memory_limit_bytes)
             .field("spill_dir", &self.spill_dir)
+            .field("spill_counter", &self.spill_counter)
             .field("query_planner", &self.query_planner.is_some())
             .field("target_partitions", &self.target_partitions)
             .field("value", &self.value)
@@ -86,6 +98,10 @@ impl std::fmt::Debug for SessionOptions {
             .finish()
     }
 }
+
+/// Rows per Parquet row group in the files the engine writes: small enough that a reader
+/// scans a file in parallel and a writer buffers little, large enough to compress well.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// A session with Touchstone's functions and configuration.
 pub fn new_session(options: &SessionOptions) -> Result<SessionContext, TransformError> {
@@ -95,16 +111,32 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     if let Some(n) = options.target_partitions {
         config = config.with_target_partitions(n.max(1));
     }
+    {
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.max_row_group_size = ROW_GROUP_ROWS;
+        parquet.compression = Some("zstd(1)".into());
+    }
+    if let Some(limit) = options.memory_limit_bytes {
+        // Each sort keeps this much back for merging what it spilled; with many sorts under a
+        // small limit, DataFusion's fixed 10 MiB each would leave nothing to sort with.
+        let execution = &mut config.options_mut().execution;
+        execution.sort_spill_reservation_bytes = usize::try_from(limit / 64)
+            .unwrap_or(usize::MAX)
+            .min(execution.sort_spill_reservation_bytes);
+    }
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit_bytes {
-        runtime = runtime.with_memory_limit(usize::try_from(limit).unwrap_or(usize::MAX), 1.0);
+        let pool = FairSpillPool::new(usize::try_from(limit).unwrap_or(usize::MAX));
+        // Tracked, so an error that memory ran out names the largest consumers.
+        let top = NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN);
+        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(pool, top)));
     }
-    if let Some(dir) = &options.spill_dir {
-        runtime = runtime.with_disk_manager_builder(
-            DiskManagerBuilder::default()
-                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
-        );
-    }
+    let dir = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let counter = options.spill_counter.clone().unwrap_or_default();
+    let factory = SpillFactory::new(dir, counter);
+    runtime = runtime.with_disk_manager_builder(
+        DiskManagerBuilder::default().with_mode(DiskManagerMode::Custom(Arc::new(factory))),
+    );
     let runtime = runtime
         .build_arc()
         .map_err(engine("building the engine runtime"))?;

@@ -18,6 +18,10 @@ use crate::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span};
 use crate::format::SourceFormat;
 use crate::{env, store, yaml};
 
+/// The engine's memory limit when the pipeline sets none, in MiB (see
+/// [`PipelineFile::memory_limit_mb`]).
+pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 2048;
+
 /// A pipeline file (`pipelines/<name>.yaml`).
 ///
 /// ```yaml
@@ -50,9 +54,26 @@ pub struct PipelineFile {
     /// Directory of metric definition files, `*.yaml` (default `pipelines/metrics`).
     #[serde(default)]
     pub metrics: Option<Spanned<String>>,
-    /// Memory the engine may use before spilling to disk, in MiB (default 4096).
+    /// Memory the engine may use before spilling to disk, in MiB (default 2048, at least 64).
+    ///
+    /// The limit bounds what the engine's operators hold (sorts, aggregations, joins, window
+    /// buffers), shared fairly between them; the process also holds batches in flight and
+    /// Parquet writers' buffers, so expect a peak RSS somewhat above it. 2048 runs the default
+    /// pipeline at 100,000 customers × 90 days within 3 GiB (see the README's speed section)
+    /// and leaves room for other work on a small machine.
     #[serde(default)]
     pub memory_limit_mb: Option<Spanned<u64>>,
+    /// How many partitions the engine splits work into (default: the number of cores). Fewer
+    /// partitions share `memory_limit_mb` among fewer operators, and a GROUP BY over input
+    /// sorted on its keys streams instead of hashing every group: 1 suits a small limit.
+    #[serde(default)]
+    pub target_partitions: Option<Spanned<u64>>,
+    /// Directory the engine spills to when memory runs short, and where views marked
+    /// `-- touchstone: cache` are written for the run (default: the system temporary
+    /// directory, `$TMPDIR` or `/tmp`). Created when missing; what a run writes there is
+    /// removed when it ends.
+    #[serde(default)]
+    pub spill_dir: Option<Spanned<String>>,
     /// The exports to read.
     pub sources: Vec<SourceFile>,
     /// Settings of the customer-value and retention models.
@@ -210,6 +231,10 @@ pub struct Pipeline {
     pub metrics_dir: PathBuf,
     /// Engine memory limit in bytes.
     pub memory_limit_bytes: u64,
+    /// Where the engine spills and cached views are written (`None`: the system temp dir).
+    pub spill_dir: Option<PathBuf>,
+    /// Engine partitions (`None`: the number of cores).
+    pub target_partitions: Option<usize>,
     /// The sources, in file order.
     pub sources: Vec<Source>,
     /// Value-model settings.
@@ -432,7 +457,7 @@ pub fn validate_pipeline(
         .schedule
         .as_ref()
         .and_then(|s| validate_schedule(file, s, &mut problems));
-    let memory_limit_mb = raw.memory_limit_mb.as_ref().map_or(4096, |m| m.value);
+    let memory_limit_mb = raw.memory_limit_mb.as_ref().map_or(DEFAULT_MEMORY_LIMIT_MB, |m| m.value);
     if let Some(m) = &raw.memory_limit_mb
         && m.value < 64
     {
@@ -443,6 +468,15 @@ pub fn validate_pipeline(
             )
             .at(Span::of(file, m))
             .with_help("use at least 64"),
+        );
+    }
+    if let Some(t) = &raw.target_partitions
+        && t.value == 0
+    {
+        problems.push(
+            Diagnostic::new(ErrorCode::InvalidValue, "target_partitions 0 is too small")
+                .at(Span::of(file, t))
+                .with_help("use at least 1, or leave it out for the number of cores"),
         );
     }
     Diagnostics::check(problems)?;
@@ -463,6 +497,11 @@ pub fn validate_pipeline(
         models_dir: resolve_dir(raw.models.as_ref(), "sql"),
         metrics_dir: resolve_dir(raw.metrics.as_ref(), "pipelines/metrics"),
         memory_limit_bytes: memory_limit_mb.saturating_mul(1024 * 1024),
+        spill_dir: raw.spill_dir.as_ref().map(|d| resolve_dir(Some(d), "")),
+        target_partitions: raw
+            .target_partitions
+            .as_ref()
+            .map(|t| usize::try_from(t.value).unwrap_or(usize::MAX)),
         sources,
         value,
         journeys,
@@ -561,6 +600,24 @@ mod tests {
         assert_eq!(p.sources[0].timezone, chrono_tz::America::Chicago);
         assert_eq!(p.sources[0].path_span, Span::new("p.yaml", 6, 11));
         assert_eq!(p.models_dir, Path::new("/proj/sql"));
+        assert_eq!(p.memory_limit_bytes, DEFAULT_MEMORY_LIMIT_MB << 20);
+        assert_eq!(p.spill_dir, None);
+    }
+
+    #[test]
+    fn memory_limit_and_spill_dir() {
+        let p = parse_pipeline(
+            "name: cs\nwarehouse: wh\nmemory_limit_mb: 64\nspill_dir: scratch\nsources:\n  - name: cdr\n    type: asterisk_cdr\n    path: raw/Master.csv\n",
+        )
+        .unwrap();
+        assert_eq!(p.memory_limit_bytes, 64 << 20);
+        assert_eq!(p.spill_dir.as_deref(), Some(Path::new("/proj/scratch")));
+        let err = parse_pipeline(
+            "name: cs\nwarehouse: wh\nmemory_limit_mb: 16\nsources:\n  - name: cdr\n    type: asterisk_cdr\n    path: raw/Master.csv\n",
+        )
+            .unwrap_err();
+        assert!(err.to_string().contains("p.yaml:3:18"), "{err}");
+        assert!(err.to_string().contains("use at least 64"), "{err}");
     }
 
     #[test]
