@@ -88,13 +88,14 @@ BENCH_DATA        := $(CARGO_TARGET_DIR)/bench
 BENCH_SIZES       ?= cdnow 100k 1M
 BENCH_PY_PACKAGES := lifetimes==0.11.3 numpy==1.26.4 pandas==2.0.3 scipy==1.11.4 autograd==1.9.1 dill==0.4.1
 
-bench: $(BENCH_VENV)/.installed ## Fit time vs Python lifetimes at 2,357 / 100k / 1M customers (BENCH_SIZES)
+bench: $(BENCH_VENV)/.installed ## Fit time vs Python lifetimes at 2,357 / 100k / 1M customers (BENCH_SIZES); metric library compile + plan time
 	cargo build -p touchstone-cli
 	cargo build -p touchstone-value --example bench_data
 	cargo build --release -p touchstone-value --example bench_fit
 	$(BENCH_VENV)/bin/python bench/run.py --touchstone $(CARGO_TARGET_DIR)/debug/touchstone \
 		--bench-data $(CARGO_TARGET_DIR)/debug/examples/bench_data \
 		--ours $(CARGO_TARGET_DIR)/release/examples/bench_fit --data $(BENCH_DATA) --sizes "$(BENCH_SIZES)"
+	cargo run --release -p touchstone-metrics --example bench_compile
 
 $(BENCH_VENV)/.installed:
 	python3 -m venv $(BENCH_VENV)
