@@ -96,7 +96,7 @@ BENCH_MEMORY_MB   ?= 2048
 # One CSV of this many GB staged alone (peak RSS); 0 skips it.
 BENCH_BIG_CSV_GB  ?= 2
 
-bench: bench-pipeline bench-value ## Pipeline vs DuckDB per stage (BENCH_1M=1, BENCH_10M=1 for more), value fits vs lifetimes
+bench: bench-pipeline bench-value ## Pipeline vs DuckDB per stage (BENCH_1M=1, BENCH_10M=1 for more), value fits vs lifetimes, metric compile time
 
 bench-pipeline: $(VENV)/.installed ## The default pipeline vs DuckDB on the same exports: per stage, peak RSS, staging per source
 	cargo build --release -p touchstone-cli
@@ -104,13 +104,14 @@ bench-pipeline: $(VENV)/.installed ## The default pipeline vs DuckDB on the same
 		--sizes "$(BENCH_CUSTOMERS)" --memory-mb $(BENCH_MEMORY_MB) --big-csv-gb $(BENCH_BIG_CSV_GB) \
 		--out $(BENCH_DATA)/pipeline.json
 
-bench-value: $(BENCH_VENV)/.installed ## Fit time vs Python lifetimes at 2,357 / 100k / 1M customers (BENCH_SIZES)
+bench-value: $(BENCH_VENV)/.installed ## Fit time vs Python lifetimes at 2,357 / 100k / 1M customers (BENCH_SIZES); metric library compile + plan time
 	cargo build -p touchstone-cli
 	cargo build -p touchstone-value --example bench_data
 	cargo build --release -p touchstone-value --example bench_fit
 	$(BENCH_VENV)/bin/python bench/run.py --touchstone $(CARGO_TARGET_DIR)/debug/touchstone \
 		--bench-data $(CARGO_TARGET_DIR)/debug/examples/bench_data \
 		--ours $(CARGO_TARGET_DIR)/release/examples/bench_fit --data $(BENCH_DATA) --sizes "$(BENCH_SIZES)"
+	cargo run --release -p touchstone-metrics --example bench_compile
 
 $(BENCH_VENV)/.installed:
 	python3 -m venv $(BENCH_VENV)
