@@ -103,7 +103,7 @@ impl Prepared {
     /// the models as views, in `metrics.metrics` order: what `touchstone metrics explain`
     /// prints.
     pub async fn metric_plans(&self) -> Result<Vec<(usize, String)>, PipelineError> {
-        let ctx = session(&self.pipeline, false)?;
+        let ctx = session(&self.pipeline, false, None)?;
         touchstone_transform::register_empty_staging(&ctx)?;
         touchstone_transform::register_run_context(
             &ctx,
