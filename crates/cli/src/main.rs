@@ -22,8 +22,8 @@ use tracing_subscriber::EnvFilter;
 
 mod crashpoint;
 mod generate;
-mod ops;
 mod metrics;
+mod ops;
 mod progress;
 mod query;
 mod serve;

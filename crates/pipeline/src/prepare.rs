@@ -148,7 +148,6 @@ pub(crate) fn session(
         query_planner: writes.then(touchstone_load::delta_query_planner),
         value: pipeline.value,
         journeys: pipeline.journeys.clone(),
-        ..SessionOptions::default()
     };
     Ok(touchstone_transform::new_session(&options)?)
 }

@@ -457,7 +457,10 @@ pub fn validate_pipeline(
         .schedule
         .as_ref()
         .and_then(|s| validate_schedule(file, s, &mut problems));
-    let memory_limit_mb = raw.memory_limit_mb.as_ref().map_or(DEFAULT_MEMORY_LIMIT_MB, |m| m.value);
+    let memory_limit_mb = raw
+        .memory_limit_mb
+        .as_ref()
+        .map_or(DEFAULT_MEMORY_LIMIT_MB, |m| m.value);
     if let Some(m) = &raw.memory_limit_mb
         && m.value < 64
     {
