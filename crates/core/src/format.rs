@@ -16,19 +16,28 @@ pub enum SourceFormat {
     AsteriskCdr,
     /// Asterisk `queue_log`: `epoch|callid|queue|agent|EVENT|data...`.
     AsteriskQueueLog,
-    /// Amazon Connect contact trace records, JSON objects (one per line or concatenated).
+    /// Amazon Connect contact trace records: JSON objects one per line, pretty-printed,
+    /// concatenated (Kinesis Firehose) or in arrays.
     AmazonConnectCtr,
-    /// LiveChat Agent Chat API v3.6 chats, one chat object per line.
+    /// LiveChat Agent Chat API v3.6 chats: JSON lines, arrays, `list_archives` pages or
+    /// webhooks.
     Livechat,
     /// A survey tool's CSV response export (CSAT, NPS, CES, agent self-rating).
     SurveyCsv,
-    /// Web and bot events in the Segment spec, one JSON event per line.
+    /// Web and bot events in the Segment spec (Segment, RudderStack): JSON lines, arrays,
+    /// single documents or `{"batch": [...]}` payloads.
     SegmentEvents,
+    /// Zendesk: Support tickets, satisfaction ratings and Zendesk Chat chats, as the Zendesk
+    /// APIs return them (list pages, incremental exports, event webhooks).
+    Zendesk,
+    /// Intercom conversations with their parts and ratings (REST API objects, list pages,
+    /// `notification_event` webhooks).
+    Intercom,
 }
 
 impl SourceFormat {
     /// Every format, in a stable order.
-    pub const ALL: [SourceFormat; 7] = [
+    pub const ALL: [SourceFormat; 9] = [
         SourceFormat::SalesforceCsv,
         SourceFormat::AsteriskCdr,
         SourceFormat::AsteriskQueueLog,
@@ -36,6 +45,8 @@ impl SourceFormat {
         SourceFormat::Livechat,
         SourceFormat::SurveyCsv,
         SourceFormat::SegmentEvents,
+        SourceFormat::Zendesk,
+        SourceFormat::Intercom,
     ];
 
     /// The name used in pipeline YAML.
@@ -48,6 +59,8 @@ impl SourceFormat {
             SourceFormat::Livechat => "livechat",
             SourceFormat::SurveyCsv => "survey_csv",
             SourceFormat::SegmentEvents => "segment_events",
+            SourceFormat::Zendesk => "zendesk",
+            SourceFormat::Intercom => "intercom",
         }
     }
 
@@ -66,6 +79,18 @@ impl SourceFormat {
             SourceFormat::Livechat => &[StagingTable::Chats, StagingTable::ChatMessages],
             SourceFormat::SurveyCsv => &[StagingTable::SurveyResponses],
             SourceFormat::SegmentEvents => &[StagingTable::WebEvents],
+            SourceFormat::Zendesk => &[
+                StagingTable::Cases,
+                StagingTable::SurveyResponses,
+                StagingTable::SurveyInvitations,
+                StagingTable::Chats,
+                StagingTable::ChatMessages,
+            ],
+            SourceFormat::Intercom => &[
+                StagingTable::Chats,
+                StagingTable::ChatMessages,
+                StagingTable::SurveyResponses,
+            ],
         }
     }
 }

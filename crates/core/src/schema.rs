@@ -56,11 +56,14 @@ pub enum StagingTable {
     SurveyResponses,
     /// Web and bot events (Segment spec).
     WebEvents,
+    /// Survey invitations not (yet) answered: offered, or not offered (Zendesk `offered` /
+    /// `unoffered` satisfaction ratings). They feed response rates, never scores.
+    SurveyInvitations,
 }
 
 impl StagingTable {
     /// Every staging table, in a stable order.
-    pub const ALL: [StagingTable; 11] = [
+    pub const ALL: [StagingTable; 12] = [
         StagingTable::Accounts,
         StagingTable::Contacts,
         StagingTable::Cases,
@@ -72,6 +75,7 @@ impl StagingTable {
         StagingTable::ChatMessages,
         StagingTable::SurveyResponses,
         StagingTable::WebEvents,
+        StagingTable::SurveyInvitations,
     ];
 
     /// The table name, e.g. `stg_calls`.
@@ -88,6 +92,7 @@ impl StagingTable {
             StagingTable::ChatMessages => "stg_chat_messages",
             StagingTable::SurveyResponses => "stg_survey_responses",
             StagingTable::WebEvents => "stg_web_events",
+            StagingTable::SurveyInvitations => "stg_survey_invitations",
         }
     }
 
@@ -336,6 +341,21 @@ impl StagingTable {
                 utf8("search_query", true),
                 int("search_result_count", true),
                 utf8("properties", true),
+            ],
+            StagingTable::SurveyInvitations => vec![
+                utf8("source_system", false),
+                utf8("invitation_id", false),
+                utf8("survey_name", true),
+                utf8("instrument", false),
+                utf8("status", false),
+                utf8("respondent_id", true),
+                utf8("customer_email", true),
+                utf8("customer_phone", true),
+                utf8("agent_id", true),
+                utf8("interaction_channel", true),
+                utf8("interaction_id", true),
+                ts("created_at", true),
+                ts("offered_at", true),
             ],
         }
     }

@@ -94,22 +94,28 @@ pub mod crm;
 mod error;
 mod header;
 mod input;
+pub mod intercom;
 pub mod ivr;
 mod json;
 pub mod source;
+mod state;
 pub mod surveys;
 mod table;
 mod time;
 pub mod web;
+pub mod zendesk;
 
 #[cfg(test)]
 mod conservation;
+#[cfg(test)]
+mod public_files;
 #[cfg(test)]
 mod testutil;
 
 pub use compress::decompress;
 pub use crm::SalesforceObject;
 pub use error::ExtractError;
+pub use state::SourceState;
 
 /// Most rows in one batch sent to a [`Sink`].
 pub const BATCH_ROWS: usize = 8192;
@@ -217,19 +223,25 @@ pub fn read_file(
     input: &mut dyn BufRead,
     sink: &mut dyn Sink,
 ) -> Result<FileStats, ExtractError> {
-    let (stats, outcome) = read_file_partial(format, opts, lineage, input, sink);
+    let mut state = SourceState::new();
+    let (stats, outcome) = read_file_partial(format, opts, lineage, input, sink, &mut state);
     outcome.map(|()| stats)
 }
 
 /// Like [`read_file`], but also returns the counts of what was read before a file-level error:
 /// the records sent to the sink before the error stay counted, so a caller that keeps them
 /// (and records the file as failed) still conserves every row.
+///
+/// `state` is what the source's earlier files of this run left (see [`SourceState`]): pass the
+/// same state for every file of one source, so a record delivered again in a later file is
+/// counted as a duplicate rather than staged twice.
 pub fn read_file_partial(
     format: SourceFormat,
     opts: &ReadOptions,
     lineage: &Lineage,
     input: &mut dyn BufRead,
     sink: &mut dyn Sink,
+    state: &mut SourceState,
 ) -> (FileStats, Result<(), ExtractError>) {
     if let Err(e) = input::skip_bom(input) {
         return (
@@ -240,6 +252,7 @@ pub fn read_file_partial(
     let mut ctx = Ctx {
         lineage,
         sink,
+        state,
         stats: FileStats::default(),
     };
     let outcome = read_format(format, opts, &mut ctx, input);
@@ -266,6 +279,7 @@ pub fn read_file_partial(
         rows_read = stats.rows_read,
         rows_staged = stats.rows_staged,
         rows_rejected = stats.rows_rejected,
+        duplicates = stats.duplicates,
         "file extracted"
     );
     (stats, Ok(()))
@@ -285,14 +299,17 @@ fn read_format(
         SourceFormat::Livechat => chat::read(ctx, input)?,
         SourceFormat::SurveyCsv => surveys::read(ctx, input)?,
         SourceFormat::SegmentEvents => web::read(ctx, input)?,
+        SourceFormat::Zendesk => zendesk::read(ctx, input)?,
+        SourceFormat::Intercom => intercom::read(ctx, input)?,
     }
     Ok(())
 }
 
-/// What every format reader works with: lineage, the sink and the counts.
+/// What every format reader works with: lineage, the sink, the source's state and the counts.
 pub(crate) struct Ctx<'a, 's> {
     pub(crate) lineage: &'a Lineage<'a>,
     pub(crate) sink: &'s mut dyn Sink,
+    pub(crate) state: &'s mut SourceState,
     pub(crate) stats: FileStats,
 }
 
@@ -334,6 +351,41 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// Settles one single-row record of a stream that may deliver it more than once: stages it,
+    /// counts it as a duplicate when its id was staged before at the same or a later version
+    /// (see [`SourceState`]), or rejects it.
+    pub(crate) fn settle_delivery(
+        &mut self,
+        tb: &mut table::TableBuilder,
+        line: u64,
+        outcome: Result<Identity, String>,
+        raw: &[u8],
+    ) -> Result<(), ExtractError> {
+        match outcome {
+            Ok(identity) => {
+                if self.is_duplicate(&identity) {
+                    tb.discard();
+                    Ok(())
+                } else {
+                    self.settle(tb, line, Ok(()), raw)
+                }
+            }
+            Err(reason) => self.settle(tb, line, Err(reason), raw),
+        }
+    }
+
+    /// Checks a valid record against what the source staged before; a duplicate is counted.
+    pub(crate) fn is_duplicate(&mut self, identity: &Identity) -> bool {
+        let duplicate = self
+            .state
+            .deliver(identity.kind, &identity.id, identity.version)
+            == state::Delivery::Duplicate;
+        if duplicate {
+            self.duplicate();
+        }
+        duplicate
+    }
+
     /// Counts a staged record.
     pub(crate) fn staged(&mut self) {
         self.stats.rows_staged += 1;
@@ -344,8 +396,12 @@ impl Ctx<'_, '_> {
         self.stats.rows_read += 1;
     }
 
+    /// Counts a record delivered again (see [`SourceState`]): read, not staged, not rejected.
+    pub(crate) fn duplicate(&mut self) {
+        self.stats.duplicates += 1;
+    }
+
     /// Notes a warning about `records` records (or about the file, with 1).
-    #[allow(dead_code)] // used by the readers as they learn to report what they repair
     pub(crate) fn warn(&mut self, warning: impl Into<String>, records: u64) {
         *self.stats.warnings.entry(warning.into()).or_default() += records;
     }
@@ -359,6 +415,17 @@ impl Ctx<'_, '_> {
     pub(crate) fn builder(&self, table: StagingTable) -> Result<table::TableBuilder, ExtractError> {
         table::TableBuilder::new(table, self.lineage)
     }
+}
+
+/// Who a record of an at-least-once stream is: what its copies share.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    /// The kind of record (ids are unique within a kind): `ctr`, `segment:track`, ...
+    pub(crate) kind: &'static str,
+    /// Its id.
+    pub(crate) id: String,
+    /// Its version (a timestamp, µs), or [`state::UNVERSIONED`].
+    pub(crate) version: i64,
 }
 
 /// Days since 1970-01-01.

@@ -30,6 +30,7 @@ use touchstone_core::schema::{SOURCE_COLUMN, StagingTable, rejects_schema};
 use touchstone_extract::source::{SourceFile, list_source, read_bytes};
 use touchstone_extract::{
     BATCH_ROWS, ExtractError, FileStats, Lineage, ReadOptions, Reject, SalesforceObject, Sink,
+    SourceState,
 };
 use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, Written, ledger};
 use tracing::{info, warn};
@@ -415,6 +416,9 @@ impl Stages<'_> {
             error: Box::new(error),
         };
         let mut totals = FileStats::default();
+        // What the source's files have staged so far: a record delivered again in a later file
+        // is a duplicate.
+        let mut state = SourceState::new();
         for file in &l.files {
             let file_text = file.url.to_string();
             let bytes = match read_bytes(l.store.as_ref(), file).await {
@@ -431,24 +435,28 @@ impl Stages<'_> {
             let source_name = source.name.clone();
             let date = self.date;
             sink.file = file_text.clone();
-            let (stats, outcome, returned) = tokio::task::spawn_blocking(move || {
-                let lineage = Lineage {
-                    source: &source_name,
-                    file: &file_text,
-                    ingest_date: date,
-                };
-                let reader: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(bytes));
-                let (stats, outcome) = match touchstone_extract::decompress(&file_text, reader) {
-                    Ok(mut input) => touchstone_extract::read_file_partial(
-                        format, &options, &lineage, &mut input, &mut sink,
-                    ),
-                    Err(e) => (FileStats::default(), Err(e)),
-                };
-                (stats, outcome, sink)
-            })
-            .await
-            .map_err(|e| PipelineError::Internal(format!("a reader thread failed: {e}")))?;
+            let (stats, outcome, returned, returned_state) =
+                tokio::task::spawn_blocking(move || {
+                    let lineage = Lineage {
+                        source: &source_name,
+                        file: &file_text,
+                        ingest_date: date,
+                    };
+                    let reader: Box<dyn std::io::Read + Send> =
+                        Box::new(std::io::Cursor::new(bytes));
+                    let (stats, outcome) = match touchstone_extract::decompress(&file_text, reader)
+                    {
+                        Ok(mut input) => touchstone_extract::read_file_partial(
+                            format, &options, &lineage, &mut input, &mut sink, &mut state,
+                        ),
+                        Err(e) => (FileStats::default(), Err(e)),
+                    };
+                    (stats, outcome, sink, state)
+                })
+                .await
+                .map_err(|e| PipelineError::Internal(format!("a reader thread failed: {e}")))?;
             sink = returned;
+            state = returned_state;
             match outcome {
                 Ok(()) => {}
                 // The staging writer is gone (a storage failure): that is the run's error.
@@ -468,6 +476,7 @@ impl Stages<'_> {
                 rows_read = stats.rows_read,
                 rows_staged = stats.rows_staged,
                 rows_rejected = stats.rows_rejected,
+                duplicates = stats.duplicates,
                 "file read"
             );
             self.progress.event(&RunEvent::FileRead {
