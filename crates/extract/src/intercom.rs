@@ -487,3 +487,139 @@ fn conversation(
         version: updated.unwrap_or(UNVERSIONED),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use touchstone_core::SourceFormat;
+
+    use super::*;
+    use crate::testutil::*;
+
+    /// A 2.x conversation: source, contacts, teammates, parts, a rating.
+    const CONVERSATION: &str = r#"{"type":"conversation","id":"9001","created_at":1785592800,"updated_at":1785593700,"state":"closed","open":false,"source":{"type":"conversation","id":"src1","delivered_as":"customer_initiated","subject":"","body":"<p>I was charged twice</p>","author":{"type":"user","id":"u1","name":"Jane Doe","email":"jane@example.com"},"url":"https://ex.com/billing"},"contacts":{"type":"contact.list","contacts":[{"type":"contact","id":"u1","external_id":"003000000000001AAA"}]},"admin_assignee_id":42,"team_assignee_id":5,"tags":{"type":"tag.list","tags":[{"type":"tag","id":"1","name":"billing"}]},"conversation_parts":{"type":"conversation_part.list","conversation_parts":[
+ {"type":"conversation_part","id":"p1","part_type":"assignment","body":null,"created_at":1785592810,"author":{"type":"bot","id":"b1"}},
+ {"type":"conversation_part","id":"p2","part_type":"note","body":"<p>VIP</p>","created_at":1785592820,"author":{"type":"admin","id":"43"}},
+ {"type":"conversation_part","id":"p3","part_type":"comment","body":"<p>Let me check</p>","created_at":1785592830,"author":{"type":"admin","id":"42","name":"Sam","email":"sam@ex.com"}},
+ {"type":"conversation_part","id":"p4","part_type":"comment","body":"<p>ok</p>","created_at":1785592900,"author":{"type":"user","id":"u1"}},
+ {"type":"conversation_part","id":"p5","part_type":"close","body":null,"created_at":1785593000,"author":{"type":"admin","id":"42"}}],"total_count":5},"conversation_rating":{"rating":4,"remark":"quick","created_at":1785593600,"contact":{"type":"contact","id":"u1"},"teammate":{"type":"admin","id":"42"}}}"#;
+
+    #[test]
+    fn conversations_parts_and_ratings() {
+        let (stats, sink) = run_ok(SourceFormat::Intercom, CONVERSATION.as_bytes());
+        assert_eq!((stats.rows_read, stats.rows_staged), (1, 1));
+        let t = sink.table(StagingTable::Chats);
+        assert_eq!(s(&t, "source_system", 0).as_deref(), Some("intercom"));
+        assert_eq!(s(&t, "chat_id", 0).as_deref(), Some("9001"));
+        assert_eq!(i(&t, "started_at", 0), Some(1_785_592_800_000_000));
+        assert_eq!(i(&t, "ended_at", 0), Some(1_785_593_000_000_000));
+        assert_eq!(s(&t, "customer_user_id", 0).as_deref(), Some("u1"));
+        assert_eq!(s(&t, "customer_name", 0).as_deref(), Some("Jane Doe"));
+        assert_eq!(
+            s(&t, "customer_email", 0).as_deref(),
+            Some("jane@example.com")
+        );
+        assert_eq!(
+            s(&t, "crm_contact_id", 0).as_deref(),
+            Some("003000000000001AAA")
+        );
+        assert_eq!(s(&t, "agent_id", 0).as_deref(), Some("42"));
+        assert_eq!(i(&t, "agent_count", 0), Some(1));
+        assert_eq!(i(&t, "group_id", 0), Some(5));
+        assert_eq!(s(&t, "tags", 0).as_deref(), Some("billing"));
+        assert_eq!(i(&t, "customer_message_count", 0), Some(2));
+        assert_eq!(i(&t, "agent_message_count", 0), Some(1));
+        assert_eq!(
+            i(&t, "first_customer_message_at", 0),
+            Some(1_785_592_800_000_000)
+        );
+        assert_eq!(
+            i(&t, "first_agent_message_at", 0),
+            Some(1_785_592_830_000_000)
+        );
+        assert_eq!(i(&t, "rating_score", 0), None);
+        assert_eq!(
+            s(&t, "last_page_url", 0).as_deref(),
+            Some("https://ex.com/billing")
+        );
+        let m = sink.table(StagingTable::ChatMessages);
+        assert_eq!(m.num_rows(), 6);
+        assert_eq!(s(&m, "event_id", 0).as_deref(), Some("src1"));
+        assert_eq!(
+            s(&m, "event_type", 0).as_deref(),
+            Some("conversation_message")
+        );
+        assert_eq!(s(&m, "author_type", 1).as_deref(), Some("bot"));
+        assert_eq!(s(&m, "visibility", 2).as_deref(), Some("agents"));
+        assert_eq!(s(&m, "author_type", 3).as_deref(), Some("agent"));
+        assert_eq!(s(&m, "author_type", 4).as_deref(), Some("customer"));
+        let r = sink.table(StagingTable::SurveyResponses);
+        assert_eq!(r.num_rows(), 1);
+        assert_eq!(
+            s(&r, "response_id", 0).as_deref(),
+            Some("conversation_rating:9001")
+        );
+        assert_eq!(f(&r, "score", 0), Some(4.0));
+        assert_eq!(
+            (i(&r, "scale_min", 0), i(&r, "scale_max", 0)),
+            (Some(1), Some(5))
+        );
+        assert_eq!(s(&r, "comment", 0).as_deref(), Some("quick"));
+        assert_eq!(
+            s(&r, "customer_email", 0).as_deref(),
+            Some("jane@example.com")
+        );
+        assert_eq!(s(&r, "agent_id", 0).as_deref(), Some("42"));
+        assert_eq!(s(&r, "interaction_id", 0).as_deref(), Some("9001"));
+        assert_eq!(i(&r, "responded_at", 0), Some(1_785_593_600_000_000));
+    }
+
+    #[test]
+    fn bad_conversations_are_rejected_whole() {
+        let input = [
+            CONVERSATION.replace("\"rating\":4", "\"rating\":7"),
+            CONVERSATION.replace("\"id\":\"9001\",", ""),
+            CONVERSATION.replace("\"type\":\"conversation\",\"id\"", "\"type\":\"ticket\",\"id\""),
+            CONVERSATION.replace(",\"created_at\":1785592830", ""),
+            CONVERSATION.replace("\"created_at\":1785592800", "\"created_at\":\"yesterday\""),
+            format!(
+                r#"{{"type":"notification_event","topic":"conversation.user.replied","data":{{"type":"notification_event_data","item":{CONVERSATION}}}}}"#
+            ),
+            r#"{"type":"notification_event","topic":"contact.created","data":{"item":{"type":"contact","id":"x"}}}"#.to_owned(),
+        ]
+        .join("\n");
+        let (stats, sink) = run_ok(SourceFormat::Intercom, input.as_bytes());
+        assert_eq!(
+            (stats.rows_read, stats.rows_staged, stats.rows_rejected),
+            (6, 1, 5)
+        );
+        // Nothing of a rejected conversation leaked into any table.
+        assert_eq!(sink.rows(StagingTable::Chats), 1);
+        assert_eq!(sink.rows(StagingTable::ChatMessages), 6);
+        assert_eq!(sink.rows(StagingTable::SurveyResponses), 1);
+        // Each conversation above spans 6 lines: the webhook is the sixth record.
+        assert_eq!(
+            i(&sink.table(StagingTable::Chats), "_source_line", 0),
+            Some(31)
+        );
+        let r: Vec<_> = sink.rejects.iter().map(|r| r.reason.as_str()).collect();
+        assert!(r[0].contains("'conversation_rating.rating': expected a rating from 1 to 5"));
+        assert!(r[1].contains("field 'id': missing"));
+        assert!(r[2].contains("field 'type': expected an Intercom conversation"));
+        assert!(
+            r[3].contains("'conversation_parts[2].created_at': missing"),
+            "{}",
+            r[3]
+        );
+        assert!(
+            r[4].contains("'created_at': expected Unix seconds"),
+            "{}",
+            r[4]
+        );
+        assert!(
+            stats
+                .warnings
+                .keys()
+                .any(|w| w.contains("'contact.created'"))
+        );
+    }
+}

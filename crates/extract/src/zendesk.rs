@@ -15,7 +15,8 @@
 //!
 //! A record's kind comes from the list it is in (`tickets`, `satisfaction_ratings`, `chats`);
 //! a record outside a list is a satisfaction rating when it has `ticket_id` and `score`, a chat
-//! when it has `visitor`, `history` or `session`, and a ticket when it has `subject`, `status`
+//! when it has `visitor`, `history` or `session` or its `type` is `chat` or `offline_msg`, and
+//! a ticket when it has `subject`, `status`
 //! or `requester_id`; anything else is rejected.
 //!
 //! Pages may sideload the requesters (`include=users`: a `users` list beside `tickets`, before
@@ -284,7 +285,14 @@ fn kind_of(list: Option<&str>, obj: &Map<String, Value>) -> Option<Kind> {
     let has = |k: &str| obj.contains_key(k);
     if has("ticket_id") && has("score") {
         Some(Kind::Rating)
-    } else if has("visitor") || has("history") || has("session") {
+    } else if has("visitor")
+        || has("history")
+        || has("session")
+        || matches!(
+            obj.get("type").and_then(Value::as_str),
+            Some("chat" | "offline_msg")
+        )
+    {
         Some(Kind::Chat)
     } else if has("subject") || has("status") || has("requester_id") {
         Some(Kind::Ticket)
@@ -777,4 +785,236 @@ fn chat(
         id,
         version: updated.or(ended).unwrap_or(UNVERSIONED),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use touchstone_core::SourceFormat;
+
+    use super::*;
+    use crate::testutil::*;
+
+    const TICKET: &str = r#"{"id":101,"via":{"channel":"email","source":{"from":{"address":"From@Example.com","name":"Jane"},"to":{},"rel":null}},"created_at":"2026-08-01T14:00:00Z","updated_at":"2026-08-02T09:00:00Z","type":"incident","subject":"Charged twice","priority":"high","status":"solved","requester_id":7,"assignee_id":375925,"organization_id":55,"problem_id":99,"tags":["billing"],"metric_set":{"solved_at":"2026-08-02T08:59:00Z"},"satisfaction_rating":{"score":"offered"}}"#;
+    const USER: &str = r#"{"id":7,"name":"Jane Doe","email":"jane@example.com","phone":"+13125550143","external_id":"003000000000001AAA","role":"end-user"}"#;
+
+    #[test]
+    fn tickets_with_users_sideloaded_before_or_after() {
+        let after = format!(r#"{{"tickets":[{TICKET}],"users":[{USER}],"count":1}}"#);
+        let before = format!(
+            r#"{{"users":[{USER}],"tickets":[{}],"end_of_stream":true}}"#,
+            TICKET.replace("\"id\":101", "\"id\":102")
+        );
+        let bare = TICKET.replace("\"id\":101", "\"id\":103");
+        let input = format!("{after}\n{before}\n{bare}\n");
+        let (stats, sink) = run_ok(SourceFormat::Zendesk, input.as_bytes());
+        // Users are lookups, not rows.
+        assert_eq!((stats.rows_read, stats.rows_staged), (3, 3));
+        let t = sink.table(StagingTable::Cases);
+        for r in 0..2 {
+            assert_eq!(
+                s(&t, "contact_id", r).as_deref(),
+                Some("003000000000001AAA")
+            );
+            assert_eq!(
+                s(&t, "supplied_email", r).as_deref(),
+                Some("jane@example.com")
+            );
+            assert_eq!(s(&t, "supplied_phone", r).as_deref(), Some("+13125550143"));
+        }
+        // Without sideloads, the address the e-mail came from.
+        assert_eq!(s(&t, "contact_id", 2), None);
+        assert_eq!(
+            s(&t, "supplied_email", 2).as_deref(),
+            Some("From@Example.com")
+        );
+        assert_eq!(s(&t, "case_id", 0).as_deref(), Some("101"));
+        assert_eq!(s(&t, "case_number", 0).as_deref(), Some("101"));
+        assert_eq!(s(&t, "account_id", 0).as_deref(), Some("55"));
+        assert_eq!(s(&t, "parent_id", 0).as_deref(), Some("99"));
+        assert_eq!(s(&t, "origin", 0).as_deref(), Some("email"));
+        assert_eq!(s(&t, "type", 0).as_deref(), Some("incident"));
+        assert_eq!(s(&t, "status", 0).as_deref(), Some("solved"));
+        assert_eq!(b(&t, "is_closed", 0), Some(true));
+        assert_eq!(s(&t, "priority", 0).as_deref(), Some("high"));
+        assert_eq!(s(&t, "owner_id", 0).as_deref(), Some("375925"));
+        assert_eq!(i(&t, "created_at", 0), Some(ts("2026-08-01T14:00:00Z")));
+        assert_eq!(i(&t, "closed_at", 0), Some(ts("2026-08-02T08:59:00Z")));
+        assert_eq!(i(&t, "updated_at", 0), Some(ts("2026-08-02T09:00:00Z")));
+        assert_eq!(b(&t, "is_deleted", 0), Some(false));
+        assert_eq!(i(&t, "_source_line", 1), Some(2));
+    }
+
+    #[test]
+    fn event_webhooks_hold_a_ticket() {
+        let event = r#"{"account_id":1,"detail":{"id":"5","created_at":"2026-08-01T14:00:00Z","updated_at":"2026-08-01T14:05:00Z","status":"OPEN","priority":"LOW","type":"TASK","subject":"Help","requester_id":"7","via":{"channel":"web_service"}},"event":{"current":"OPEN","previous":"NEW"},"id":"e1","subject":"zen:ticket:5","time":"2026-08-01T14:05:00Z","type":"zen:event-type:ticket.status_changed","zendesk_event_version":"2022-11-06"}"#;
+        let user_event = r#"{"detail":{"id":"7"},"type":"zen:event-type:user.created"}"#;
+        let input = format!("{event}\n{user_event}\n");
+        let (stats, sink) = run_ok(SourceFormat::Zendesk, input.as_bytes());
+        assert_eq!((stats.rows_read, stats.rows_staged), (1, 1));
+        assert!(
+            stats
+                .warnings
+                .keys()
+                .any(|w| w.contains("'zen:event-type:user.created'"))
+        );
+        let t = sink.table(StagingTable::Cases);
+        assert_eq!(s(&t, "status", 0).as_deref(), Some("open"));
+        assert_eq!(s(&t, "type", 0).as_deref(), Some("task"));
+        assert_eq!(b(&t, "is_closed", 0), Some(false));
+    }
+
+    #[test]
+    fn ratings_answers_and_invitations() {
+        let page = r#"{"satisfaction_ratings":[
+{"id":1,"assignee_id":9,"requester_id":7,"ticket_id":101,"score":"good","comment":"Thanks","created_at":"2026-08-02T09:00:00Z","updated_at":"2026-08-02T10:00:00Z"},
+{"id":2,"assignee_id":9,"requester_id":7,"ticket_id":102,"score":"bad","comment":null,"created_at":"2026-08-02T09:00:00Z","updated_at":"2026-08-02T11:00:00Z","reason":"Issue not resolved"},
+{"id":3,"assignee_id":9,"requester_id":8,"ticket_id":103,"score":"offered","created_at":"2026-08-02T09:00:00Z","updated_at":"2026-08-02T09:00:00Z"},
+{"id":4,"requester_id":8,"ticket_id":104,"score":"unoffered","created_at":"2026-08-02T09:00:00Z"},
+{"id":5,"requester_id":8,"ticket_id":105,"score":"great","created_at":"2026-08-02T09:00:00Z"},
+{"requester_id":8,"ticket_id":106,"score":"good","updated_at":"2026-08-02T09:00:00Z"}
+],"users":[{"id":7,"email":"jane@example.com"}],"next_page":null,"count":6}"#;
+        let (stats, sink) = run_ok(SourceFormat::Zendesk, page.as_bytes());
+        assert_eq!(
+            (stats.rows_read, stats.rows_staged, stats.rows_rejected),
+            (6, 4, 2)
+        );
+        let a = sink.table(StagingTable::SurveyResponses);
+        assert_eq!(a.num_rows(), 2);
+        assert_eq!(f(&a, "score", 0), Some(1.0));
+        assert_eq!(f(&a, "score", 1), Some(0.0));
+        assert_eq!(
+            (i(&a, "scale_min", 0), i(&a, "scale_max", 0)),
+            (Some(0), Some(1))
+        );
+        assert_eq!(
+            s(&a, "customer_email", 0).as_deref(),
+            Some("jane@example.com")
+        );
+        assert_eq!(s(&a, "respondent_id", 0).as_deref(), Some("7"));
+        assert_eq!(s(&a, "interaction_channel", 0).as_deref(), Some("case"));
+        assert_eq!(s(&a, "interaction_id", 0).as_deref(), Some("101"));
+        assert_eq!(i(&a, "offered_at", 0), Some(ts("2026-08-02T09:00:00Z")));
+        assert_eq!(i(&a, "responded_at", 0), Some(ts("2026-08-02T10:00:00Z")));
+        let inv = sink.table(StagingTable::SurveyInvitations);
+        assert_eq!(inv.num_rows(), 2);
+        assert_eq!(s(&inv, "status", 0).as_deref(), Some("offered"));
+        assert_eq!(i(&inv, "offered_at", 0), Some(ts("2026-08-02T09:00:00Z")));
+        assert_eq!(s(&inv, "status", 1).as_deref(), Some("unoffered"));
+        assert_eq!(i(&inv, "offered_at", 1), None);
+        let r: Vec<_> = sink
+            .rejects
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert!(
+            r[0].1
+                .starts_with("record /satisfaction_ratings/4: field 'score': expected good, bad")
+        );
+        assert!(
+            r[1].1
+                .starts_with("record /satisfaction_ratings/5: field 'id': missing")
+        );
+        assert_eq!((r[0].0, r[1].0), (6, 7));
+    }
+
+    #[test]
+    fn chats_with_history() {
+        let chat = r#"{"type":"chat","id":"2310.1.Ab","timestamp":"2026-08-01T14:00:00Z","end_timestamp":"2026-08-01T14:10:00Z","update_timestamp":"2026-08-01T14:11:00Z","visitor":{"id":"3.456","name":"Jane","email":"jane@example.com","phone":"+13125550143","notes":""},"session":{"start_date":"2026-08-01T13:58:00Z","end_date":"2026-08-01T14:10:00Z"},"agent_ids":["375925"],"agent_names":["Sam"],"department_id":12,"tags":["billing","refund"],"rating":"good","comment":"quick","webpath":[{"from":"","to":"https://ex.com/","timestamp":"2026-08-01T13:58:00Z"},{"from":"https://ex.com/","to":"https://ex.com/help","timestamp":"2026-08-01T13:59:00Z"}],"history":[
+ {"name":"Jane","nick":"visitor:3.456","type":"chat.msg","msg":"I was charged twice","timestamp":"2026-08-01T14:00:05Z","msg_id":"m1"},
+ {"name":"Sam","nick":"agent:375925","type":"chat.memberjoin","timestamp":"2026-08-01T14:00:20Z"},
+ {"name":"Sam","nick":"agent:375925","type":"chat.msg","msg":"Let me check","timestamp":"2026-08-01T14:00:30Z","msg_id":"m2"},
+ {"name":"Jane","sender_type":"Visitor","type":"chat.msg","msg":"ok","timestamp":"2026-08-01T14:01:00Z"},
+ {"name":"Sam","sender_type":"Agent","type":"chat.msg","msg":"Done","timestamp":"2026-08-01T14:02:00Z"},
+ {"name":"Jane","type":"chat.rating","new_rating":"good","timestamp":"2026-08-01T14:03:00Z"}]}"#;
+        let input = format!("[{chat}]");
+        let (stats, sink) = run_ok(SourceFormat::Zendesk, input.as_bytes());
+        assert_eq!((stats.rows_read, stats.rows_staged), (1, 1));
+        let t = sink.table(StagingTable::Chats);
+        assert_eq!(s(&t, "chat_id", 0).as_deref(), Some("2310.1.Ab"));
+        assert_eq!(i(&t, "started_at", 0), Some(ts("2026-08-01T14:00:00Z")));
+        assert_eq!(i(&t, "ended_at", 0), Some(ts("2026-08-01T14:10:00Z")));
+        assert_eq!(s(&t, "customer_user_id", 0).as_deref(), Some("3.456"));
+        assert_eq!(s(&t, "customer_phone", 0).as_deref(), Some("+13125550143"));
+        assert_eq!(s(&t, "agent_id", 0).as_deref(), Some("375925"));
+        // The agent of agent_ids and the one named "Sam" by sender_type are one and the same
+        // only when ids match: "Sam" (no nick) counts as a second author id.
+        assert_eq!(i(&t, "agent_count", 0), Some(2));
+        assert_eq!(i(&t, "group_id", 0), Some(12));
+        assert_eq!(s(&t, "tags", 0).as_deref(), Some("billing,refund"));
+        assert_eq!(
+            i(&t, "first_customer_message_at", 0),
+            Some(ts("2026-08-01T14:00:05Z"))
+        );
+        assert_eq!(
+            i(&t, "first_agent_message_at", 0),
+            Some(ts("2026-08-01T14:00:30Z"))
+        );
+        assert_eq!(i(&t, "customer_message_count", 0), Some(2));
+        assert_eq!(i(&t, "agent_message_count", 0), Some(2));
+        assert_eq!(i(&t, "rating_score", 0), Some(1));
+        assert_eq!(s(&t, "rating_comment", 0).as_deref(), Some("quick"));
+        assert_eq!(
+            i(&t, "visit_started_at", 0),
+            Some(ts("2026-08-01T13:58:00Z"))
+        );
+        assert_eq!(
+            s(&t, "last_page_url", 0).as_deref(),
+            Some("https://ex.com/help")
+        );
+        let m = sink.table(StagingTable::ChatMessages);
+        assert_eq!(m.num_rows(), 6);
+        assert_eq!(s(&m, "event_id", 0).as_deref(), Some("m1"));
+        assert_eq!(s(&m, "event_id", 1).as_deref(), Some("2310.1.Ab#2"));
+        assert_eq!(s(&m, "author_id", 0).as_deref(), Some("3.456"));
+        assert_eq!(s(&m, "author_type", 2).as_deref(), Some("agent"));
+        // The rating entry names the visitor: hers, though not a message.
+        assert_eq!(s(&m, "author_type", 5).as_deref(), Some("customer"));
+        assert_eq!(s(&m, "event_type", 5).as_deref(), Some("chat.rating"));
+    }
+
+    #[test]
+    fn bad_records_name_the_field_and_redeliveries_are_versions() {
+        let later = TICKET.replace("2026-08-02T09:00:00Z", "2026-08-03T09:00:00Z");
+        let input = [
+            TICKET.to_owned(),
+            TICKET.to_owned(),
+            later,
+            TICKET.replace("\"created_at\":\"2026-08-01T14:00:00Z\",", ""),
+            TICKET
+                .replace("\"via\":{", "\"via\":[{")
+                .replace(",\"to\":{},\"rel\":null}}", ",\"to\":{},\"rel\":null}}]"),
+            r#"{"name":"not a ticket"}"#.to_owned(),
+            r#"{"id":"c1","type":"chat","timestamp":"2026-08-01T14:00:00Z","visitor":{},"history":[{"type":"chat.msg","msg":"hi"}]}"#
+                .to_owned(),
+            r#"{"id":"c2","type":"chat","timestamp":"2026-08-01T14:00:00Z","rating":"superb"}"#
+                .to_owned(),
+            "42".to_owned(),
+        ]
+        .join("\n");
+        let (stats, sink) = run_ok(SourceFormat::Zendesk, input.as_bytes());
+        assert_eq!(
+            (
+                stats.rows_read,
+                stats.rows_staged,
+                stats.rows_rejected,
+                stats.duplicates
+            ),
+            (9, 2, 6, 1)
+        );
+        let r: Vec<_> = sink.rejects.iter().map(|r| r.reason.as_str()).collect();
+        assert!(r[0].contains("field 'created_at': missing"), "{}", r[0]);
+        assert!(r[1].contains("field 'via': expected an object"), "{}", r[1]);
+        assert!(r[2].contains("not a Zendesk ticket, satisfaction rating or chat"));
+        assert!(
+            r[3].contains("history[0]: field 'timestamp': missing"),
+            "{}",
+            r[3]
+        );
+        assert!(
+            r[4].contains("field 'rating': expected good, bad"),
+            "{}",
+            r[4]
+        );
+        assert!(r[5].contains("a JSON number where a JSON object was expected"));
+    }
 }
