@@ -1,6 +1,7 @@
 -- The identifiers each interaction carries, normalized, before matching: a CRM contact id
 -- (IVR authentication, signed-in web or chat visitor, case or order contact), an email, a
--- phone. `kind` and `id` name the interaction.
+-- phone. `kind` and `id` name the interaction. A survey answer about a case (a Zendesk
+-- satisfaction rating: interaction_channel 'case') carries the identifiers of that case.
 SELECT
     'call' AS kind,
     source_system || ':' || chain_id AS id,
@@ -23,12 +24,19 @@ LEFT JOIN int_web_identity w ON w.anonymous_id = c.anonymous_id
 UNION ALL
 SELECT
     'survey',
-    response_id,
-    CAST(NULL AS VARCHAR),
-    normalize_email(coalesce(customer_email, CASE WHEN respondent_type = 'customer' THEN respondent_id END)),
-    normalize_phone(customer_phone),
+    s.response_id,
+    c.contact_id,
+    normalize_email(coalesce(
+        s.customer_email,
+        c.supplied_email,
+        CASE WHEN s.respondent_type = 'customer' AND c.case_id IS NULL THEN s.respondent_id END
+    )),
+    normalize_phone(coalesce(s.customer_phone, c.supplied_phone)),
     CAST(NULL AS VARCHAR)
-FROM stg_survey_responses
+FROM stg_survey_responses s
+-- An answer about a case (a Zendesk satisfaction rating) is the case requester's.
+LEFT JOIN int_cases c
+    ON s.interaction_channel = 'case' AND c.source_system = s.source_system AND c.case_id = s.interaction_id
 UNION ALL
 SELECT 'web', session_id, user_id, email, CAST(NULL AS VARCHAR), anonymous_id
 FROM int_web_sessions

@@ -128,6 +128,10 @@ pub struct GenerateSummary {
     pub files: Vec<(String, u64)>,
     /// Records per source, e.g. `("connect_ctr", 5210)`, sorted by source name.
     pub totals: Vec<(String, u64)>,
+    /// Of those records, deliveries of a record already written (the at-least-once duplicates
+    /// a reader counts as such: identical CTR redeliveries, Segment events sent twice), per
+    /// source, sorted by source name.
+    pub duplicates: Vec<(String, u64)>,
     /// Bytes written, truth included.
     pub bytes: u64,
     /// Customers simulated.
@@ -142,6 +146,15 @@ impl GenerateSummary {
     /// Records written for a source name of [`GenerateSummary::totals`] (0 when absent).
     pub fn total(&self, source: &str) -> u64 {
         self.totals
+            .iter()
+            .find(|(s, _)| s == source)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    }
+
+    /// Duplicate deliveries written for a source name (0 when none).
+    pub fn duplicates(&self, source: &str) -> u64 {
+        self.duplicates
             .iter()
             .find(|(s, _)| s == source)
             .map(|(_, n)| *n)
@@ -163,6 +176,8 @@ fn source_of(path: &str) -> &'static str {
         p if p.starts_with("connect/") => "connect_ctr",
         p if p.starts_with("livechat/") => "livechat",
         p if p.starts_with("web/") => "web",
+        p if p.starts_with("zendesk/") => "zendesk",
+        p if p.starts_with("intercom/") => "intercom",
         p if p.starts_with("truth/") => "truth",
         _ => "other",
     }
@@ -213,6 +228,7 @@ struct Output {
     root: PathBuf,
     touched: HashSet<String>,
     records: BTreeMap<String, u64>,
+    duplicates: BTreeMap<String, u64>,
     bytes: u64,
     /// Long-lived writers of the single files.
     singles: BTreeMap<&'static str, BufWriter<File>>,
@@ -227,6 +243,8 @@ impl Output {
             "livechat",
             "surveys",
             "web",
+            "zendesk",
+            "intercom",
             "truth",
         ] {
             let p = root.join(dir);
@@ -236,6 +254,7 @@ impl Output {
             root: root.to_path_buf(),
             touched: HashSet::new(),
             records: BTreeMap::new(),
+            duplicates: BTreeMap::new(),
             bytes: 0,
             singles: BTreeMap::new(),
         })
@@ -256,9 +275,19 @@ impl Output {
 
     fn append(&mut self, rel: &str, part: &Part) -> Result<(), SynthError> {
         let path = self.root.join(rel);
-        if let Some(w) = self.singles.get_mut(rel) {
-            w.write_all(&part.data)
+        // A part of a gzip file is one gzip member (readers decode multi-member files).
+        let gzipped;
+        let data = if rel.ends_with(".gz") {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&part.data)
                 .map_err(|e| SynthError::io(&path, e))?;
+            gzipped = gz.finish().map_err(|e| SynthError::io(&path, e))?;
+            &gzipped
+        } else {
+            &part.data
+        };
+        if let Some(w) = self.singles.get_mut(rel) {
+            w.write_all(data).map_err(|e| SynthError::io(&path, e))?;
         } else {
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).map_err(|e| SynthError::io(parent, e))?;
@@ -271,12 +300,14 @@ impl Output {
             }
             .map_err(|e| SynthError::io(&path, e))?;
             let mut w = BufWriter::with_capacity(1 << 20, file);
-            w.write_all(&part.data)
-                .map_err(|e| SynthError::io(&path, e))?;
+            w.write_all(data).map_err(|e| SynthError::io(&path, e))?;
             w.flush().map_err(|e| SynthError::io(&path, e))?;
         }
-        self.bytes += part.data.len() as u64;
+        self.bytes += data.len() as u64;
         *self.records.entry(rel.to_owned()).or_insert(0) += part.records;
+        if part.duplicates > 0 {
+            *self.duplicates.entry(rel.to_owned()).or_insert(0) += part.duplicates;
+        }
         Ok(())
     }
 
@@ -419,6 +450,10 @@ pub(crate) fn generate_with(
     for (rel, n) in &out.records {
         *totals.entry(source_of(rel).to_owned()).or_insert(0) += n;
     }
+    let mut duplicates: BTreeMap<String, u64> = BTreeMap::new();
+    for (rel, n) in &out.duplicates {
+        *duplicates.entry(source_of(rel).to_owned()).or_insert(0) += n;
+    }
     tracing::info!(
         customers = opts.customers,
         chunks,
@@ -429,6 +464,7 @@ pub(crate) fn generate_with(
     Ok(GenerateSummary {
         files: out.records.into_iter().collect(),
         totals: totals.into_iter().collect(),
+        duplicates: duplicates.into_iter().collect(),
         bytes,
         customers: opts.customers,
         chunks,

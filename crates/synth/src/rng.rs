@@ -20,6 +20,7 @@ pub(crate) enum Stream {
     Load = 5,
     Render = 6,
     Visitor = 7,
+    Vendor = 8,
 }
 
 /// SplitMix64 finalizer: a bijective 64-bit mixer.

@@ -152,7 +152,12 @@ pub(super) fn salesforce(
     }
     *out.part(paths::CONTACT) = w.finish()?;
 
-    let mut cases: Vec<_> = recs.cases.iter().collect();
+    // Zendesk tickets are written by the Zendesk renderer, not as Salesforce Cases.
+    let mut cases: Vec<_> = recs
+        .cases
+        .iter()
+        .filter(|c| c.system == crate::model::CaseSystem::Salesforce)
+        .collect();
     cases.sort_by(|a, b| (a.created_us, &a.id).cmp(&(b.created_us, &b.id)));
     let mut w = CsvPart::new(salesforce_csv(), "Case");
     for c in &cases {

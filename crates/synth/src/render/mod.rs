@@ -7,9 +7,11 @@
 
 mod chat;
 mod crm;
+mod intercom;
 mod ivr;
 mod surveys;
 mod web;
+mod zendesk;
 
 use std::collections::BTreeMap;
 
@@ -24,20 +26,32 @@ use crm::salesforce;
 pub(crate) use crm::{
     ACCOUNT_HEADER, CASE_HEADER, CONTACT_HEADER, OPPORTUNITY_HEADER, ORDER_HEADER, salesforce_csv,
 };
+use intercom::intercom;
 pub(crate) use ivr::queue_log_day;
 use ivr::{asterisk, connect};
 use surveys::surveys;
 pub(crate) use surveys::{SURVEY_HEADER, survey_csv};
 use web::segment;
+use zendesk::zendesk;
 
-/// Bytes for one output file, with the number of records they hold.
+/// Bytes for one output file, with the number of records they hold (and how many of those are
+/// deliveries of a record already written: at-least-once duplicates a reader counts as such).
+/// A part of a `.gz` file is compressed as one gzip member when it is written out.
 #[derive(Debug, Default)]
 pub(crate) struct Part {
     pub(crate) data: Vec<u8>,
     pub(crate) records: u64,
+    pub(crate) duplicates: u64,
 }
 
 impl Part {
+    /// Appends one record's bytes as they are, with `after` (a separator) behind it.
+    fn push_record(&mut self, record: &[u8], after: &[u8]) {
+        self.data.extend_from_slice(record);
+        self.data.extend_from_slice(after);
+        self.records += 1;
+    }
+
     /// Appends one record: `line` and a line break.
     fn push_line(&mut self, line: &[u8]) {
         self.data.extend_from_slice(line);
@@ -58,6 +72,11 @@ impl Part {
 /// A record as compact JSON.
 fn to_json(what: &'static str, record: &impl Serialize) -> Result<Vec<u8>, SynthError> {
     serde_json::to_vec(record).map_err(|source| SynthError::Json { what, source })
+}
+
+/// A record pretty-printed (two-space indent, as `jq .` and most SDKs write it).
+fn to_json_pretty(what: &'static str, record: &impl Serialize) -> Result<Vec<u8>, SynthError> {
+    serde_json::to_vec_pretty(record).map_err(|source| SynthError::Json { what, source })
 }
 
 /// Relative paths of the single (non-partitioned) files.
@@ -113,6 +132,7 @@ impl CsvPart {
         Ok(Part {
             data,
             records: self.records,
+            duplicates: 0,
         })
     }
 }
@@ -143,6 +163,8 @@ pub(crate) fn render(
     connect(world, chunk, recs, &mut rng, &mut out)?;
     livechat(world, recs, &mut out)?;
     surveys(recs, &mut out)?;
-    segment(recs, &mut out)?;
+    segment(recs, &mut rng, &mut out)?;
+    zendesk(world, recs, &mut out)?;
+    intercom(world, recs, &mut out)?;
     Ok(out)
 }
