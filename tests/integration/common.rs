@@ -178,3 +178,84 @@ pub fn python() -> PathBuf {
     );
     path
 }
+
+/// One row: its non-float cells as text, and its floats.
+pub type Row = (String, Vec<Option<f64>>);
+
+/// Every row of every table of a warehouse, each table's rows sorted.
+pub async fn snapshot(warehouse: &str) -> std::collections::BTreeMap<String, Vec<Row>> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let url = touchstone_core::store::resolve_url(warehouse, &repo_root()).expect("url");
+    let reader = touchstone_pipeline::WarehouseReader::open(&url).expect("open");
+    let (ctx, tables) = reader.session().await.expect("session");
+    let mut out = std::collections::BTreeMap::new();
+    for t in tables {
+        let name = t.sql_name();
+        let mut table_rows: Vec<Row> = Vec::new();
+        for batch in rows(&ctx, &format!("select * from {name}")).await {
+            let options = FormatOptions::default().with_null("∅");
+            let mut texts = Vec::new();
+            let mut floats = Vec::new();
+            for c in batch.columns() {
+                match c.as_any().downcast_ref::<arrow::array::Float64Array>() {
+                    Some(f) => floats.push(f),
+                    None => texts
+                        .push(ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter")),
+                }
+            }
+            for row in 0..batch.num_rows() {
+                let cells: Vec<String> = texts.iter().map(|f| f.value(row).to_string()).collect();
+                let values = floats
+                    .iter()
+                    .map(|f| (!arrow::array::Array::is_null(*f, row)).then(|| f.value(row)))
+                    .collect();
+                table_rows.push((cells.join("|"), values));
+            }
+        }
+        table_rows.sort_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                let bits = |v: &Vec<Option<f64>>| {
+                    v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>()
+                };
+                bits(&a.1).cmp(&bits(&b.1))
+            })
+        });
+        out.insert(name, table_rows);
+    }
+    out
+}
+
+/// Asserts two snapshots hold the same tables and rows: every key, count, text and date
+/// exactly, floats to `tolerance` (relative). `_touchstone_*` tables are left out (they
+/// describe runs, not data).
+pub fn assert_same_tables(
+    a: &std::collections::BTreeMap<String, Vec<Row>>,
+    b: &std::collections::BTreeMap<String, Vec<Row>>,
+    tolerance: f64,
+) {
+    let data = |m: &std::collections::BTreeMap<String, Vec<Row>>| {
+        m.keys()
+            .filter(|k| !k.starts_with("_touchstone"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(data(a), data(b));
+    for table in data(a) {
+        let (rows_a, rows_b) = (&a[&table], &b[&table]);
+        assert_eq!(rows_a.len(), rows_b.len(), "{table}");
+        for (x, y) in rows_a.iter().zip(rows_b) {
+            assert_eq!(x.0, y.0, "{table}: rows differ");
+            for (u, v) in x.1.iter().zip(&y.1) {
+                let same = match (u, v) {
+                    (Some(u), Some(v)) => {
+                        u.to_bits() == v.to_bits()
+                            || (u - v).abs() <= tolerance * u.abs().max(v.abs())
+                    }
+                    (None, None) => true,
+                    _ => false,
+                };
+                assert!(same, "{table}: {u:?} != {v:?} in row {}", x.0);
+            }
+        }
+    }
+}

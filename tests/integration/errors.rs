@@ -203,12 +203,13 @@ async fn malformed_rows_are_rejected_and_nothing_is_lost() {
         "surveys/responses.csv",
         "R_bad,Post-contact CSAT,csat,1,5,9,too high,customer,a@example.com,a@example.com,,,voice,X,,2026-08-02T10:00:00-05:00\r\n",
     );
+    // A plain NDJSON day (the generator also writes gzipped days and /v1/batch payloads).
     let web_file = std::fs::read_dir(raw.join("web"))
         .expect("web")
-        .next()
-        .expect("a web file")
-        .expect("entry")
-        .path();
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".ndjson"))
+        .min()
+        .expect("an NDJSON web file");
     let web_name = web_file
         .file_name()
         .expect("name")
@@ -225,12 +226,13 @@ async fn malformed_rows_are_rejected_and_nothing_is_lost() {
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let mut rejected_by_source = std::collections::BTreeMap::new();
     for s in summary["sources"].as_array().expect("sources") {
-        let (read, staged, rejected) = (
+        let (read, staged, rejected, duplicates) = (
             s["rows_read"].as_u64().expect("read"),
             s["rows_staged"].as_u64().expect("staged"),
             s["rows_rejected"].as_u64().expect("rejected"),
+            s["duplicates"].as_u64().unwrap_or(0),
         );
-        assert_eq!(read, staged + rejected);
+        assert_eq!(read, staged + rejected + duplicates, "{s}");
         rejected_by_source.insert(s["name"].as_str().expect("name").to_string(), rejected);
     }
     for source in ["asterisk_cdr", "asterisk_queue_log", "surveys", "web"] {
@@ -323,6 +325,39 @@ async fn a_failed_run_is_recorded_in_the_ledger() {
     assert!(err.contains("marts/zz_boom"), "{err}");
 
     let ctx = session(&warehouse, &raw).await;
+    // The failed run's ledger row names every table version it committed before failing: each
+    // staging table's current version is the one the failed run reports.
+    let detail = rows(
+        &ctx,
+        "select detail from _touchstone_runs where status = 'failed'",
+    )
+    .await;
+    let detail =
+        arrow::util::display::array_value_to_string(detail[0].column(0), 0).expect("detail");
+    let detail: serde_json::Value = serde_json::from_str(&detail).expect("detail JSON");
+    let reported = detail["summary"]["tables"]
+        .as_array()
+        .expect("tables")
+        .clone();
+    let url = touchstone_core::store::resolve_url(&warehouse, &repo_root()).expect("url");
+    let wh = touchstone_load::Warehouse::open(&url).expect("open");
+    for entry in wh.list_tables().await.expect("tables") {
+        if entry.kind != touchstone_load::TableKind::Staging {
+            continue;
+        }
+        let table = wh
+            .open_table(entry.kind, &entry.name)
+            .await
+            .expect("open")
+            .expect("table");
+        let version = table.version().expect("version") as u64;
+        let name = format!("staging/{}", entry.name);
+        let by_run = reported
+            .iter()
+            .find(|t| t["table"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} not in the failed run's detail: {detail}"));
+        assert_eq!(by_run["version"], version, "{name}");
+    }
     let failed = rows(&ctx, "select status, detail from _touchstone_runs").await;
     let text = arrow::util::pretty::pretty_format_batches(&failed)
         .expect("format")

@@ -9,6 +9,7 @@
 mod common;
 mod e2e;
 mod errors;
+mod incremental;
 mod interop;
 mod slt;
 mod trust;

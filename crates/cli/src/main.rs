@@ -63,6 +63,10 @@ enum Command {
         /// Print the summary as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Restage every file of every source (by default only files that are new or changed
+        /// since they were staged are read).
+        #[arg(long)]
+        full_refresh: bool,
     },
     /// Check a pipeline, its metric definitions and every SQL model's plan, without data.
     Validate {
@@ -222,9 +226,11 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             pipeline,
             date,
             json,
+            full_refresh,
         } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
             let mut run = Run::new(&prepared)
+                .with_full_refresh(full_refresh)
                 .with_clock(Arc::new(SystemClock))
                 .with_progress(Arc::new(progress.clone()));
             if let Some(date) = date {

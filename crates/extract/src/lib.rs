@@ -249,6 +249,7 @@ pub fn read_file_partial(
             Err(ExtractError::from_io(lineage.file, e)),
         );
     }
+    state.begin_file(lineage.file);
     let mut ctx = Ctx {
         lineage,
         sink,

@@ -12,6 +12,15 @@
 //! ids of the source in one run, never with the size of the records. Two different ids share a
 //! hash with probability about n²/2⁶⁵ (one in 36 million for a million ids); the loser of such a
 //! collision would be counted as a duplicate.
+//!
+//! Across runs: an incremental run reads only new files, so a record delivered on day 1 and
+//! again in day 2's file would be staged twice if the state started empty. The pipeline keeps
+//! what each file staged (`_touchstone/seen`: file, id hash, version) and seeds the next run's
+//! state with it ([`SourceState::remember`]), leaving out the files the run reads again (their
+//! rows are replaced). A duplicate across days is then what it is within one run: the copy of
+//! a record some earlier file of the source already staged at the same or a later version;
+//! a later version is staged (the models keep the latest). An incremental run therefore stages
+//! what a full refresh of the same files would.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -26,6 +35,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 #[derive(Debug, Default)]
 pub struct SourceState {
     seen: HashMap<u64, i64, BuildHasherDefault<Passthrough>>,
+    /// The files read in this run, in order; `staged` refers to them by index.
+    files: Vec<String>,
+    /// What this run staged: (file index, id hash, version), in order.
+    staged: Vec<(u32, u64, i64)>,
 }
 
 /// What a delivery is, given what was staged before it.
@@ -59,6 +72,44 @@ impl SourceState {
         self.seen.capacity() * (std::mem::size_of::<(u64, i64)>() + 1)
     }
 
+    /// Notes that the records delivered from now on come from `file` (a URL).
+    pub fn begin_file(&mut self, file: &str) {
+        if self.files.last().map(String::as_str) != Some(file) {
+            self.files.push(file.to_owned());
+        }
+    }
+
+    /// Seeds the state with a record an earlier run staged: its id hash (as [`staged`] gives
+    /// it) and version. The greatest version of an id wins.
+    ///
+    /// ```
+    /// use touchstone_extract::SourceState;
+    /// let mut state = SourceState::new();
+    /// state.remember(42, 10);
+    /// state.remember(42, 5);
+    /// assert_eq!(state.ids(), 1);
+    /// ```
+    ///
+    /// [`staged`]: SourceState::staged
+    pub fn remember(&mut self, key: u64, version: i64) {
+        let v = self.seen.entry(key).or_insert(version);
+        *v = (*v).max(version);
+    }
+
+    /// What this run staged, in order: (file, id hash, version), for the next run to
+    /// [`remember`](SourceState::remember).
+    pub fn staged(&self) -> impl Iterator<Item = (&str, u64, i64)> + '_ {
+        self.staged.iter().map(|(f, k, v)| {
+            let file = self.files.get(*f as usize).map_or("", String::as_str);
+            (file, *k, *v)
+        })
+    }
+
+    fn log(&mut self, key: u64, version: i64) {
+        let file = self.files.len().saturating_sub(1) as u32;
+        self.staged.push((file, key, version));
+    }
+
     /// Checks a delivery of record `id` of `kind` at `version` (a timestamp in µs, or
     /// [`UNVERSIONED`]) and remembers it when it is to be staged. Call it only for a record that
     /// is otherwise valid, just before staging it, so a rejected copy never hides a good one.
@@ -67,10 +118,12 @@ impl SourceState {
         match self.seen.get_mut(&key) {
             None => {
                 self.seen.insert(key, version);
+                self.log(key, version);
                 Delivery::New
             }
             Some(staged) if version > *staged => {
                 *staged = version;
+                self.log(key, version);
                 Delivery::Update
             }
             Some(_) => Delivery::Duplicate,
@@ -145,5 +198,32 @@ mod tests {
         assert_eq!(s.deliver("page", "c-1", UNVERSIONED), Delivery::Duplicate);
         assert_eq!(s.ids(), 3);
         assert!(s.memory_bytes() >= 3 * 16);
+    }
+
+    /// Day 1's run staged c-1 at version 10 from file a; day 2's run, seeded with that, counts
+    /// a copy in file b as a duplicate, stages a later version, and logs only what it staged.
+    #[test]
+    fn a_seeded_state_knows_what_earlier_runs_staged() {
+        let mut day1 = SourceState::new();
+        day1.begin_file("a");
+        assert_eq!(day1.deliver("ctr", "c-1", 10), Delivery::New);
+        assert_eq!(day1.deliver("ctr", "c-1", 10), Delivery::Duplicate);
+        let log: Vec<(String, u64, i64)> = day1
+            .staged()
+            .map(|(f, k, v)| (f.to_owned(), k, v))
+            .collect();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].0, "a");
+
+        let mut day2 = SourceState::new();
+        for (_, k, v) in &log {
+            day2.remember(*k, *v);
+        }
+        day2.begin_file("b");
+        assert_eq!(day2.deliver("ctr", "c-1", 10), Delivery::Duplicate);
+        assert_eq!(day2.deliver("ctr", "c-2", 10), Delivery::New);
+        assert_eq!(day2.deliver("ctr", "c-1", 20), Delivery::Update);
+        let files: Vec<&str> = day2.staged().map(|(f, _, _)| f).collect();
+        assert_eq!(files, ["b", "b"]);
     }
 }

@@ -48,7 +48,9 @@ use object_store::path::Path as StorePath;
 use touchstone_core::store;
 use url::Url;
 
+pub mod files;
 pub mod ledger;
+pub mod seen;
 pub mod stream;
 
 pub use stream::{BatchSender, TableStream, WriterGone};
@@ -166,6 +168,19 @@ pub enum WriteMode {
     },
     /// Add rows.
     Append,
+    /// Replace only the rows that came from some files: rows whose `file_column` is one of
+    /// `files` (and, in a table partitioned by `partition`'s column, whose partition is its
+    /// value) are removed, and the rows written take their place. Every row written must come
+    /// from one of `files`. This is how an incremental run restages changed files and adds
+    /// new ones without touching the rest.
+    ReplaceFiles {
+        /// The partition (column, value) the rows belong to, for a partitioned table.
+        partition: Option<(String, String)>,
+        /// The column naming each row's file.
+        file_column: String,
+        /// The files whose rows are replaced (changed ones) or added (new ones).
+        files: Vec<String>,
+    },
 }
 
 /// What a write committed.
@@ -403,6 +418,25 @@ impl Warehouse {
                 .with_save_mode(SaveMode::Overwrite)
                 .with_partition_columns([column.clone()])
                 .with_replace_where(col(column.as_str()).eq(lit(value.clone()))),
+            WriteMode::ReplaceFiles {
+                partition,
+                file_column,
+                files,
+            } => {
+                let in_files = col(file_column.as_str())
+                    .in_list(files.iter().map(|f| lit(f.clone())).collect(), false);
+                match partition {
+                    Some((column, value)) => builder
+                        .with_save_mode(SaveMode::Overwrite)
+                        .with_partition_columns([column.clone()])
+                        .with_replace_where(
+                            col(column.as_str()).eq(lit(value.clone())).and(in_files),
+                        ),
+                    None => builder
+                        .with_save_mode(SaveMode::Overwrite)
+                        .with_replace_where(in_files),
+                }
+            }
         };
         let table = builder.await.map_err(|e| delta_error(&url, e))?;
         let version = table.version().unwrap_or_default();
@@ -716,6 +750,79 @@ mod tests {
             x.unwrap().unwrap();
             y.unwrap().unwrap();
             assert_eq!(count(&wh, TableKind::System, &name).await, 6, "{name}");
+        }
+    }
+
+    /// Replacing the rows of some files leaves the rows of the other files and partitions.
+    #[tokio::test]
+    async fn replace_files_keeps_the_other_files_rows() {
+        let wh = Warehouse::open(&Url::parse("memory://load-files/wh").unwrap()).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("v", DataType::Int64, false),
+            Field::new("_source_file", DataType::Utf8, false),
+            Field::new("_source", DataType::Utf8, false),
+        ]));
+        let rows = |source: &str, file: &str, values: &[i64]| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(Int64Array::from(values.to_vec())),
+                    Arc::new(StringArray::from(vec![file; values.len()])),
+                    Arc::new(StringArray::from(vec![source; values.len()])),
+                ],
+            )
+            .unwrap()
+        };
+        let replace = |source: &str, files: &[&str]| WriteMode::ReplaceFiles {
+            partition: Some(("_source".into(), source.into())),
+            file_column: "_source_file".into(),
+            files: files.iter().map(|f| f.to_string()).collect(),
+        };
+        let write = |batches: Vec<RecordBatch>, mode: WriteMode| {
+            let wh = wh.clone();
+            let schema = Arc::clone(&schema);
+            async move {
+                wh.write_batches(TableKind::Staging, "stg_f", schema, batches, mode)
+                    .await
+                    .unwrap()
+            }
+        };
+        write(
+            vec![rows("a", "f1", &[1, 2]), rows("a", "f2", &[3])],
+            WriteMode::ReplacePartition {
+                column: "_source".into(),
+                value: "a".into(),
+            },
+        )
+        .await;
+        write(vec![rows("b", "f1", &[100])], replace("b", &["f1"])).await;
+        // f2 changed (its rows replaced), f3 is new; f1 of a and b untouched.
+        write(
+            vec![rows("a", "f2", &[30, 31]), rows("a", "f3", &[40])],
+            replace("a", &["f2", "f3"]),
+        )
+        .await;
+        let ctx = SessionContext::new();
+        wh.register_all(&ctx).await.unwrap();
+        let batches = ctx
+            .sql("select _source, _source_file, sum(v) as s, count(*) as n from stg_f group by 1, 2 order by 1, 2")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        let expected = [
+            "| _source | _source_file | s   | n |",
+            "| a       | f1           | 3   | 2 |",
+            "| a       | f2           | 61  | 2 |",
+            "| a       | f3           | 40  | 1 |",
+            "| b       | f1           | 100 | 1 |",
+        ];
+        for line in expected {
+            assert!(text.contains(line), "{line} not in\n{text}");
         }
     }
 

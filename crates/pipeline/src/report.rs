@@ -48,6 +48,10 @@ pub struct SourceReport {
     /// Staged records whose text was repaired (invalid bytes replaced).
     #[serde(default)]
     pub rows_repaired: u64,
+    /// Files unchanged since an earlier run staged them (same size, ETag or modification time):
+    /// not read again, their rows kept.
+    #[serde(default)]
+    pub files_unchanged: u64,
     /// Files that could not be read; each is a reject row (line 0) naming it and why, and the
     /// records after the failure are unread.
     #[serde(default)]

@@ -11,7 +11,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,16 +22,21 @@ use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use object_store::ObjectStore;
+use futures::{StreamExt as _, TryStreamExt as _};
+use object_store::{ObjectStore, ObjectStoreExt as _};
+use tokio_util::io::{StreamReader, SyncIoBridge};
 use touchstone_core::clock::{Clock, SystemClock};
 use touchstone_core::config::Source;
+use touchstone_core::diagnostic::Span;
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode};
-use touchstone_core::schema::{SOURCE_COLUMN, StagingTable, rejects_schema};
+use touchstone_core::schema::{FILE_COLUMN, SOURCE_COLUMN, StagingTable, rejects_schema};
 use touchstone_extract::source::{SourceFile, list_source, read_bytes};
 use touchstone_extract::{
     BATCH_ROWS, ExtractError, FileStats, Lineage, ReadOptions, Reject, SalesforceObject, Sink,
     SourceState,
 };
+use touchstone_load::files::{self, FileState};
+use touchstone_load::seen;
 use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, Written, ledger};
 use tracing::{info, warn};
 use url::Url;
@@ -51,6 +56,7 @@ pub struct Run<'a> {
     date: Option<NaiveDate>,
     clock: Arc<dyn Clock>,
     progress: Arc<dyn Progress>,
+    full_refresh: bool,
 }
 
 impl<'a> Run<'a> {
@@ -61,7 +67,14 @@ impl<'a> Run<'a> {
             date: None,
             clock: Arc::new(SystemClock),
             progress: Arc::new(NoProgress),
+            full_refresh: false,
         }
+    }
+
+    /// Restages every file of every source, not only new and changed ones.
+    pub fn with_full_refresh(mut self, full_refresh: bool) -> Self {
+        self.full_refresh = full_refresh;
+        self
     }
 
     /// The logical date of the run.
@@ -162,6 +175,7 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         date,
         run_id: &run_id,
         progress: run.progress.as_ref(),
+        full_refresh: run.full_refresh,
     };
     let outcome = stages.run(&listed, &mut report).await;
 
@@ -256,6 +270,7 @@ struct Stages<'r> {
     date: NaiveDate,
     run_id: &'r str,
     progress: &'r dyn Progress,
+    full_refresh: bool,
 }
 
 impl Stages<'_> {
@@ -264,41 +279,72 @@ impl Stages<'_> {
         listed: &[Listed<'_>],
         report: &mut RunReport,
     ) -> Result<(), PipelineError> {
-        let mut staged_rows: BTreeMap<StagingTable, Written> = BTreeMap::new();
         for l in listed {
             let (source_report, written, rejects) = self.stage_source(l).await?;
+            // Recorded as each source commits, so a run that fails later still names every
+            // table version it committed (in the ledger's detail).
             for (table, w) in written {
-                let total = staged_rows.entry(table).or_insert(Written {
-                    rows: 0,
-                    version: 0,
-                });
-                total.rows += w.rows;
-                total.version = w.version;
+                let name = format!("staging/{}", table.name());
+                match report.tables.iter_mut().find(|t| t.table == name) {
+                    Some(t) => {
+                        t.rows += w.rows;
+                        t.version = w.version;
+                    }
+                    None => report.tables.push(TableReport {
+                        table: name,
+                        rows: w.rows,
+                        version: w.version,
+                    }),
+                }
             }
-            report.tables.push(TableReport {
-                table: format!("rejects/{}", l.source.name),
-                rows: rejects.rows,
-                version: rejects.version,
-            });
+            if let Some(rejects) = rejects {
+                report.tables.push(TableReport {
+                    table: format!("rejects/{}", l.source.name),
+                    rows: rejects.rows,
+                    version: rejects.version,
+                });
+            }
             report.sources.push(source_report);
-        }
-        for (table, w) in &staged_rows {
-            report.tables.push(TableReport {
-                table: format!("staging/{}", table.name()),
-                rows: w.rows,
-                version: w.version,
-            });
         }
         self.models_and_metrics(report).await
     }
 
     /// Stages one source: every table its format writes gets one streaming commit that replaces
     /// this source's rows, and its rejects stream into `rejects/<source>` the same way.
-    async fn stage_source(
-        &self,
-        l: &Listed<'_>,
-    ) -> Result<(SourceReport, Vec<(StagingTable, Written)>, Written), PipelineError> {
+    async fn stage_source(&self, l: &Listed<'_>) -> Result<Staged, PipelineError> {
         let source = l.source;
+        let plan = self.plan_source(l).await?;
+        if plan.read.is_empty() && !plan.refresh_all {
+            info!(source = %source.name, unchanged = plan.unchanged.len(), "no new or changed files");
+            let report = SourceReport {
+                name: source.name.clone(),
+                format: source.format.to_string(),
+                files_unchanged: plan.unchanged.len() as u64,
+                files_ignored: l.ignored.iter().map(Url::to_string).collect(),
+                ..SourceReport::default()
+            };
+            return Ok((report, Vec::new(), None));
+        }
+        let read_files: Vec<String> = plan.read.iter().map(|f| f.url.to_string()).collect();
+        let (staging_mode, rejects_mode) = if plan.refresh_all {
+            (
+                WriteMode::ReplacePartition {
+                    column: SOURCE_COLUMN.into(),
+                    value: source.name.clone(),
+                },
+                WriteMode::Overwrite,
+            )
+        } else {
+            let replace = |partition| WriteMode::ReplaceFiles {
+                partition,
+                file_column: FILE_COLUMN.into(),
+                files: read_files.clone(),
+            };
+            (
+                replace(Some((SOURCE_COLUMN.into(), source.name.clone()))),
+                replace(None),
+            )
+        };
         let mut writers = BTreeMap::new();
         for table in source.format.tables() {
             let writer = self
@@ -307,10 +353,7 @@ impl Stages<'_> {
                     TableKind::Staging,
                     table.name(),
                     table.schema(),
-                    WriteMode::ReplacePartition {
-                        column: SOURCE_COLUMN.into(),
-                        value: source.name.clone(),
-                    },
+                    staging_mode.clone(),
                 )
                 .map_err(PipelineError::storage(format!(
                     "writing staging/{} for source '{}'",
@@ -325,7 +368,7 @@ impl Stages<'_> {
                 TableKind::Rejects,
                 &source.name,
                 rejects_schema(),
-                WriteMode::Overwrite,
+                rejects_mode,
             )
             .map_err(PipelineError::storage(format!(
                 "writing rejects/{}",
@@ -336,7 +379,10 @@ impl Stages<'_> {
             senders: writers.iter().map(|(t, w)| (*t, w.sender())).collect(),
             rejects: RejectBuffer::new(&source.name, self.date, rejects_writer.sender()),
         };
-        let (source_report, first_reject) = self.extract_source(l, sink).await?;
+        let (kept, state) = self.seeded_state(source, &plan, &read_files).await?;
+        let (mut source_report, first_reject, per_file, state) =
+            self.extract_source(l, &plan.read, sink, state).await?;
+        source_report.files_unchanged = plan.unchanged.len() as u64;
         if let Some(exceeded) = over_limits(source, &source_report) {
             // The rejects are committed so they can be inspected; this source's staging rows
             // are not (dropping the writers abandons their commits).
@@ -380,7 +426,159 @@ impl Stages<'_> {
                 "rows rejected; see rejects/{}", source.name
             );
         }
-        Ok((source_report, written, w))
+        self.record_files(source, &plan, &per_file).await?;
+        self.record_seen(source, kept, &state).await?;
+        Ok((source_report, written, Some(w)))
+    }
+
+    /// The duplicate check a source's files start from: what earlier runs staged from the
+    /// files this run does not read again (`_touchstone/seen`), so a record delivered again in
+    /// a new file is a duplicate whichever run staged its first copy. A run that restages
+    /// every file starts empty. Returns the rows kept (`None` when there were none to keep or
+    /// clear) and the state.
+    async fn seeded_state(
+        &self,
+        source: &Source,
+        plan: &SourcePlan<'_>,
+        read_files: &[String],
+    ) -> Result<(Option<Vec<seen::Seen>>, SourceState), PipelineError> {
+        let previous =
+            seen::read(self.warehouse, &source.name)
+                .await
+                .map_err(PipelineError::storage(format!(
+                    "reading _touchstone/seen for source '{}'",
+                    source.name
+                )))?;
+        let mut state = SourceState::new();
+        if previous.is_empty() {
+            return Ok((None, state));
+        }
+        if plan.refresh_all {
+            return Ok((Some(Vec::new()), state));
+        }
+        let rereads: std::collections::HashSet<&str> =
+            read_files.iter().map(String::as_str).collect();
+        let kept: Vec<seen::Seen> = previous
+            .into_iter()
+            .filter(|r| !rereads.contains(r.file.as_str()))
+            .collect();
+        for r in &kept {
+            state.remember(r.key, r.version);
+        }
+        info!(source = %source.name, ids = state.ids(), "duplicate check seeded from earlier runs");
+        Ok((Some(kept), state))
+    }
+
+    /// Records what the source's deliveries staged (the rows kept from earlier runs and this
+    /// run's), for the next run's duplicate check.
+    async fn record_seen(
+        &self,
+        source: &Source,
+        kept: Option<Vec<seen::Seen>>,
+        state: &SourceState,
+    ) -> Result<(), PipelineError> {
+        // Some: earlier rows exist, to keep or to clear.
+        let earlier = kept.is_some();
+        let mut rows = kept.unwrap_or_default();
+        rows.extend(state.staged().map(|(file, key, version)| seen::Seen {
+            file: file.to_string(),
+            key,
+            version,
+        }));
+        if rows.is_empty() && !earlier {
+            // Nothing to remember and nothing to clear (a source without at-least-once
+            // deliveries): no commit.
+            return Ok(());
+        }
+        seen::write(self.warehouse, &source.name, &rows)
+            .await
+            .map_err(PipelineError::storage(format!(
+                "recording the deliveries of source '{}'",
+                source.name
+            )))
+    }
+
+    /// Which files of a source this run reads: new and changed ones, or all of them on a full
+    /// refresh, the first run of the source, or after its settings changed.
+    async fn plan_source<'l>(&self, l: &'l Listed<'_>) -> Result<SourcePlan<'l>, PipelineError> {
+        let source = l.source;
+        let settings = source_settings(source);
+        let previous = if self.full_refresh {
+            HashMap::new()
+        } else {
+            files::read(self.warehouse, &source.name)
+                .await
+                .map_err(PipelineError::storage(format!(
+                    "reading _touchstone/files for source '{}'",
+                    source.name
+                )))?
+        };
+        let refresh_all = previous.is_empty() || previous.values().any(|f| f.settings != settings);
+        let mut plan = SourcePlan {
+            refresh_all,
+            settings,
+            previous,
+            read: Vec::new(),
+            unchanged: Vec::new(),
+        };
+        for file in &l.files {
+            let same = !refresh_all
+                && plan.previous.get(file.url.as_str()).is_some_and(|f| {
+                    f.unchanged(
+                        file.meta.size,
+                        file.meta.e_tag.as_deref(),
+                        file.meta.last_modified,
+                    )
+                });
+            if same {
+                plan.unchanged.push(file);
+            } else {
+                plan.read.push(file);
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Records what the source's files were when staged, for the next run to compare with.
+    async fn record_files(
+        &self,
+        source: &Source,
+        plan: &SourcePlan<'_>,
+        per_file: &HashMap<String, FileStats>,
+    ) -> Result<(), PipelineError> {
+        let mut states: Vec<FileState> = if plan.refresh_all {
+            Vec::new()
+        } else {
+            // Files not read this run keep their record, listed now or not (their rows stay).
+            plan.previous
+                .values()
+                .filter(|f| !per_file.contains_key(&f.file))
+                .cloned()
+                .collect()
+        };
+        for file in &plan.read {
+            let url = file.url.to_string();
+            let stats = per_file.get(&url).cloned().unwrap_or_default();
+            states.push(FileState {
+                source: source.name.clone(),
+                file: url,
+                size: file.meta.size,
+                e_tag: file.meta.e_tag.clone(),
+                last_modified: file.meta.last_modified,
+                settings: plan.settings.clone(),
+                run_id: self.run_id.to_string(),
+                rows_read: stats.rows_read,
+                rows_staged: stats.rows_staged,
+                rows_rejected: stats.rows_rejected,
+            });
+        }
+        states.sort_by(|a, b| a.file.cmp(&b.file));
+        files::write(self.warehouse, &source.name, &states)
+            .await
+            .map_err(PipelineError::storage(format!(
+                "recording the files of source '{}'",
+                source.name
+            )))
     }
 
     fn committed(&self, table: &str, w: Written) {
@@ -391,12 +589,15 @@ impl Stages<'_> {
         });
     }
 
-    /// Reads every file of a source into the sink; returns the counts and the first reject.
+    /// Reads `files` of a source into the sink; returns the counts, the first reject and each
+    /// file's counts.
     async fn extract_source(
         &self,
         l: &Listed<'_>,
+        files: &[&SourceFile],
         mut sink: StreamSink,
-    ) -> Result<(SourceReport, Option<String>), PipelineError> {
+        mut state: SourceState,
+    ) -> Result<ExtractedSource, PipelineError> {
         let source = l.source;
         let mut report = SourceReport {
             name: source.name.clone(),
@@ -416,13 +617,33 @@ impl Stages<'_> {
             error: Box::new(error),
         };
         let mut totals = FileStats::default();
-        // What the source's files have staged so far: a record delivered again in a later file
-        // is a duplicate.
-        let mut state = SourceState::new();
-        for file in &l.files {
+        let mut per_file = HashMap::new();
+        // Small files are fetched a few at a time ahead of the reader (many small CTR files
+        // must not wait on one request each); large ones are streamed, so memory is bounded by
+        // batches, not by file size.
+        // The fetches own what they use: a stream of closures borrowing the listing would not
+        // be `Send` for every lifetime the run future needs.
+        let fetches: Vec<_> = files
+            .iter()
+            .map(|file| {
+                let store = Arc::clone(&l.store);
+                let file = (*file).clone();
+                async move {
+                    let body = fetch(store.as_ref(), &file).await;
+                    (file, body)
+                }
+            })
+            .collect();
+        let mut bodies = futures::stream::iter(fetches).buffered(PREFETCH_FILES);
+        while let Some((file, body)) = bodies.next().await {
+            let file = &file;
             let file_text = file.url.to_string();
-            let bytes = match read_bytes(l.store.as_ref(), file).await {
-                Ok(bytes) => bytes,
+            let reader: Box<dyn std::io::Read + Send> = match body {
+                Ok(Body::Whole(bytes)) => Box::new(std::io::Cursor::new(bytes)),
+                Ok(Body::Stream(result)) => {
+                    let stream = result.into_stream().map_err(std::io::Error::other);
+                    Box::new(SyncIoBridge::new(StreamReader::new(stream)))
+                }
                 Err(e) => {
                     sink.reject_file(&file_text, &e.to_string())
                         .map_err(extract_error)?;
@@ -442,8 +663,6 @@ impl Stages<'_> {
                         file: &file_text,
                         ingest_date: date,
                     };
-                    let reader: Box<dyn std::io::Read + Send> =
-                        Box::new(std::io::Cursor::new(bytes));
                     let (stats, outcome) = match touchstone_extract::decompress(&file_text, reader)
                     {
                         Ok(mut input) => touchstone_extract::read_file_partial(
@@ -486,6 +705,7 @@ impl Stages<'_> {
             });
             report.files += 1;
             totals.add(&stats);
+            per_file.insert(file.url.to_string(), stats);
         }
         report.rows_read = totals.rows_read;
         report.rows_staged = totals.rows_staged;
@@ -513,7 +733,7 @@ impl Stages<'_> {
                 report.duplicates
             )));
         }
-        Ok((report, first_reject))
+        Ok((report, first_reject, per_file, state))
     }
 
     /// Builds the models in dependency order (marts are committed and read back from the
@@ -666,6 +886,75 @@ async fn register_staging(
             .map_err(engine())?;
     }
     Ok(())
+}
+
+/// Files read ahead of the one being parsed.
+const PREFETCH_FILES: usize = 8;
+
+/// Files up to this size are fetched whole (and ahead); larger ones are streamed.
+const WHOLE_FILE_BYTES: u64 = 8 << 20;
+
+/// A file's content on its way to a reader.
+enum Body {
+    /// Fetched whole.
+    Whole(bytes::Bytes),
+    /// Opened, to be streamed.
+    Stream(object_store::GetResult),
+}
+
+async fn fetch(
+    store: &dyn ObjectStore,
+    file: &SourceFile,
+) -> Result<Body, touchstone_extract::source::ListError> {
+    if file.meta.size <= WHOLE_FILE_BYTES {
+        return read_bytes(store, file).await.map(Body::Whole);
+    }
+    store
+        .get(&file.meta.location)
+        .await
+        .map(Body::Stream)
+        .map_err(|source| touchstone_extract::source::ListError::List {
+            location: file.url.to_string(),
+            source,
+        })
+}
+
+/// What staging one source produced: its report, each staging table's commit, the rejects
+/// commit (none when nothing was read).
+type Staged = (SourceReport, Vec<(StagingTable, Written)>, Option<Written>);
+
+/// What reading a source's files produced: its report, the first reject, each file's counts
+/// and the duplicate check as the last file left it.
+type ExtractedSource = (
+    SourceReport,
+    Option<String>,
+    HashMap<String, FileStats>,
+    SourceState,
+);
+
+/// The files of a source this run reads, and what is known of them.
+struct SourcePlan<'l> {
+    /// Every file is read and the source's rows replaced (full refresh, first run, changed
+    /// settings).
+    refresh_all: bool,
+    /// The source's settings, as recorded with each file.
+    settings: String,
+    /// The files as last staged.
+    previous: HashMap<String, FileState>,
+    /// Files to read.
+    read: Vec<&'l SourceFile>,
+    /// Files unchanged since they were staged.
+    unchanged: Vec<&'l SourceFile>,
+}
+
+/// The settings of a source that decide how its files are read (format, time zone, object,
+/// layout options...): the source as configured, without where it is written in the pipeline
+/// file. When they change, every file of the source is restaged.
+fn source_settings(source: &Source) -> String {
+    let mut settings = source.clone();
+    settings.path_span = Span::new("", 0, 0);
+    settings.location_text.clear();
+    format!("{settings:?}")
 }
 
 /// Sends a file's batches to the staging writers and its rejects to the rejects writer.

@@ -1,8 +1,10 @@
 //! Segment web events: `web/events-<date>.ndjson` (one event per line), on some days gzipped
 //! (`.ndjson.gz`) or saved as the `/v1/batch` payloads the browser library sent
-//! (`web/batch-<date>.json`, one `{"batch": [...], "sentAt": ...}` of up to 100 events per
-//! line). Delivery is at least once: about 1.2% of events are sent again, serialised with their
-//! keys in another order and spaced out, in the same file or the next day's.
+//! (`web/events-<date>-batch.json`, named to sort among the other days: a reader takes the
+//! first copy of an event in path order; one `{"batch": [...], "sentAt": ...}` of up to 100
+//! events per line). Delivery is at least once: about 1.2% of events are sent again,
+//! serialised with their keys in another order and spaced out, in the same file or the next
+//! day's.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -38,7 +40,7 @@ impl WebLayout {
         match self {
             WebLayout::Lines => format!("web/events-{date}.ndjson"),
             WebLayout::Gzipped => format!("web/events-{date}.ndjson.gz"),
-            WebLayout::Batches => format!("web/batch-{date}.json"),
+            WebLayout::Batches => format!("web/events-{date}-batch.json"),
         }
     }
 }

@@ -313,6 +313,28 @@ impl TableProvider for LazyModelTable {
     }
 }
 
+/// The rows sorted by every column, first to last: a scan returns them in whatever order its
+/// partitions finish, and the models' sums and their tie-breaks (deciles of equal CLVs) must not
+/// depend on that. Same input rows, same output, bit for bit.
+fn in_canonical_order(
+    batch: &RecordBatch,
+) -> Result<(RecordBatch, Option<arrow::array::UInt32Array>)> {
+    use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+    if batch.num_rows() < 2 {
+        return Ok((batch.clone(), None));
+    }
+    let columns: Vec<SortColumn> = batch
+        .columns()
+        .iter()
+        .map(|values| SortColumn {
+            values: Arc::clone(values),
+            options: None,
+        })
+        .collect();
+    let order = lexsort_to_indices(&columns, None)?;
+    Ok((take_record_batch(batch, &order)?, Some(order)))
+}
+
 fn compute(
     kind: Kind,
     input: &RecordBatch,
@@ -321,10 +343,25 @@ fn compute(
     key: &str,
 ) -> Result<RecordBatch> {
     match kind {
-        Kind::CustomerValue => customer_value(settings, cache.get(key, input, settings)?.as_ref()),
+        // One output row per input row, back in the order the rows came in.
+        Kind::CustomerValue => {
+            let fits = cache.get(key, input, settings)?;
+            let output = customer_value(settings, fits.as_ref())?;
+            match &fits.order {
+                Some(order) if output.num_rows() == order.len() => {
+                    let mut back = vec![0u32; order.len()];
+                    for (sorted, &original) in order.values().iter().enumerate() {
+                        back[original as usize] = sorted as u32;
+                    }
+                    let back = arrow::array::UInt32Array::from(back);
+                    Ok(arrow::compute::take_record_batch(&output, &back)?)
+                }
+                _ => Ok(output),
+            }
+        }
         Kind::ModelFits => model_fits(cache.get(key, input, settings)?.as_ref()),
-        Kind::KaplanMeier => survival_curves(input),
-        Kind::SbgProjection => sbg_projection(input, settings),
+        Kind::KaplanMeier => survival_curves(&in_canonical_order(input)?.0),
+        Kind::SbgProjection => sbg_projection(&in_canonical_order(input)?.0, settings),
     }
 }
 
@@ -337,8 +374,11 @@ fn compute(
 #[derive(Debug, Clone)]
 struct Fits {
     model: PurchaseModelKind,
+    /// The input rows in canonical order (sorted by every column).
     rows: Rows,
     fitted: FittedValueModel,
+    /// Where each canonical row came from in the input (`None`: already in order).
+    order: Option<arrow::array::UInt32Array>,
 }
 
 /// The input columns (NaN where null). Rows without a customer key are not modelled; the
@@ -448,7 +488,8 @@ fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
 }
 
 fn fit(input: &RecordBatch, settings: &ValueSettings) -> Result<Fits> {
-    let rows = Rows::read(input)?;
+    let (input, order) = in_canonical_order(input)?;
+    let rows = Rows::read(&input)?;
     let options = ValueModelOptions {
         purchase_model: match settings.model {
             PurchaseModelKind::Bgnbd => touchstone_value::PurchaseModelKind::BgNbd,
@@ -461,6 +502,7 @@ fn fit(input: &RecordBatch, settings: &ValueSettings) -> Result<Fits> {
         model: settings.model,
         rows,
         fitted,
+        order,
     })
 }
 
