@@ -876,3 +876,89 @@ proptest! {
         prop_assert!(stats.rows_staged + stats.duplicates >= prefix_valid, "{:?} {:?}", shape, stats);
     }
 }
+
+// ---------------------------------------------------------------- JSON bad input, by name
+
+/// One Firehose CTR file holding every kind of bad JSON input the issue names, one after the
+/// other: where each record went is checked one by one, and nothing is lost.
+#[test]
+fn json_bad_input_every_record_accounted_for() {
+    let ctr = |id: &str, note: &str| {
+        json!({
+            "AWSAccountId": "123456789012",
+            "ContactId": id,
+            "Channel": "VOICE",
+            "InitiationMethod": "INBOUND",
+            "InitiationTimestamp": "2026-08-01T14:00:00Z",
+            "DisconnectTimestamp": "2026-08-01T14:05:00Z",
+            "LastUpdateTimestamp": "2026-08-01T14:06:00Z",
+            "CustomerEndpoint": {"Address": "+13125550143", "Type": "TELEPHONE_NUMBER"},
+            "Attributes": {"note": note},
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let mut input = Vec::new();
+    let mut line = |bytes: &[u8]| {
+        input.extend_from_slice(bytes);
+        input.push(b'\n');
+    };
+    line(&ctr("c-good", "ok")); // 1: staged
+    line(b"42"); // 2: valid JSON, not an object: rejected
+    line(b"\"a string\""); // 3: a JSON string, not an object: rejected
+    line(&ctr("c-good", "ok")); // 4: an identical redelivery: duplicate
+    line(&ctr("c-big", &"x".repeat(1 << 20))); // 5: a 1 MiB field: staged
+    let mut bad_utf8 = ctr("c-latin1", "caf_");
+    let at = bad_utf8.iter().position(|b| *b == b'_').unwrap_or(0);
+    bad_utf8[at] = 0xE9; // 6: invalid UTF-8 (a Latin-1 é) inside a string
+    line(&bad_utf8);
+    let truncated = ctr("c-cut", "cut");
+    input.extend_from_slice(&truncated[..truncated.len() / 2]); // 7: truncated last record
+
+    let (stats, sink) = run(
+        SourceFormat::AmazonConnectCtr,
+        &ReadOptions::default(),
+        "ctr.json",
+        &input,
+    );
+    let stats = stats.unwrap();
+    assert!(stats.conserved(), "{stats:?}");
+    assert_eq!(stats.duplicates, 1, "{stats:?}");
+    let staged = staged_ids(&sink, StagingTable::Calls, "call_id");
+    assert!(staged.contains(&Some("c-good".into())), "{staged:?}");
+    assert!(staged.contains(&Some("c-big".into())), "{staged:?}");
+    assert_eq!(
+        staged
+            .iter()
+            .filter(|s| s.as_deref() == Some("c-good"))
+            .count(),
+        1
+    );
+    let lines: Vec<u64> = sink.rejects.iter().map(|r| r.line).collect();
+    assert!(
+        lines.contains(&2) && lines.contains(&3) && lines.contains(&7),
+        "{:?}",
+        sink.rejects
+    );
+    for r in &sink.rejects {
+        assert!(!r.reason.is_empty() && r.raw.len() <= 4096, "{r:?}");
+    }
+    let not_object = sink
+        .rejects
+        .iter()
+        .find(|r| r.line == 2)
+        .map(|r| r.reason.clone());
+    assert!(
+        not_object.as_deref().is_some_and(|r| r.contains("object")),
+        "{not_object:?}"
+    );
+    // The Latin-1 record is staged with U+FFFD (and counted as repaired) or rejected at its
+    // line; either way it is accounted for.
+    let latin1_staged = staged.contains(&Some("c-latin1".into()));
+    assert!(latin1_staged || lines.contains(&6), "{:?}", sink.rejects);
+    assert_eq!(
+        stats.rows_read,
+        stats.rows_staged + stats.rows_rejected + stats.duplicates
+    );
+    assert_eq!(stats.rows_read, 7, "{stats:?}");
+}
