@@ -10,12 +10,12 @@ WAREHOUSE     ?= warehouse
 # The sample exports cover 2026-08-01 .. 2026-10-29 (90 days); the run is for their last day.
 RUN_DATE      ?= 2026-10-29
 PY_PACKAGES   := pyarrow==26.0.1 deltalake==1.6.6 duckdb==2.0.0 pandas 'psycopg[binary]' 'moto[server]' \
-                 azure-storage-blob==12.31.1 mpmath==1.3.0
+                 azure-storage-blob==12.31.1 mpmath==1.3.0 scipy==1.17.1
 NODE_DIR      := $(CARGO_TARGET_DIR)/node
 AZURITE       := $(NODE_DIR)/node_modules/.bin/azurite-blob
 BIN           := $(CARGO_TARGET_DIR)/release/touchstone
 
-.PHONY: help run build release generate test test-deps fmt clippy deny machete doc nextest doctest bench clean
+.PHONY: help run build release generate test test-deps fmt clippy deny machete doc nextest doctest bench bench-pipeline bench-value clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,7 +41,8 @@ generate: release ## Write sample exports into $(RAW) (overwrites)
 
 test: test-deps fmt clippy deny machete doc nextest doctest ## Everything CI runs: format, lints, licenses, unused deps, docs, all tests
 
-test-deps: $(VENV)/.installed $(AZURITE) ## Install what the tests need (Python venv: pyarrow, deltalake, duckdb, moto; Azurite; cargo-deny, cargo-machete)
+test-deps: $(VENV)/.installed $(AZURITE) ## Install what the tests need (Python venv: pyarrow, deltalake, duckdb, moto, psycopg; Azurite; psql; cargo-deny, cargo-machete)
+	@command -v psql >/dev/null || { apt-get update && apt-get install -y postgresql-client; }
 	@command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 	@command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
 	@command -v cargo-machete >/dev/null || cargo install cargo-machete --locked --version 0.9.2
@@ -81,20 +82,36 @@ nextest: test-deps ## Unit and integration tests
 doctest: ## Documentation examples
 	cargo test --workspace --doc
 
-# make bench: our BG/NBD and Gamma-Gamma fits (release) next to Python lifetimes on the same
-# summary files. The lifetimes venv is separate from the test venv; these pins work together.
+# make bench: the default pipeline next to DuckDB doing the same work on the same exports
+# (bench/pipeline.py, per stage, peak RSS, staging per source, one big CSV staged alone), and
+# our BG/NBD and Gamma-Gamma fits (release) next to Python lifetimes on the same summary files.
+# The lifetimes venv is separate from the test venv; these pins work together.
 BENCH_VENV        := $(CARGO_TARGET_DIR)/bench-venv
 BENCH_DATA        := $(CARGO_TARGET_DIR)/bench
 BENCH_SIZES       ?= cdnow 100k 1M
 BENCH_PY_PACKAGES := lifetimes==0.11.3 numpy==1.26.4 pandas==2.0.3 scipy==1.11.4 autograd==1.9.1 dill==0.4.1
+# Pipeline sizes (customers x 90 days): 100k by default; BENCH_1M=1 adds 1M, BENCH_10M=1 10M.
+BENCH_CUSTOMERS   ?= 100k $(if $(BENCH_1M),1M) $(if $(BENCH_10M),10M)
+BENCH_MEMORY_MB   ?= 2048
+# One CSV of this many GB staged alone (peak RSS); 0 skips it.
+BENCH_BIG_CSV_GB  ?= 2
 
-bench: $(BENCH_VENV)/.installed ## Fit time vs Python lifetimes at 2,357 / 100k / 1M customers (BENCH_SIZES)
+bench: bench-pipeline bench-value ## Pipeline vs DuckDB per stage (BENCH_1M=1, BENCH_10M=1 for more), value fits vs lifetimes, metric compile time
+
+bench-pipeline: $(VENV)/.installed ## The default pipeline vs DuckDB on the same exports: per stage, peak RSS, staging per source
+	cargo build --release -p touchstone-cli
+	$(PYTHON) bench/pipeline.py --touchstone $(BIN) --python $(PYTHON) --data $(BENCH_DATA)/pipeline \
+		--sizes "$(BENCH_CUSTOMERS)" --memory-mb $(BENCH_MEMORY_MB) --big-csv-gb $(BENCH_BIG_CSV_GB) \
+		--out $(BENCH_DATA)/pipeline.json
+
+bench-value: $(BENCH_VENV)/.installed ## Fit time vs Python lifetimes at 2,357 / 100k / 1M customers (BENCH_SIZES); metric library compile + plan time
 	cargo build -p touchstone-cli
 	cargo build -p touchstone-value --example bench_data
 	cargo build --release -p touchstone-value --example bench_fit
 	$(BENCH_VENV)/bin/python bench/run.py --touchstone $(CARGO_TARGET_DIR)/debug/touchstone \
 		--bench-data $(CARGO_TARGET_DIR)/debug/examples/bench_data \
 		--ours $(CARGO_TARGET_DIR)/release/examples/bench_fit --data $(BENCH_DATA) --sizes "$(BENCH_SIZES)"
+	cargo run --release -p touchstone-metrics --example bench_compile
 
 $(BENCH_VENV)/.installed:
 	python3 -m venv $(BENCH_VENV)

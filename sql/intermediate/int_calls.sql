@@ -1,6 +1,7 @@
--- One row per telephony leg. Asterisk CDR rows as staged; Amazon Connect contact records
--- deduplicated (delivered at least once: per ContactId the record with the greatest
--- LastUpdateTimestamp wins). chain_id groups the legs of one call (CDR linkedid, Connect
+-- One row per telephony leg. Asterisk CDR rows as staged (every row is a leg: rows of one call
+-- may share a uniqueid when the PBX writes no sequence, as Grandstream and cdr_custom exports
+-- do); Amazon Connect contact records deduplicated (delivered at least once: per ContactId the
+-- record with the greatest LastUpdateTimestamp wins). chain_id groups the legs of one call (CDR linkedid, Connect
 -- InitialContactId). IVR details come from the Connect contact attributes or the Asterisk
 -- userfield (`ivr_path=...;ivr_errors=N`).
 -- touchstone: cache
@@ -21,7 +22,8 @@ FROM (
     SELECT
         c.*,
         row_number() OVER (
-            PARTITION BY source_system, call_id, coalesce(sequence, 0)
+            PARTITION BY source_system, call_id, coalesce(sequence, 0),
+                CASE WHEN source_system = 'asterisk' THEN _source_file || ':' || CAST(_source_line AS VARCHAR) END
             ORDER BY record_updated_at DESC NULLS LAST, _source_file DESC, _source_line DESC
         ) AS delivery_rank
     FROM stg_calls c

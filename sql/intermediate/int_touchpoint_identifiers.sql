@@ -1,7 +1,8 @@
 -- The identifiers each interaction carries, normalized, before matching: a CRM contact id
 -- (IVR authentication, signed-in web or chat visitor, case or order contact), an email, a
--- phone. `kind` and `id` name the interaction. A survey answer about a case (a Zendesk
--- satisfaction rating: interaction_channel 'case') carries the identifiers of that case.
+-- phone, a browser cookie. `kind` and `id` name the interaction; int_customer_keys finds each
+-- one's customer in the identity graph. A survey answer about a case (a Zendesk satisfaction
+-- rating: interaction_channel 'case') carries the identifiers of that case.
 SELECT
     'call' AS kind,
     source_system || ':' || chain_id AS id,
@@ -15,12 +16,11 @@ UNION ALL
 SELECT
     'chat',
     c.thread_id,
-    coalesce(c.crm_contact_id, w.user_id),
-    coalesce(normalize_email(c.customer_email), w.email),
+    c.crm_contact_id,
+    normalize_email(c.customer_email),
     normalize_phone(c.customer_phone),
     c.anonymous_id
 FROM int_chats c
-LEFT JOIN int_web_identity w ON w.anonymous_id = c.anonymous_id
 UNION ALL
 SELECT
     'survey',

@@ -3,7 +3,20 @@
 -- its last leg (contained, abandoned_ivr, abandoned_queue, answered, timeout), the total queue
 -- wait, and why an abandoned call was abandoned (short_abandon: last wait under 5 s;
 -- ivr_errors: the caller met IVR no-input/no-match errors, at least 2 for a queue abandon;
--- long_wait otherwise).
+-- long_wait otherwise; unknown_wait where only a CDR tells of the abandon), and why the caller
+-- left (abandon_cause, inferred from behaviour with the pipeline's journeys.abandon thresholds):
+-- `informed` (hung up right after the self-service step read the answer), `short` (left within
+-- abandon_short_ivr_secs of dialling in the IVR with no error, or within abandon_short_secs of
+-- queueing), `frustrated` (after IVR errors, a wait of abandon_long_wait_secs, or contacting
+-- again within abandon_callback_hours), else `unknown`.
+--
+-- outcome_evidence says what queued / answered / outcome rest on: 'queue_log' (Asterisk
+-- queue_log visits), 'contact_record' (Amazon Connect Queue and Agent fields), or 'cdr' (an
+-- Asterisk call with no queue_log visit, e.g. a site that ships only Master.csv): then a leg
+-- whose lastapp is Queue was queued, a queued leg bridged to an agent (dstchannel set,
+-- disposition ANSWERED) was answered, and one that was not ended abandoned in the queue. A CDR
+-- cannot tell a queue timeout from an abandon, nor the wait (wait_secs is null).
+-- Calls with no queue evidence keep the IVR rules: contained when the last app is Hangup.
 WITH legs AS (
     SELECT
         source_system,
@@ -20,8 +33,22 @@ WITH legs AS (
         last_value(last_app ORDER BY started_at, call_id) AS last_app,
         last_value(disconnect_reason ORDER BY started_at, call_id) AS last_disconnect_reason,
         bool_or(agent_connected_at IS NOT NULL) AS agent_connected,
-        sum(coalesce(agent_interaction_secs, 0)) AS talk_secs
-    FROM int_calls
+        sum(coalesce(agent_interaction_secs, 0)) AS talk_secs,
+        -- CDR evidence (Asterisk): a leg in the Queue application, and whether an agent took it.
+        bool_or(cdr_queued) AS cdr_queued,
+        bool_or(cdr_queued AND cdr_bridged) AS cdr_answered,
+        count(*) FILTER (WHERE cdr_queued) AS cdr_queue_legs,
+        last_value(cdr_bridged ORDER BY started_at, call_id, _source_line) FILTER (WHERE cdr_queued) AS cdr_last_queue_answered,
+        -- The endpoint of the agent's channel (PJSIP/jsmith-0000a1f2 -> jsmith).
+        last_value(split_part(split_part(dst_channel, '/', 2), '-', 1) ORDER BY started_at, call_id, _source_line)
+            FILTER (WHERE cdr_queued AND cdr_bridged) AS cdr_agent
+    FROM (
+        SELECT
+            *,
+            source_system = 'asterisk' AND coalesce(last_app = 'Queue', false) AS cdr_queued,
+            coalesce(dst_channel <> '', false) AND coalesce(upper(disposition) = 'ANSWERED', false) AS cdr_bridged
+        FROM int_calls
+    )
     GROUP BY source_system, chain_id
 ),
 queues AS (
@@ -37,23 +64,48 @@ queues AS (
     FROM fct_queue_visits
     GROUP BY source_system, chain_id
 ),
-calls AS (
+evidence AS (
     SELECT
         l.*,
-        coalesce(q.queue_visits, 0) > 0 AS queued,
-        coalesce(q.answered, false) OR l.agent_connected AS answered,
-        l.legs > 1 AS transferred,
+        q.queue_visits,
         q.wait_secs,
-        q.last_outcome,
         q.last_wait_secs,
         q.agent_id,
-        coalesce(q.queue_visits, 0) = 0
-            AND NOT l.agent_connected
-            AND (coalesce(l.last_app = 'Hangup', false)
-                 OR coalesce(l.last_disconnect_reason = 'CONTACT_FLOW_DISCONNECT', false)) AS contained
+        q.answered AS queue_answered,
+        q.last_outcome AS queue_last_outcome,
+        CASE
+            WHEN l.source_system = 'amazon_connect' THEN 'contact_record'
+            WHEN coalesce(q.queue_visits, 0) > 0 THEN 'queue_log'
+            ELSE 'cdr'
+        END AS outcome_evidence
     FROM legs l
     LEFT JOIN queues q ON q.source_system = l.source_system AND q.chain_id = l.chain_id
-)
+),
+calls AS (
+    SELECT
+        e.*,
+        CASE WHEN e.outcome_evidence = 'cdr' THEN coalesce(e.cdr_queued, false)
+             ELSE coalesce(e.queue_visits, 0) > 0 END AS queued,
+        coalesce(e.queue_answered, false) OR e.agent_connected
+            OR (e.outcome_evidence = 'cdr' AND coalesce(e.cdr_answered, false)) AS answered,
+        -- A CDR-only call was transferred when it went through the Queue application more
+        -- than once (rows of one call's other steps, e.g. a PBX's ForkCDR rows, are not
+        -- transfers).
+        CASE WHEN e.outcome_evidence = 'cdr' THEN e.cdr_queue_legs > 1 ELSE e.legs > 1 END AS transferred,
+        CASE
+            WHEN e.outcome_evidence <> 'cdr' THEN e.queue_last_outcome
+            WHEN e.cdr_last_queue_answered THEN 'answered'
+            WHEN NOT e.cdr_last_queue_answered THEN 'abandoned'
+        END AS last_outcome,
+        CASE WHEN e.outcome_evidence = 'cdr' THEN e.cdr_agent ELSE e.agent_id END AS call_agent_id,
+        coalesce(e.queue_visits, 0) = 0
+            AND NOT coalesce(e.cdr_queued, false)
+            AND NOT e.agent_connected
+            AND (coalesce(e.last_app = 'Hangup', false)
+                 OR coalesce(e.last_disconnect_reason = 'CONTACT_FLOW_DISCONNECT', false)) AS contained
+    FROM evidence e
+),
+scored AS (
 SELECT
     c.source_system,
     c.chain_id,
@@ -83,12 +135,47 @@ SELECT
     CASE
         WHEN c.queued AND c.last_outcome = 'abandoned' AND c.last_wait_secs < 5 THEN 'short_abandon'
         WHEN c.queued AND c.last_outcome = 'abandoned' AND coalesce(c.ivr_errors, 0) >= 2 THEN 'ivr_errors'
+        -- A CDR does not give the wait, so it cannot tell a short abandon from a long one.
+        WHEN c.queued AND c.last_outcome = 'abandoned' AND c.outcome_evidence = 'cdr' THEN 'unknown_wait'
         WHEN c.queued AND c.last_outcome = 'abandoned' THEN 'long_wait'
         WHEN NOT c.queued AND NOT c.contained AND NOT c.answered AND coalesce(c.ivr_errors, 0) >= 1 THEN 'ivr_errors'
     END AS abandon_reason,
     c.wait_secs,
     c.talk_secs,
-    c.agent_id,
-    c.csat_score
+    c.call_agent_id AS agent_id,
+    c.csat_score,
+    c.outcome_evidence,
+    c.last_wait_secs AS _last_wait_secs
 FROM calls c
 LEFT JOIN int_customer_keys k ON k.kind = 'call' AND k.id = c.source_system || ':' || c.chain_id
+),
+next_contact AS (
+    -- The next call or chat of the same customer after each call.
+    SELECT
+        id,
+        lead(started_at) OVER (PARTITION BY customer_key ORDER BY started_at, id) AS next_contact_at
+    FROM (
+        SELECT source_system || ':' || chain_id AS id, customer_key, started_at FROM scored
+        UNION ALL
+        SELECT 'chat:' || ch.thread_id, k.customer_key, ch.started_at
+        FROM int_chats ch
+        JOIN int_customer_keys k ON k.kind = 'chat' AND k.id = ch.thread_id
+    )
+)
+SELECT
+    o.* EXCLUDE (_last_wait_secs),
+    CASE
+        WHEN o.outcome NOT IN ('abandoned_ivr', 'abandoned_queue') THEN NULL
+        WHEN o.outcome = 'abandoned_ivr' AND o.ivr_path LIKE '%self_service' THEN 'informed'
+        WHEN o.outcome = 'abandoned_ivr' AND coalesce(o.ivr_errors, 0) = 0
+            AND o.duration_secs <= p.abandon_short_ivr_secs THEN 'short'
+        WHEN o.outcome = 'abandoned_queue' AND o._last_wait_secs < p.abandon_short_secs THEN 'short'
+        WHEN o.outcome = 'abandoned_ivr' AND coalesce(o.ivr_errors, 0) >= 1 THEN 'frustrated'
+        WHEN o.outcome = 'abandoned_queue'
+            AND (o._last_wait_secs >= p.abandon_long_wait_secs OR coalesce(o.ivr_errors, 0) >= 2) THEN 'frustrated'
+        WHEN seconds_between(o.ended_at, n.next_contact_at) <= p.abandon_callback_hours * 3600 THEN 'frustrated'
+        ELSE 'unknown'
+    END AS abandon_cause
+FROM scored o
+LEFT JOIN next_contact n ON n.id = o.source_system || ':' || o.chain_id
+CROSS JOIN pipeline_settings p

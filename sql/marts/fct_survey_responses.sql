@@ -1,4 +1,6 @@
--- Every survey answer in one long table: the survey tool's export, post-call IVR answers
+-- Every survey answer in one long table: the survey tools' exports (answers only: invitations
+-- and unanswered questions staged with another response_status are in fct_survey_invitations,
+-- never here), post-call IVR answers
 -- carried in Amazon Connect contact attributes (`csat`, 1-5, on the last contact of the call),
 -- and LiveChat thumbs-up/down ratings (0-1). is_top_box is the satisfied/agree/promoter flag of
 -- each instrument: CSAT and self-ratings at or above 75% of the scale (4-5 of 1-5, thumbs-up),
@@ -26,6 +28,7 @@ WITH answers AS (
     FROM (
         SELECT s.*, row_number() OVER (PARTITION BY response_id ORDER BY _source_file DESC, _source_line DESC) AS copy_rank
         FROM stg_survey_responses s
+        WHERE response_status = 'answered' AND score IS NOT NULL AND responded_at IS NOT NULL
     )
     WHERE copy_rank = 1
     UNION ALL

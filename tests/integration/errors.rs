@@ -40,7 +40,7 @@ fn the_default_pipeline_validates() {
         .expect("run");
     assert_success(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("valid — 7 sources"), "{stdout}");
+    assert!(stdout.contains("valid — 12 sources"), "{stdout}");
 }
 
 #[test]
@@ -161,13 +161,14 @@ fn a_missing_source_path_stops_the_run_before_anything_is_written() {
         "2026-08-01",
         &[],
     );
-    assert_eq!(output.status.code(), Some(1));
+    // Exit 3: a source with no files (a scheduler can retry later, unlike bad config, 1).
+    assert_eq!(output.status.code(), Some(3));
     let err = stderr(&output);
     assert!(
         err.contains("pipelines/customer_success.yaml:17:11: error[E1009]: source 'salesforce': no file matches"),
         "{err}"
     );
-    assert!(err.contains("7 errors; nothing was written"), "{err}");
+    assert!(err.contains("12 errors; nothing was written"), "{err}");
     assert!(!warehouse.exists(), "the warehouse must not be created");
 }
 

@@ -177,13 +177,13 @@ impl Drop for LocalServer {
 }
 
 /// A moto S3 server on a free loopback port.
-struct Moto {
+pub(crate) struct Moto {
     _server: LocalServer,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Moto {
-    fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         let port = LocalServer::free_port();
         let mut command = Command::new(python());
         command.args([
@@ -201,7 +201,7 @@ impl Moto {
         }
     }
 
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ALLOW_HTTP", "true".into()),
@@ -289,14 +289,14 @@ fn the_pipeline_runs_on_s3() {
 }
 
 /// An Azurite blob server on a free loopback port.
-struct Azurite {
+pub(crate) struct Azurite {
     _server: LocalServer,
-    endpoint: String,
+    pub(crate) endpoint: String,
     _data: tempfile::TempDir,
 }
 
 impl Azurite {
-    fn start() -> Azurite {
+    pub(crate) fn start() -> Azurite {
         let bin = std::env::var_os("TOUCHSTONE_AZURITE")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| {
@@ -331,7 +331,7 @@ impl Azurite {
         }
     }
 
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AZURE_STORAGE_USE_EMULATOR", "true".into()),
             ("AZURE_STORAGE_ACCOUNT_NAME", AZURITE_ACCOUNT.into()),
@@ -346,7 +346,7 @@ const AZURITE_ACCOUNT: &str = "devstoreaccount1";
 const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-const AZURE_SETUP: &str = r#"
+pub(crate) const AZURE_SETUP: &str = r#"
 import os
 from azure.storage.blob import BlobServiceClient
 account, key = os.environ["AZURE_STORAGE_ACCOUNT_NAME"], os.environ["AZURE_STORAGE_ACCOUNT_KEY"]

@@ -1,9 +1,11 @@
 //! `touchstone`: the customer-success warehouse pipeline.
 //!
-//! Exit codes: 0 success; 1 invalid configuration, models or metrics, or a source with no
-//! files (every problem printed as `file:line:col: error[Ennnn]: ...`); 2 a run or query that
-//! failed; 4 a source rejected more than its `max_bad_files` / `max_reject_ratio` allow; clap's
-//! usage errors also exit 2.
+//! Exit codes ([`EXIT_CODES`], decided by `touchstone_pipeline::ErrorKind::exit_code`):
+//! 0 success; 1 invalid configuration, models or metrics (every problem printed as
+//! `file:line:col: error[Ennnn]: ...`); 2 a run or query that failed (storage, engine, internal
+//! error; clap's usage errors also exit 2); 3 a source with no files; 4 a source rejected more
+//! than its `max_bad_files` / `max_reject_ratio` allow; 5 another run of the pipeline holds its
+//! lock.
 
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
@@ -18,18 +20,32 @@ use touchstone_core::diagnostic::Diagnostics;
 use touchstone_pipeline::{ErrorKind, PipelineError, Prepared, Run, WarehouseReader};
 use tracing_subscriber::EnvFilter;
 
+mod crashpoint;
 mod generate;
+mod metrics;
+mod ops;
 mod progress;
 mod query;
+mod serve;
 mod value;
 
 use progress::Progress;
+
+/// The exit codes, as `--help` prints them.
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  invalid configuration, models or metrics (nothing was written)
+  2  the run or query failed (storage, engine, internal error; also usage errors)
+  3  a source matched no file (nothing was written)
+  4  a source rejected more than its max_bad_files / max_reject_ratio allow
+  5  another run of the pipeline holds its lock (use --wait to wait for it)";
 
 #[derive(Parser)]
 #[command(
     name = "touchstone",
     version,
-    about = "Customer-success warehouse: vendor exports in, journeys, value and metrics out, as Delta tables."
+    about = "Customer-success warehouse: vendor exports in, journeys, value and metrics out, as Delta tables.",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     /// Log format on stderr.
@@ -67,6 +83,13 @@ enum Command {
         /// since they were staged are read).
         #[arg(long)]
         full_refresh: bool,
+        /// When another run of the pipeline holds its lock, wait for it instead of exiting
+        /// with code 5.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up (exit 5) after this many seconds.
+        #[arg(long, requires = "wait")]
+        wait_timeout_secs: Option<u64>,
     },
     /// Check a pipeline, its metric definitions and every SQL model's plan, without data.
     Validate {
@@ -90,6 +113,36 @@ enum Command {
     },
     /// Write realistic sample exports in the vendors' formats, with planted ground truth.
     Generate(generate::GenerateArgs),
+    /// Serve the committed tables over the PostgreSQL protocol, read-only, for BI tools and
+    /// psql: marts in schema `marts`, metric tables in `metrics`, the run ledger and rejects in
+    /// `ops`, staging in `staging` with --staging. Example:
+    /// `touchstone serve add-user analyst --users users.txt` then
+    /// `touchstone serve --warehouse warehouse --users users.txt` and
+    /// `psql "host=127.0.0.1 port=5433 dbname=touchstone user=analyst"`.
+    Serve(serve::ServeCommand),
+    /// The run ledger: recent runs (id, date, status, duration, rows, rejects), or one run
+    /// with `runs show ID`.
+    Runs(ops::RunsArgs),
+    /// Run a range of logical dates in order; dates the ledger shows committed under the same
+    /// definitions are skipped, so an interrupted backfill resumes where it stopped.
+    Backfill(ops::BackfillArgs),
+    /// Run the pipeline on the cron expression of its `schedule:` until SIGTERM: each due
+    /// logical date once, missed dates caught up, failures retried with backoff, health and
+    /// Prometheus metrics on --listen.
+    Schedule(ops::ScheduleArgs),
+    /// The metric library: list the metrics, explain one.
+    Metrics {
+        #[command(subcommand)]
+        command: metrics::MetricsCommand,
+    },
+    /// Compare a metric before and after a change, with a significance test.
+    Compare(metrics::CompareArgs),
+    /// Housekeeping: compact each table's small files (optimize) and delete the files of
+    /// versions older than the pipeline's `retention_days` (vacuum; default 7).
+    Maintain {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
     /// Customer-value models on an order history (BG/NBD, Pareto/NBD, Gamma-Gamma, CLV).
     Value {
         #[command(subcommand)]
@@ -137,14 +190,14 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
             "{n} error{}; nothing was written",
             if n == 1 { "" } else { "s" }
         );
-        return ExitCode::from(1);
+    } else {
+        eprintln!("error: {}", error_chain(e));
     }
-    eprintln!("error: {}", error_chain(e));
-    match pipeline_error.map(PipelineError::kind) {
-        Some(ErrorKind::Invalid | ErrorKind::SourceMissing) => ExitCode::from(1),
-        Some(ErrorKind::RejectLimit) => ExitCode::from(4),
-        _ => ExitCode::from(2),
-    }
+    let kind = pipeline_error
+        .map(PipelineError::kind)
+        .or_else(|| diagnostics.map(|_| ErrorKind::Invalid))
+        .unwrap_or(ErrorKind::RunFailed);
+    ExitCode::from(kind.exit_code())
 }
 
 /// The error and its causes on one line, each cause only where the text so far does not
@@ -212,13 +265,22 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
     match command {
         Command::Validate { pipeline } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
+            for warning in prepared.metrics.warnings(chrono::Utc::now().date_naive()) {
+                eprintln!("{warning}");
+            }
+            if let Ok(text) = std::fs::read_to_string(&pipeline) {
+                let file = pipeline.display().to_string();
+                for warning in touchstone_pipeline::secret_warnings(&file, &text) {
+                    eprintln!("{warning}");
+                }
+            }
             println!(
                 "{}: valid — {} sources, {} models ({} materialized), {} metrics",
                 pipeline.display(),
                 prepared.pipeline.sources.len(),
                 prepared.models.len(),
                 prepared.materialized().count(),
-                prepared.metrics.len()
+                prepared.metrics.metrics.len()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -227,12 +289,18 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             date,
             json,
             full_refresh,
+            wait,
+            wait_timeout_secs,
         } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
+            let wait = wait.then(|| {
+                wait_timeout_secs.map_or(std::time::Duration::MAX, std::time::Duration::from_secs)
+            });
             let mut run = Run::new(&prepared)
                 .with_full_refresh(full_refresh)
+                .with_lock_wait(wait)
                 .with_clock(Arc::new(SystemClock))
-                .with_progress(Arc::new(progress.clone()));
+                .with_progress(crashpoint::wrap(Arc::new(progress.clone())));
             if let Some(date) = date {
                 run = run.with_date(date);
             }
@@ -244,6 +312,14 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             } else {
                 write!(out, "{report}")?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Metrics { command } => {
+            metrics::metrics(command, &cwd).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare(args) => {
+            metrics::compare(args, &cwd).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Query {
@@ -260,6 +336,38 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args, progress),
+        Command::Runs(args) => ops::runs(args, &cwd).await,
+        Command::Maintain { pipeline } => {
+            let prepared = Prepared::load(&pipeline, &cwd).await?;
+            let done = touchstone_pipeline::maintain(&prepared, Arc::new(SystemClock)).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "  {:36}  {:>9}  {:>7}  {:>7}",
+                "table", "compacted", "written", "deleted"
+            )?;
+            for m in &done {
+                writeln!(
+                    out,
+                    "  {:36}  {:>9}  {:>7}  {:>7}",
+                    m.table, m.files_compacted, m.files_written, m.files_deleted
+                )?;
+            }
+            writeln!(
+                out,
+                "{} tables maintained; versions of the last {} days kept",
+                done.len(),
+                prepared.pipeline.retention_days
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schedule(args) => {
+            ops::schedule(args, &cwd, crashpoint::wrap(Arc::new(progress.clone()))).await
+        }
+        Command::Backfill(args) => {
+            ops::backfill(args, &cwd, crashpoint::wrap(Arc::new(progress.clone()))).await
+        }
         Command::Value { command } => value::run(command, &cwd).await,
+        Command::Serve(command) => serve::run(command, &cwd).await,
     }
 }

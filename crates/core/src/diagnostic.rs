@@ -60,6 +60,19 @@ pub enum ErrorCode {
     InvalidExpression,
     /// E3004: a metric definition that is inconsistent (ratio without denominator...).
     InvalidMetric,
+    /// E3005: a name that should be a metric (in a derived metric, an index, an overlay, a
+    /// baseline, the north star or a focus) but is not one.
+    UnknownMetric,
+    /// E3006: metrics over metrics that read themselves.
+    MetricCycle,
+    /// E3007: a ratio or cumulative metric over aggregates that do not add up across periods.
+    NonAdditive,
+    /// E3008: a grain finer than the time column records (hour on a date column).
+    GrainTooFine,
+    /// E3009: a definition that changed while its version did not.
+    ChangedDefinition,
+    /// E3010: two overlays of one metric for one group.
+    ConflictingOverlay,
     /// E9001: the engine failed on definitions that are valid (a bug or a resource limit, not
     /// a problem of the user's files); the message says what was being done.
     Internal,
@@ -89,6 +102,12 @@ impl ErrorCode {
             ErrorCode::UnknownColumn => "E3002",
             ErrorCode::InvalidExpression => "E3003",
             ErrorCode::InvalidMetric => "E3004",
+            ErrorCode::UnknownMetric => "E3005",
+            ErrorCode::MetricCycle => "E3006",
+            ErrorCode::NonAdditive => "E3007",
+            ErrorCode::GrainTooFine => "E3008",
+            ErrorCode::ChangedDefinition => "E3009",
+            ErrorCode::ConflictingOverlay => "E3010",
             ErrorCode::Internal => "E9001",
         }
     }

@@ -33,11 +33,21 @@ pub enum SourceFormat {
     /// Intercom conversations with their parts and ratings (REST API objects, list pages,
     /// `notification_event` webhooks).
     Intercom,
+    // CSV/text family (issue 8).
+    /// HubSpot CRM exports (contacts, companies, deals) as CSV, headed by internal property
+    /// names (`hs_object_id`, `createdate`) or by the UI export's labels (`Record ID`,
+    /// `Create Date`).
+    Hubspot,
+    /// Agent review (QA rubric) exports as CSV: one score per criterion per review, self and
+    /// manager reviews of each employee per review period.
+    AgentReviews,
+    /// A calendar of holidays, promotions and product launches with date ranges, as YAML.
+    Calendar,
 }
 
 impl SourceFormat {
     /// Every format, in a stable order.
-    pub const ALL: [SourceFormat; 9] = [
+    pub const ALL: [SourceFormat; 12] = [
         SourceFormat::SalesforceCsv,
         SourceFormat::AsteriskCdr,
         SourceFormat::AsteriskQueueLog,
@@ -47,6 +57,9 @@ impl SourceFormat {
         SourceFormat::SegmentEvents,
         SourceFormat::Zendesk,
         SourceFormat::Intercom,
+        SourceFormat::Hubspot,
+        SourceFormat::AgentReviews,
+        SourceFormat::Calendar,
     ];
 
     /// The name used in pipeline YAML.
@@ -61,6 +74,9 @@ impl SourceFormat {
             SourceFormat::SegmentEvents => "segment_events",
             SourceFormat::Zendesk => "zendesk",
             SourceFormat::Intercom => "intercom",
+            SourceFormat::Hubspot => "hubspot",
+            SourceFormat::AgentReviews => "agent_reviews",
+            SourceFormat::Calendar => "calendar",
         }
     }
 
@@ -91,9 +107,45 @@ impl SourceFormat {
                 StagingTable::ChatMessages,
                 StagingTable::SurveyResponses,
             ],
+            SourceFormat::Hubspot => &[
+                StagingTable::Accounts,
+                StagingTable::Contacts,
+                StagingTable::Opportunities,
+            ],
+            SourceFormat::AgentReviews => &[StagingTable::AgentReviews],
+            SourceFormat::Calendar => &[StagingTable::Calendar],
         }
     }
 }
+
+/// The fields Asterisk can write into a CDR line, by the names `cdr_custom.conf` uses inside
+/// `${CDR(...)}` (plus `calldate`, the database backends' name for `start`). A source's
+/// `columns:` lists them in the order of its `Master.csv`; `ignore` skips a column.
+pub const ASTERISK_CDR_FIELDS: [&str; 23] = [
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+    "uniqueid",
+    "userfield",
+    "peeraccount",
+    "linkedid",
+    "sequence",
+    "calldate",
+    "ignore",
+];
 
 impl std::fmt::Display for SourceFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -52,18 +52,24 @@ pub enum StagingTable {
     Chats,
     /// One row per chat event (message, file, system message...).
     ChatMessages,
-    /// Survey answers in long format: one row per response to one instrument.
+    /// Survey answers in long format: one row per response to one instrument, plus the
+    /// invitations that were not answered (`response_status` other than `answered`, with no
+    /// score), which feed response rates and never count as answers.
     SurveyResponses,
     /// Web and bot events (Segment spec).
     WebEvents,
     /// Survey invitations not (yet) answered: offered, or not offered (Zendesk `offered` /
     /// `unoffered` satisfaction ratings). They feed response rates, never scores.
     SurveyInvitations,
+    /// Agent review rubric scores: one row per criterion of one review (self, manager...).
+    AgentReviews,
+    /// Calendar events (holidays, promotions, product launches), one row per event.
+    Calendar,
 }
 
 impl StagingTable {
     /// Every staging table, in a stable order.
-    pub const ALL: [StagingTable; 12] = [
+    pub const ALL: [StagingTable; 14] = [
         StagingTable::Accounts,
         StagingTable::Contacts,
         StagingTable::Cases,
@@ -76,6 +82,8 @@ impl StagingTable {
         StagingTable::SurveyResponses,
         StagingTable::WebEvents,
         StagingTable::SurveyInvitations,
+        StagingTable::AgentReviews,
+        StagingTable::Calendar,
     ];
 
     /// The table name, e.g. `stg_calls`.
@@ -93,6 +101,8 @@ impl StagingTable {
             StagingTable::SurveyResponses => "stg_survey_responses",
             StagingTable::WebEvents => "stg_web_events",
             StagingTable::SurveyInvitations => "stg_survey_invitations",
+            StagingTable::AgentReviews => "stg_agent_reviews",
+            StagingTable::Calendar => "stg_calendar",
         }
     }
 
@@ -312,7 +322,7 @@ impl StagingTable {
                 utf8("instrument", false),
                 int("scale_min", false),
                 int("scale_max", false),
-                f64("score", false),
+                f64("score", true),
                 utf8("comment", true),
                 utf8("respondent_type", false),
                 utf8("respondent_id", true),
@@ -322,7 +332,12 @@ impl StagingTable {
                 utf8("interaction_channel", true),
                 utf8("interaction_id", true),
                 ts("offered_at", true),
-                ts("responded_at", false),
+                ts("responded_at", true),
+                // answered | offered | unoffered | unanswered: only `answered` rows are
+                // responses (with a score and responded_at); the others feed response rates.
+                utf8("response_status", false),
+                utf8("score_label", true),
+                boolean("reward_offered", true),
             ],
             StagingTable::WebEvents => vec![
                 utf8("source_system", false),
@@ -356,6 +371,38 @@ impl StagingTable {
                 utf8("interaction_id", true),
                 ts("created_at", true),
                 ts("offered_at", true),
+            ],
+            StagingTable::AgentReviews => vec![
+                utf8("source_system", false),
+                utf8("review_id", false),
+                utf8("employee_id", false),
+                utf8("employee_name", true),
+                utf8("reviewer_id", true),
+                // self | manager | peer | qa (as the export says; `self` when the reviewer is
+                // the employee).
+                utf8("reviewer_role", false),
+                date("period_start", true),
+                date("period_end", true),
+                utf8("scorecard", true),
+                utf8("criterion", false),
+                // Null for a criterion rated N/A (not applicable: not a score).
+                f64("score", true),
+                f64("scale_min", false),
+                f64("scale_max", false),
+                f64("weight", true),
+                utf8("comment", true),
+                ts("reviewed_at", true),
+            ],
+            StagingTable::Calendar => vec![
+                utf8("source_system", false),
+                utf8("event_id", false),
+                // holiday | promotion | launch
+                utf8("kind", false),
+                utf8("name", false),
+                date("start_date", false),
+                date("end_date", false),
+                utf8("region", true),
+                utf8("description", true),
             ],
         }
     }

@@ -17,7 +17,7 @@ use std::time::Instant;
 use arrow::record_batch::RecordBatch;
 use touchstone_core::{SourceFormat, StagingTable};
 use touchstone_extract::{
-    ExtractError, Lineage, ReadOptions, Reject, SalesforceObject, Sink, read_file,
+    ExtractError, HubspotObject, Lineage, ReadOptions, Reject, SalesforceObject, Sink, read_file,
 };
 
 #[derive(Default)]
@@ -158,6 +158,51 @@ fn line(format: SourceFormat, i: usize, out: &mut String) {
                 }
             );
         }
+        SourceFormat::Hubspot => {
+            let _ = write!(
+                out,
+                "{i},jane{i}@example.com,Jane,Doe,+1 312 555 {n:04},,{a},5001,{d} {t},{when},customer",
+                n = i % 10_000,
+                a = i % 50_000,
+                when = if damaged {
+                    "soon".to_owned()
+                } else {
+                    format!("{d}T{t}.123Z")
+                }
+            );
+        }
+        SourceFormat::AgentReviews => {
+            let _ = write!(
+                out,
+                "R{r},agent{a},Agent {a},{who},{role},2026-08-01,2026-08-31,Voice QA,{crit},{score},1,5,0.25,,{d} {t}",
+                r = i / 4,
+                a = i / 8 % 500,
+                who = if (i / 4).is_multiple_of(2) {
+                    format!("agent{}", i / 8 % 500)
+                } else {
+                    "mgr1".into()
+                },
+                role = if (i / 4).is_multiple_of(2) {
+                    "self"
+                } else {
+                    "manager"
+                },
+                crit = ["Empathy", "Accuracy", "Resolution", "Tone"][i % 4],
+                score = if damaged { 9 } else { 1 + i % 5 }
+            );
+        }
+        SourceFormat::Calendar => {
+            let _ = write!(
+                out,
+                "  - {{kind: {}, name: Event {i}, start: {d}, end: {}}}",
+                ["holiday", "promotion", "launch"][i % 3],
+                if damaged {
+                    "2026-07-01".to_owned()
+                } else {
+                    d.clone()
+                }
+            );
+        }
     }
 }
 
@@ -169,6 +214,13 @@ fn header(format: SourceFormat) -> Option<&'static str> {
         SourceFormat::SalesforceCsv => Some(
             r#""Id","IsDeleted","AccountId","BillToContactId","OrderNumber","Status","EffectiveDate","TotalAmount","Product_Category__c","CreatedDate","LastModifiedDate""#,
         ),
+        SourceFormat::Hubspot => Some(
+            "hs_object_id,email,firstname,lastname,phone,mobilephone,associatedcompanyid,hubspot_owner_id,createdate,lastmodifieddate,lifecyclestage",
+        ),
+        SourceFormat::AgentReviews => Some(
+            "Review ID,Employee,Employee Name,Reviewer,Reviewer Role,Period Start,Period End,Scorecard,Criterion,Score,Scale Min,Scale Max,Weight,Comment,Reviewed At",
+        ),
+        SourceFormat::Calendar => Some("events:"),
         _ => None,
     }
 }
@@ -208,6 +260,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let opts = ReadOptions {
             timezone: chrono_tz::America::Chicago,
             salesforce_object: Some(SalesforceObject::Order),
+            hubspot_object: Some(HubspotObject::Contacts),
+            ..ReadOptions::default()
         };
         let lineage = Lineage {
             source: "bench",

@@ -175,8 +175,16 @@ pub fn decompress<'a>(
     let head =
         fill_head(&mut compressed, 4).map_err(|e| ExtractError::from_io(file_name, untag(e)))?;
     if head.is_empty() {
-        // A zero-byte file holds no data whatever its name; read it as empty.
-        return Ok(Box::new(compressed));
+        // An empty gzip or zstd stream still has a header and a trailer: a zero-byte file is not
+        // an empty export but a failed or interrupted write.
+        return Err(ExtractError::Decompress {
+            file: file_name.to_owned(),
+            extension: codec.extension(),
+            codec: codec.name(),
+            detail: "the file is empty (0 bytes); even an empty export compresses to a header \
+                     and a trailer"
+                .to_owned(),
+        });
     }
     if !codec.accepts_magic(&head) {
         return Err(ExtractError::Decompress {
@@ -297,8 +305,19 @@ mod tests {
     }
 
     #[test]
-    fn empty_compressed_file_reads_empty() {
-        assert_eq!(read_all("empty.gz", Vec::new()).ok(), Some(Vec::new()));
-        assert_eq!(read_all("empty.zst", Vec::new()).ok(), Some(Vec::new()));
+    fn a_zero_byte_compressed_file_is_not_valid_data() {
+        for name in ["empty.gz", "empty.zst"] {
+            let msg = read_all(name, Vec::new())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                msg.starts_with(name) && msg.contains("is empty (0 bytes)"),
+                "{msg}"
+            );
+            assert!(msg.contains("not valid"), "{msg}");
+        }
+        // An empty export compressed is a valid, empty stream.
+        assert_eq!(read_all("empty.gz", gzip(b"")).ok(), Some(Vec::new()));
     }
 }

@@ -1,15 +1,25 @@
 //! Salesforce data-export CSVs (Account, Contact, Case, Opportunity, Order) → `stg_accounts`,
 //! `stg_contacts`, `stg_cases`, `stg_opportunities`, `stg_orders`, `source_system = 'salesforce'`.
 //!
-//! One CSV per object, headed by API field names; columns are found by name (trimmed,
-//! case-insensitive), in any order, and unknown columns are ignored. A missing required column
-//! is a file error ([`ExtractError::MissingColumn`]); a record whose field count differs from the
-//! header's, or with a value that does not parse, is a reject naming the column.
+//! One CSV per object, headed by API field names, as every Salesforce tool writes them (the
+//! weekly Data Export, Data Loader, Workbench, Bulk API, and Fivetran-style snake_case copies):
+//! columns are found by name (trimmed, case-insensitive, then on letters and digits alone, so
+//! `CreatedDate`, `CREATEDDATE` and `created_date` are one column), in any order. Columns
+//! Touchstone does not read are not staged, with one warning per file naming them; a missing
+//! optional column is a warning naming it (its staging column is null). A missing required
+//! column is a file error ([`ExtractError::MissingColumn`]); a record whose field count differs
+//! from the header's, or with a value that does not parse, is a reject naming the column. A
+//! header-only file is 0 rows.
 //!
-//! Values: empty is null; booleans `true`/`false` (any case); datetimes
-//! `2026-08-01T14:22:31.000Z` (also `+0000` / `+00:00` offsets and no milliseconds); dates
-//! `2026-08-01`; numbers as written (`1234.5`). Text is kept exactly as exported (no trimming;
-//! emails and phones are normalized later, in SQL). `IsDeleted` empty or absent is `false`.
+//! Values: empty is null; booleans `true`/`false`, `1`/`0` (Data Export), `yes`/`no`, any case;
+//! datetimes in every form the tools write — `2026-08-01T14:22:31.000Z`, `+0000` / `+00:00`
+//! offsets, with or without `T`, fraction and seconds, `2018-10-13 17:16:45` — where a
+//! zone-less datetime is in the source's `timezone:` (default UTC; daylight-saving gaps and
+//! overlaps are counted as warnings); a date alone in a datetime column is midnight; dates
+//! `2026-08-01` (a datetime in a date column gives its date part as written); numbers as
+//! written (`1234.5`). Text is kept exactly as exported (no trimming; emails and phones are
+//! normalized later, in SQL). `IsDeleted` empty or absent is `false`. In lookup columns
+//! (`AccountId`, `OwnerId`, ...) the Data Export's null reference `000000000000000AAA` is null.
 //!
 //! | object | required columns | maps |
 //! |---|---|---|
@@ -26,10 +36,10 @@ use std::io::BufRead;
 
 use touchstone_core::StagingTable;
 
-use crate::header::{Header, read_records};
+use crate::header::{Header, read_records, warn_missing, warn_unread};
 use crate::input::{CsvReader, shown};
 use crate::table::TableBuilder;
-use crate::time::{parse_date, parse_instant};
+use crate::time::{Placed, parse_date_loose, parse_datetime};
 use crate::{Ctx, ExtractError, ReadOptions};
 
 /// The Salesforce objects Touchstone stages. Spelled as the object's API name (`Account`) in
@@ -119,14 +129,6 @@ impl SalesforceObject {
             SalesforceObject::Order => ORDER,
         }
     }
-
-    fn required_columns(self) -> &'static [&'static str] {
-        match self {
-            SalesforceObject::Account => &["Id", "Name", "CreatedDate"],
-            SalesforceObject::Order => &["Id", "EffectiveDate", "CreatedDate"],
-            _ => &["Id", "CreatedDate"],
-        }
-    }
 }
 
 impl std::fmt::Display for SalesforceObject {
@@ -135,128 +137,173 @@ impl std::fmt::Display for SalesforceObject {
     }
 }
 
+/// How a CRM value is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
+    /// Kept exactly as exported.
     Text,
+    /// A reference to another record's id: as text, with Salesforce's null-reference sentinel
+    /// (`000000000000000AAA`) read as null.
+    Ref,
+    /// `true`/`false`, `1`/`0`, `yes`/`no` (any case); empty is null.
     Bool,
-    /// `IsDeleted`: a boolean that is `false` when empty or absent.
+    /// Like `Bool`, but empty or absent is `false` (`IsDeleted`).
     Deleted,
+    /// A datetime in any form the CRM tools write ([`parse_datetime`]); zone-less ones are in
+    /// the source's `timezone:`.
     DateTime,
+    /// A date, or a datetime whose date part is taken as written.
     Date,
+    /// A number as written (`1234.5`).
     Number,
+    /// A deal's closed flag: its own column when present and set, else told from the stage
+    /// (`closedwon`, `closedlost`, `Closed Won`, `Closed Lost` are closed).
+    StageClosed,
+    /// A deal's won flag: its own column, else told from the stage (`closedwon`, `Closed Won`).
+    StageWon,
 }
 
-/// One staging column and the API field it comes from.
-struct Spec {
-    column: &'static str,
-    api: &'static str,
-    kind: Kind,
+impl Kind {
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::Text | Kind::Ref => "text",
+            Kind::Bool | Kind::Deleted | Kind::StageClosed | Kind::StageWon => "true/false or 1/0",
+            Kind::DateTime => {
+                "a datetime like 2026-08-01T14:22:31.000Z or 2026-08-01 14:22:31 (zone-less \
+                 times are in the source's timezone)"
+            }
+            Kind::Date => "a date like 2026-08-01",
+            Kind::Number => "a number like 1234.5",
+        }
+    }
+}
+
+/// One staging column and the export columns it may come from (the first one the header has
+/// wins; names are matched trimmed and case-insensitive, then on letters and digits alone, so
+/// `CreatedDate` also finds `created_date` and `Created Date`).
+pub(crate) struct Spec {
+    pub(crate) column: &'static str,
+    pub(crate) names: &'static [&'static str],
+    pub(crate) kind: Kind,
     /// An empty value is a reject (the staging column is not nullable).
-    required: bool,
+    pub(crate) required: bool,
 }
 
-const fn opt(column: &'static str, api: &'static str, kind: Kind) -> Spec {
+const fn opt(column: &'static str, api: &'static [&'static str], kind: Kind) -> Spec {
     Spec {
         column,
-        api,
+        names: api,
         kind,
         required: false,
     }
 }
 
-const fn req(column: &'static str, api: &'static str, kind: Kind) -> Spec {
+const fn req(column: &'static str, api: &'static [&'static str], kind: Kind) -> Spec {
     Spec {
         column,
-        api,
+        names: api,
         kind,
         required: true,
     }
 }
 
-use Kind::{Bool, Date, DateTime, Deleted, Number, Text};
+pub(crate) use Kind::{Bool, Date, DateTime, Deleted, Number, Ref, StageClosed, StageWon, Text};
 
 const ACCOUNT: &[Spec] = &[
-    req("account_id", "Id", Text),
-    opt("name", "Name", Text),
-    opt("type", "Type", Text),
-    opt("industry", "Industry", Text),
-    opt("phone", "Phone", Text),
-    opt("billing_country", "BillingCountry", Text),
-    opt("owner_id", "OwnerId", Text),
-    opt("created_at", "CreatedDate", DateTime),
-    opt("updated_at", "LastModifiedDate", DateTime),
-    opt("is_deleted", "IsDeleted", Deleted),
+    req("account_id", &["Id"], Text),
+    opt("name", &["Name"], Text),
+    opt("type", &["Type"], Text),
+    opt("industry", &["Industry"], Text),
+    opt("phone", &["Phone"], Text),
+    opt("billing_country", &["BillingCountry"], Text),
+    opt("owner_id", &["OwnerId"], Ref),
+    opt("created_at", &["CreatedDate"], DateTime),
+    opt("updated_at", &["LastModifiedDate"], DateTime),
+    opt("is_deleted", &["IsDeleted"], Deleted),
 ];
 
 const CONTACT: &[Spec] = &[
-    req("contact_id", "Id", Text),
-    opt("account_id", "AccountId", Text),
-    opt("first_name", "FirstName", Text),
-    opt("last_name", "LastName", Text),
-    opt("email", "Email", Text),
-    opt("phone", "Phone", Text),
-    opt("mobile_phone", "MobilePhone", Text),
-    opt("country", "MailingCountry", Text),
-    opt("owner_id", "OwnerId", Text),
-    opt("created_at", "CreatedDate", DateTime),
-    opt("updated_at", "LastModifiedDate", DateTime),
-    opt("is_deleted", "IsDeleted", Deleted),
+    req("contact_id", &["Id"], Text),
+    opt("account_id", &["AccountId"], Ref),
+    opt("first_name", &["FirstName"], Text),
+    opt("last_name", &["LastName"], Text),
+    opt("email", &["Email"], Text),
+    opt("phone", &["Phone"], Text),
+    opt("mobile_phone", &["MobilePhone"], Text),
+    opt("country", &["MailingCountry"], Text),
+    opt("owner_id", &["OwnerId"], Ref),
+    opt("created_at", &["CreatedDate"], DateTime),
+    opt("updated_at", &["LastModifiedDate"], DateTime),
+    opt("is_deleted", &["IsDeleted"], Deleted),
 ];
 
 const CASE: &[Spec] = &[
-    req("case_id", "Id", Text),
-    opt("case_number", "CaseNumber", Text),
-    opt("account_id", "AccountId", Text),
-    opt("contact_id", "ContactId", Text),
-    opt("parent_id", "ParentId", Text),
-    opt("supplied_email", "SuppliedEmail", Text),
-    opt("supplied_phone", "SuppliedPhone", Text),
-    opt("origin", "Origin", Text),
-    opt("type", "Type", Text),
-    opt("reason", "Reason", Text),
-    opt("status", "Status", Text),
-    opt("is_closed", "IsClosed", Bool),
-    opt("is_escalated", "IsEscalated", Bool),
-    opt("priority", "Priority", Text),
-    opt("subject", "Subject", Text),
-    opt("owner_id", "OwnerId", Text),
-    req("created_at", "CreatedDate", DateTime),
-    opt("closed_at", "ClosedDate", DateTime),
-    opt("updated_at", "LastModifiedDate", DateTime),
-    opt("is_deleted", "IsDeleted", Deleted),
+    req("case_id", &["Id"], Text),
+    opt("case_number", &["CaseNumber"], Text),
+    opt("account_id", &["AccountId"], Ref),
+    opt("contact_id", &["ContactId"], Ref),
+    opt("parent_id", &["ParentId"], Ref),
+    opt("supplied_email", &["SuppliedEmail"], Text),
+    opt("supplied_phone", &["SuppliedPhone"], Text),
+    opt("origin", &["Origin"], Text),
+    opt("type", &["Type"], Text),
+    opt("reason", &["Reason"], Text),
+    opt("status", &["Status"], Text),
+    opt("is_closed", &["IsClosed"], Bool),
+    opt("is_escalated", &["IsEscalated"], Bool),
+    opt("priority", &["Priority"], Text),
+    opt("subject", &["Subject"], Text),
+    opt("owner_id", &["OwnerId"], Ref),
+    req("created_at", &["CreatedDate"], DateTime),
+    opt("closed_at", &["ClosedDate"], DateTime),
+    opt("updated_at", &["LastModifiedDate"], DateTime),
+    opt("is_deleted", &["IsDeleted"], Deleted),
 ];
 
 const OPPORTUNITY: &[Spec] = &[
-    req("opportunity_id", "Id", Text),
-    opt("account_id", "AccountId", Text),
-    opt("name", "Name", Text),
-    opt("stage_name", "StageName", Text),
-    opt("amount", "Amount", Number),
-    opt("probability", "Probability", Number),
-    opt("close_date", "CloseDate", Date),
-    opt("type", "Type", Text),
-    opt("lead_source", "LeadSource", Text),
-    opt("is_closed", "IsClosed", Bool),
-    opt("is_won", "IsWon", Bool),
-    opt("owner_id", "OwnerId", Text),
-    req("created_at", "CreatedDate", DateTime),
-    opt("updated_at", "LastModifiedDate", DateTime),
-    opt("is_deleted", "IsDeleted", Deleted),
+    req("opportunity_id", &["Id"], Text),
+    opt("account_id", &["AccountId"], Ref),
+    opt("name", &["Name"], Text),
+    opt("stage_name", &["StageName"], Text),
+    opt("amount", &["Amount"], Number),
+    opt("probability", &["Probability"], Number),
+    opt("close_date", &["CloseDate"], Date),
+    opt("type", &["Type"], Text),
+    opt("lead_source", &["LeadSource"], Text),
+    opt("is_closed", &["IsClosed"], Bool),
+    opt("is_won", &["IsWon"], Bool),
+    opt("owner_id", &["OwnerId"], Ref),
+    req("created_at", &["CreatedDate"], DateTime),
+    opt("updated_at", &["LastModifiedDate"], DateTime),
+    opt("is_deleted", &["IsDeleted"], Deleted),
 ];
 
 const ORDER: &[Spec] = &[
-    req("order_id", "Id", Text),
-    opt("account_id", "AccountId", Text),
-    opt("contact_id", "BillToContactId", Text),
-    opt("order_number", "OrderNumber", Text),
-    opt("status", "Status", Text),
-    req("effective_date", "EffectiveDate", Date),
-    opt("total_amount", "TotalAmount", Number),
-    opt("product_category", "Product_Category__c", Text),
-    req("created_at", "CreatedDate", DateTime),
-    opt("updated_at", "LastModifiedDate", DateTime),
-    opt("is_deleted", "IsDeleted", Deleted),
+    req("order_id", &["Id"], Text),
+    opt("account_id", &["AccountId"], Ref),
+    opt("contact_id", &["BillToContactId"], Ref),
+    opt("order_number", &["OrderNumber"], Text),
+    opt("status", &["Status"], Text),
+    req("effective_date", &["EffectiveDate"], Date),
+    opt("total_amount", &["TotalAmount"], Number),
+    opt("product_category", &["Product_Category__c"], Text),
+    req("created_at", &["CreatedDate"], DateTime),
+    opt("updated_at", &["LastModifiedDate"], DateTime),
+    opt("is_deleted", &["IsDeleted"], Deleted),
 ];
+
+/// One CRM export: the vendor, the object, where its rows go and how its columns map.
+pub(crate) struct CrmExport<'a> {
+    /// `source_system` of every row.
+    pub(crate) vendor: &'static str,
+    /// The export's name in messages (`Order`, `HubSpot contacts`).
+    pub(crate) export: String,
+    pub(crate) table: StagingTable,
+    pub(crate) spec: &'a [Spec],
+    /// Staging columns whose export column the file must have (a missing one is a file
+    /// error); the hint says what else the column may be called.
+    pub(crate) required_columns: &'a [&'static str],
+}
 
 pub(crate) fn read(
     opts: &ReadOptions,
@@ -272,66 +319,214 @@ pub(crate) fn read(
             }
         })?,
     };
+    let required: &[&str] = match object {
+        SalesforceObject::Account => &["account_id", "name", "created_at"],
+        SalesforceObject::Contact => &["contact_id", "created_at"],
+        SalesforceObject::Case => &["case_id", "created_at"],
+        SalesforceObject::Opportunity => &["opportunity_id", "created_at"],
+        SalesforceObject::Order => &["order_id", "effective_date", "created_at"],
+    };
+    let export = CrmExport {
+        vendor: "salesforce",
+        export: object.name().to_owned(),
+        table: object.table(),
+        spec: object.spec(),
+        required_columns: required,
+    };
+    read_export(&export, opts, ctx, input, |name| name.to_owned())
+}
+
+/// Reads one CRM export CSV into its staging table. `rename` maps header names before they are
+/// matched (HubSpot strips Fivetran's `property_` prefix).
+pub(crate) fn read_export(
+    export: &CrmExport<'_>,
+    opts: &ReadOptions,
+    ctx: &mut Ctx<'_, '_>,
+    input: &mut dyn BufRead,
+    rename: impl Fn(&str) -> String,
+) -> Result<(), ExtractError> {
+    let file = ctx.lineage.file;
     let mut reader = CsvReader::new(input, b',');
     let Some(header) = Header::read(&mut reader, ctx)? else {
-        tracing::warn!(file, "empty Salesforce export: no header, no rows");
+        tracing::warn!(file, export = %export.export, "empty export: no header, no rows");
         return Ok(());
     };
-    for column in object.required_columns() {
-        header.require(column, object.name(), file)?;
+    let names: Vec<String> = (0..header.len()).map(|i| rename(header.name(i))).collect();
+    let header = Header::from_names(names, header.line);
+    let at: Vec<Option<usize>> = export
+        .spec
+        .iter()
+        .map(|s| header.find_any(s.names))
+        .collect();
+    for column in export.required_columns {
+        let Some(k) = export.spec.iter().position(|s| s.column == *column) else {
+            continue;
+        };
+        if at[k].is_none() {
+            let spec = &export.spec[k];
+            let others: Vec<String> = spec.names[1..].iter().map(|n| format!("'{n}'")).collect();
+            return Err(ExtractError::MissingColumn {
+                file: file.to_owned(),
+                column: spec.names[0].to_owned(),
+                export: export.export.clone(),
+                hint: if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (also read as {})", others.join(", "))
+                },
+            });
+        }
     }
-    let spec = object.spec();
-    let at: Vec<Option<usize>> = spec.iter().map(|s| header.find(s.api)).collect();
-    read_records(&mut reader, &header, ctx, object.table(), |r, tb| {
-        row(r, spec, &at, tb)
-    })
+    let stage = export.spec.iter().position(|s| s.column == "stage_name");
+    let tz = opts.timezone;
+    let mut notes = Notes::default();
+    let read_before = ctx.stats.rows_read;
+    read_records(&mut reader, &header, ctx, export.table, |r, tb| {
+        let mut row_notes = Notes::default();
+        let outcome = row(r, export, &at, stage, tz, tb, &mut row_notes);
+        if outcome.is_ok() {
+            notes.add(&row_notes);
+        }
+        outcome
+    })?;
+    let records = ctx.stats.rows_read - read_before;
+    for (s, i) in export.spec.iter().zip(&at) {
+        if i.is_none() && !s.required && records > 0 {
+            warn_missing(ctx, &export.export, s.names[0], s.column, records);
+        }
+    }
+    warn_unread(ctx, &header, &export.export, records);
+    notes.warn(ctx, &export.export);
+    Ok(())
+}
+
+/// Daylight-saving notes of staged rows, reported once per file.
+#[derive(Default)]
+pub(crate) struct Notes {
+    pub(crate) gaps: u64,
+    pub(crate) overlaps: u64,
+}
+
+impl Notes {
+    pub(crate) fn add(&mut self, other: &Notes) {
+        self.gaps += other.gaps;
+        self.overlaps += other.overlaps;
+    }
+
+    pub(crate) fn note(&mut self, placed: Placed) {
+        match placed {
+            Placed::Exact => {}
+            Placed::Gap => self.gaps += 1,
+            Placed::Overlap => self.overlaps += 1,
+        }
+    }
+
+    pub(crate) fn warn(&self, ctx: &mut Ctx<'_, '_>, export: &str) {
+        if self.gaps > 0 {
+            ctx.warn(
+                format!(
+                    "{export} export: local time in a daylight-saving gap (it never happened); \
+                     read with the offset before the gap"
+                ),
+                self.gaps,
+            );
+        }
+        if self.overlaps > 0 {
+            ctx.warn(
+                format!(
+                    "{export} export: local time in a daylight-saving overlap (it happened \
+                     twice); the earlier instant taken"
+                ),
+                self.overlaps,
+            );
+        }
+    }
+}
+
+/// Salesforce's null reference: a lookup field with no record, as the weekly Data Export
+/// writes it.
+fn is_null_reference(v: &str) -> bool {
+    matches!(v.trim(), "000000000000000AAA" | "000000000000000")
+}
+
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
+    let t = v.trim();
+    if t.eq_ignore_ascii_case("true") || t == "1" || t.eq_ignore_ascii_case("yes") {
+        Some(true)
+    } else if t.eq_ignore_ascii_case("false") || t == "0" || t.eq_ignore_ascii_case("no") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Whether a deal stage (internal id or label) is closed, and won.
+fn stage_flags(stage: &str) -> (bool, bool) {
+    let key = crate::header::loose_key(stage);
+    match key.as_str() {
+        "closedwon" => (true, true),
+        "closedlost" => (true, false),
+        _ => (false, false),
+    }
 }
 
 fn row(
     r: &CsvReader<'_>,
-    spec: &[Spec],
+    export: &CrmExport<'_>,
     at: &[Option<usize>],
+    stage: Option<usize>,
+    tz: chrono_tz::Tz,
     tb: &mut TableBuilder,
+    notes: &mut Notes,
 ) -> Result<(), String> {
-    tb.str("source_system", Some("salesforce"));
-    for (s, i) in spec.iter().zip(at) {
-        let value = i.map(|i| r.text(i)).filter(|v| !v.is_empty());
-        let expected = match s.kind {
-            Text => "text",
-            Bool | Deleted => "true or false",
-            DateTime => "a datetime like 2026-08-01T14:22:31.000Z",
-            Date => "a date like 2026-08-01",
-            Number => "a number like 1234.5",
-        };
+    tb.str("source_system", Some(export.vendor));
+    let stage_value = stage
+        .and_then(|k| at[k])
+        .map(|i| r.text(i))
+        .filter(|v| !v.trim().is_empty());
+    for (s, i) in export.spec.iter().zip(at) {
+        let name = s.names[0];
+        let value = i
+            .map(|i| r.text(i))
+            .filter(|v| !v.is_empty())
+            .filter(|v| !(s.kind == Ref && is_null_reference(v)));
         let Some(v) = value else {
             if s.required {
-                return Err(format!("column '{}': empty; expected {expected}", s.api));
+                return Err(format!(
+                    "column '{name}': empty; expected {}",
+                    s.kind.expected()
+                ));
             }
             match s.kind {
-                Text => tb.str(s.column, None),
+                Text | Ref => tb.str(s.column, None),
                 Bool => tb.bool(s.column, None),
                 Deleted => tb.bool(s.column, Some(false)),
+                StageClosed => tb.bool(s.column, stage_value.map(|v| stage_flags(v).0)),
+                StageWon => tb.bool(s.column, stage_value.map(|v| stage_flags(v).1)),
                 DateTime => tb.ts(s.column, None),
                 Date => tb.date(s.column, None),
                 Number => tb.float(s.column, None),
             }
             continue;
         };
-        let bad = || format!("column '{}': expected {expected}, got {}", s.api, shown(v));
+        let bad = || {
+            format!(
+                "column '{name}': expected {}, got {}",
+                s.kind.expected(),
+                shown(v)
+            )
+        };
         match s.kind {
-            Text => tb.str(s.column, Some(v)),
-            Bool | Deleted => {
-                let b = if v.trim().eq_ignore_ascii_case("true") {
-                    true
-                } else if v.trim().eq_ignore_ascii_case("false") {
-                    false
-                } else {
-                    return Err(bad());
-                };
-                tb.bool(s.column, Some(b));
+            Text | Ref => tb.str(s.column, Some(v)),
+            Bool | Deleted | StageClosed | StageWon => {
+                tb.bool(s.column, Some(parse_bool(v).ok_or_else(bad)?));
             }
-            DateTime => tb.ts(s.column, Some(parse_instant(v).ok_or_else(bad)?)),
-            Date => tb.date(s.column, Some(parse_date(v).ok_or_else(bad)?)),
+            DateTime => {
+                let (t, placed) = parse_datetime(v, tz).ok_or_else(bad)?;
+                notes.note(placed);
+                tb.ts(s.column, Some(t));
+            }
+            Date => tb.date(s.column, Some(parse_date_loose(v).ok_or_else(bad)?)),
             Number => {
                 let n: f64 = v.trim().parse().map_err(|_| bad())?;
                 if !n.is_finite() {
@@ -525,7 +720,7 @@ mod tests {
         let input = "Id,Name,CreatedDate,IsDeleted\n\
             001A,ok,2026-08-01T00:00:00Z,false\n\
             001B,short\n\
-            001C,x,2026-08-01,false\n\
+            001C,x,2026-08-01 25:00,false\n\
             001D,x,2026-08-01T00:00:00Z,maybe\n\
             ,x,2026-08-01T00:00:00Z,false\n\
             001F,\"unclosed,2026-08-01T00:00:00Z,false\n\
@@ -540,7 +735,7 @@ mod tests {
         );
         assert_eq!(
             (stats.rows_read, stats.rows_staged, stats.rows_rejected),
-            (8, 2, 6)
+            (8, 3, 5)
         );
         let r: Vec<_> = sink
             .rejects
@@ -550,7 +745,7 @@ mod tests {
         assert_eq!(r[0].0, 3);
         assert!(r[0].1.contains("expected 4 fields") && r[0].1.contains("found 2"));
         assert!(r[1].1.contains("'CreatedDate'") && r[1].1.contains("2026-08-01T14:22:31.000Z"));
-        assert!(r[2].1.contains("'IsDeleted'") && r[2].1.contains("true or false"));
+        assert!(r[2].1.contains("'IsDeleted'") && r[2].1.contains("true/false or 1/0"));
         assert!(r[3].1.contains("'Id': empty"));
         assert_eq!(r[4].0, 7);
         assert!(
@@ -559,10 +754,88 @@ mod tests {
             "{}",
             r[4].1
         );
-        assert!(r[5].1.contains("'Name': invalid UTF-8"), "{}", r[5].1);
+        // Latin-1 bytes under the default UTF-8: repaired, staged, counted.
+        assert_eq!(stats.rows_repaired, 1);
         let t = sink.table(StagingTable::Accounts);
         assert_eq!(s(&t, "account_id", 1).as_deref(), Some("001G"));
         assert_eq!(i(&t, "_source_line", 1), Some(8));
+        assert_eq!(s(&t, "name", 2).as_deref(), Some("\u{fffd}t\u{fffd}"));
+    }
+
+    #[test]
+    fn every_form_the_salesforce_tools_write() {
+        // Weekly Data Export: all quoted, 0/1, no T, no zone, null-reference sentinel.
+        let export = "\"Id\",\"IsDeleted\",\"AccountId\",\"IsClosed\",\"IsEscalated\",\"CreatedDate\",\"ClosedDate\"\n\
+            \"500A\",\"0\",\"000000000000000AAA\",\"1\",\"0\",\"2018-10-13 17:16:45\",\"2018-10-14 08:00:00.250\"\n";
+        let chicago = ReadOptions {
+            timezone: chrono_tz::America::Chicago,
+            ..ReadOptions::default()
+        };
+        for (opts, created) in [
+            (ReadOptions::default(), "2018-10-13T17:16:45Z"),
+            (chicago, "2018-10-13T22:16:45Z"),
+        ] {
+            let (stats, sink) = run_ok_with(
+                SourceFormat::SalesforceCsv,
+                &opts,
+                "Case.csv",
+                export.as_bytes(),
+            );
+            assert_eq!(stats.rows_staged, 1);
+            let t = sink.table(StagingTable::Cases);
+            assert_eq!(i(&t, "created_at", 0), Some(ts(created)));
+            assert_eq!(b(&t, "is_closed", 0), Some(true));
+            assert_eq!(b(&t, "is_escalated", 0), Some(false));
+            assert_eq!(b(&t, "is_deleted", 0), Some(false));
+            assert_eq!(s(&t, "account_id", 0), None);
+        }
+        // Data Loader: upper-case names; Fivetran: snake_case, TRUE/FALSE, midnight close dates.
+        let loader = "\"ID\",\"ISDELETED\",\"NAME\",\"CREATEDDATE\"\n\"001x\",\"false\",\"Acme\",\"2006-04-15T03:23:15.000Z\"\n";
+        let (_, sink) = sf("Account.csv", loader);
+        let t = sink.table(StagingTable::Accounts);
+        assert_eq!(i(&t, "created_at", 0), Some(ts("2006-04-15T03:23:15Z")));
+        let fivetran = "id,is_deleted,name,stage_name,close_date,is_won,created_date\n\
+            006q,TRUE,$1m deal,Closed Won,2018-12-19 00:00:00,TRUE,2018-12-19 19:51:13\n";
+        let (_, sink) = sf("Opportunity.csv", fivetran);
+        let t = sink.table(StagingTable::Opportunities);
+        assert_eq!(i(&t, "close_date", 0), Some(17_884));
+        assert_eq!(b(&t, "is_won", 0), Some(true));
+        assert_eq!(b(&t, "is_deleted", 0), Some(true));
+        assert_eq!(i(&t, "created_at", 0), Some(ts("2018-12-19T19:51:13Z")));
+        // A date alone in a datetime column is midnight.
+        let (_, sink) = sf("Account.csv", "Id,Name,CreatedDate\n001,x,2026-08-01\n");
+        let t = sink.table(StagingTable::Accounts);
+        assert_eq!(i(&t, "created_at", 0), Some(ts("2026-08-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn header_only_files_are_zero_rows_and_drift_is_a_warning() {
+        let (stats, sink) = sf(
+            "Order.csv",
+            "\"Id\",\"EffectiveDate\",\"CreatedDate\",\"Extra__c\"\n",
+        );
+        assert_eq!((stats.rows_read, stats.rows_staged), (0, 0));
+        assert!(sink.batches.is_empty());
+        // A renamed optional column (Phone -> PhoneNumber): a warning names both.
+        let (stats, sink) = sf(
+            "Account.csv",
+            "Id,Name,CreatedDate,PhoneNumber\n001,x,2026-08-01T00:00:00Z,555\n001b,y,2026-08-01T00:00:00Z,556\n",
+        );
+        assert_eq!(stats.rows_staged, 2);
+        assert_eq!(s(&sink.table(StagingTable::Accounts), "phone", 0), None);
+        let missing = stats
+            .warnings
+            .iter()
+            .find(|(w, _)| w.contains("optional column 'Phone' is missing"));
+        assert_eq!(missing.map(|(_, n)| *n), Some(2), "{:?}", stats.warnings);
+        assert!(
+            stats
+                .warnings
+                .keys()
+                .any(|w| w.contains("'PhoneNumber'") && w.contains("not staged")),
+            "{:?}",
+            stats.warnings
+        );
     }
 
     #[test]

@@ -36,14 +36,18 @@ pub enum ExtractError {
     },
 
     /// A CSV export lacks a column the staging table cannot do without.
-    #[error("{file}: missing required column '{column}'; the {export} export must include it")]
+    #[error(
+        "{file}: missing required column '{column}'; the {export} export must include it{hint}"
+    )]
     MissingColumn {
         /// The file being read.
         file: String,
         /// The column, as the vendor names it in the header.
-        column: &'static str,
+        column: String,
         /// The export, e.g. `Order` or `survey`.
         export: String,
+        /// More on the fix (empty, or starting with `; `).
+        hint: String,
     },
 
     /// The header line of a CSV export could not be read.
@@ -66,6 +70,41 @@ pub enum ExtractError {
     UnknownSalesforceObject {
         /// The file being read.
         file: String,
+    },
+
+    /// A HubSpot CSV whose object cannot be told from its file name.
+    #[error(
+        "{file}: cannot tell which HubSpot object this file holds from its name; name the file after \
+         the object (contacts.csv, companies.csv, deals.csv) or set `object:` on the source (one of \
+         contacts, companies, deals)"
+    )]
+    UnknownHubspotObject {
+        /// The file being read.
+        file: String,
+    },
+
+    /// An Asterisk CDR file whose fields do not fit the layout the source declares.
+    #[error("{file}:{line}: {detail}")]
+    CdrLayout {
+        /// The file being read.
+        file: String,
+        /// The first record's line.
+        line: u64,
+        /// What does not fit, and the fix.
+        detail: String,
+    },
+
+    /// A YAML file (calendar) that is not valid YAML or not of the expected shape.
+    #[error("{file}:{line}:{column}: {detail}")]
+    BadYaml {
+        /// The file being read.
+        file: String,
+        /// Where (1-based).
+        line: u64,
+        /// Where (1-based).
+        column: u64,
+        /// What is wrong and the fix.
+        detail: String,
     },
 
     /// The sink refused a batch or a reject.

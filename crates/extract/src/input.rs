@@ -317,7 +317,10 @@ impl<'r> CsvReader<'r> {
                 ));
             }
             return match outcome {
-                Ok(()) => Ok(Some(Framed::Record { line: first.number })),
+                Ok(()) => {
+                    self.repair_utf8();
+                    Ok(Some(Framed::Record { line: first.number }))
+                }
                 Err((field, reason)) => {
                     self.retreat();
                     Ok(Some(Framed::Malformed {
@@ -529,19 +532,26 @@ impl<'r> CsvReader<'r> {
         self.data.get(start..end).unwrap_or_default()
     }
 
-    /// The fields as text, or the index of the first field that is not valid UTF-8.
-    pub(crate) fn check_utf8(&self) -> Result<(), usize> {
-        match std::str::from_utf8(&self.data) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let at = e.valid_up_to();
-                Err(self.ends.iter().position(|&end| end > at).unwrap_or(0))
-            }
+    /// Replaces every invalid UTF-8 sequence in the fields by U+FFFD (see [`crate::text`]); the
+    /// raw bytes stay as read, so the record is counted as repaired when it is staged.
+    fn repair_utf8(&mut self) {
+        if std::str::from_utf8(&self.data).is_ok() {
+            return;
         }
+        let mut data = Vec::with_capacity(self.data.len() + 16);
+        let mut ends = Vec::with_capacity(self.ends.len());
+        let mut start = 0;
+        for &end in &self.ends {
+            let (text, _) = crate::text::lossy(&self.data[start..end]);
+            data.extend_from_slice(text.as_bytes());
+            ends.push(data.len());
+            start = end;
+        }
+        self.data = data;
+        self.ends = ends;
     }
 
-    /// Field `i` as text. Call [`CsvReader::check_utf8`] first; a field that is not UTF-8 reads
-    /// as empty.
+    /// Field `i` as text (invalid UTF-8 already replaced by U+FFFD).
     pub(crate) fn text(&self, i: usize) -> &str {
         std::str::from_utf8(self.field(i)).unwrap_or_default()
     }

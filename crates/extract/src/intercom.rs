@@ -128,7 +128,7 @@ pub(crate) fn read(ctx: &mut Ctx<'_, '_>, input: &mut dyn BufRead) -> Result<(),
                     chats.commit(ctx.sink)?;
                     messages.commit(ctx.sink)?;
                     ratings.commit(ctx.sink)?;
-                    ctx.staged();
+                    ctx.staged_record(rec.raw);
                 }
                 Ok(())
             }

@@ -88,11 +88,14 @@ use std::io::BufRead;
 use arrow::record_batch::RecordBatch;
 use touchstone_core::{SourceFormat, StagingTable};
 
+pub mod agent_reviews;
+pub mod calendar;
 pub mod chat;
 mod compress;
 pub mod crm;
 mod error;
 mod header;
+pub mod hubspot;
 mod input;
 pub mod intercom;
 pub mod ivr;
@@ -101,12 +104,17 @@ pub mod source;
 mod state;
 pub mod surveys;
 mod table;
+pub mod text;
 mod time;
 pub mod web;
 pub mod zendesk;
 
 #[cfg(test)]
+mod bad_input;
+#[cfg(test)]
 mod conservation;
+#[cfg(test)]
+mod public_csv_files;
 #[cfg(test)]
 mod public_files;
 #[cfg(test)]
@@ -115,6 +123,7 @@ mod testutil;
 pub use compress::decompress;
 pub use crm::SalesforceObject;
 pub use error::ExtractError;
+pub use hubspot::HubspotObject;
 pub use state::SourceState;
 
 /// Most rows in one batch sent to a [`Sink`].
@@ -123,12 +132,25 @@ pub const BATCH_ROWS: usize = 8192;
 /// How to read one file: the options a pipeline source may set.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
-    /// Time zone of formats that write local wall-clock times (Asterisk CDR); default UTC.
+    /// Time zone of timestamps written without an offset (Asterisk CDR local times; Salesforce,
+    /// HubSpot, survey and review datetimes like `2018-10-13 17:16:45`); default UTC.
     /// See [`ivr`] for how daylight-saving gaps and overlaps are resolved.
     pub timezone: chrono_tz::Tz,
     /// The Salesforce object a `salesforce_csv` file holds; when `None` it is taken from the file
     /// name ([`SalesforceObject::from_file_name`]).
     pub salesforce_object: Option<SalesforceObject>,
+    // CSV/text readers (issue 8).
+    /// The character encoding of the file (default UTF-8); see the [`text`](mod@text) layer.
+    pub encoding: &'static encoding_rs::Encoding,
+    /// The HubSpot object a `hubspot` file holds; when `None` it is taken from the file name
+    /// ([`HubspotObject::from_file_name`]).
+    pub hubspot_object: Option<HubspotObject>,
+    /// Asterisk `cdr_custom` field order (names of
+    /// [`ASTERISK_CDR_FIELDS`](touchstone_core::format::ASTERISK_CDR_FIELDS)); `None` reads the
+    /// `cdr_csv` layout.
+    pub cdr_columns: Option<Vec<String>>,
+    /// The survey export's layout and mapping; `None` is Touchstone's own layout.
+    pub survey: Option<touchstone_core::config::SurveyMapping>,
 }
 
 impl Default for ReadOptions {
@@ -136,6 +158,10 @@ impl Default for ReadOptions {
         ReadOptions {
             timezone: chrono_tz::UTC,
             salesforce_object: None,
+            encoding: encoding_rs::UTF_8,
+            hubspot_object: None,
+            cdr_columns: None,
+            survey: None,
         }
     }
 }
@@ -243,12 +269,31 @@ pub fn read_file_partial(
     sink: &mut dyn Sink,
     state: &mut SourceState,
 ) -> (FileStats, Result<(), ExtractError>) {
-    if let Err(e) = input::skip_bom(input) {
-        return (
-            FileStats::default(),
-            Err(ExtractError::from_io(lineage.file, e)),
-        );
-    }
+    let head = match input.fill_buf() {
+        Ok(head) => head,
+        Err(e) => {
+            return (
+                FileStats::default(),
+                Err(ExtractError::from_io(lineage.file, e)),
+            );
+        }
+    };
+    let mut transcoded;
+    let input: &mut dyn BufRead = match text::effective_encoding(opts.encoding, head) {
+        None => {
+            if let Err(e) = input::skip_bom(input) {
+                return (
+                    FileStats::default(),
+                    Err(ExtractError::from_io(lineage.file, e)),
+                );
+            }
+            input
+        }
+        Some(encoding) => {
+            transcoded = text::Transcoder::new(encoding, input);
+            &mut transcoded
+        }
+    };
     state.begin_file(lineage.file);
     let mut ctx = Ctx {
         lineage,
@@ -298,10 +343,13 @@ fn read_format(
         SourceFormat::AsteriskQueueLog => ivr::queue_log::read(ctx, input)?,
         SourceFormat::AmazonConnectCtr => ivr::ctr::read(ctx, input)?,
         SourceFormat::Livechat => chat::read(ctx, input)?,
-        SourceFormat::SurveyCsv => surveys::read(ctx, input)?,
+        SourceFormat::SurveyCsv => surveys::read(opts, ctx, input)?,
         SourceFormat::SegmentEvents => web::read(ctx, input)?,
         SourceFormat::Zendesk => zendesk::read(ctx, input)?,
         SourceFormat::Intercom => intercom::read(ctx, input)?,
+        SourceFormat::Hubspot => hubspot::read(opts, ctx, input)?,
+        SourceFormat::AgentReviews => agent_reviews::read(opts, ctx, input)?,
+        SourceFormat::Calendar => calendar::read(ctx, input)?,
     }
     Ok(())
 }
@@ -342,7 +390,7 @@ impl Ctx<'_, '_> {
             Ok(()) => {
                 tb.end_row(line)?;
                 tb.commit(self.sink)?;
-                self.staged();
+                self.staged_record(raw);
                 Ok(())
             }
             Err(reason) => {
@@ -387,9 +435,14 @@ impl Ctx<'_, '_> {
         duplicate
     }
 
-    /// Counts a staged record.
-    pub(crate) fn staged(&mut self) {
+    /// Counts a staged record whose text was `raw`: a record whose bytes were not valid (UTF-8
+    /// after the [`text`](mod@text) layer) was staged with U+FFFD in place of the bad bytes, and
+    /// is also counted as repaired.
+    pub(crate) fn staged_record(&mut self, raw: &[u8]) {
         self.stats.rows_staged += 1;
+        if text::needs_repair(raw) {
+            self.stats.rows_repaired += 1;
+        }
     }
 
     /// Counts a record read.

@@ -201,6 +201,201 @@ pub(crate) fn parse_epoch_secs(s: &str) -> Option<i64> {
     secs.checked_mul(MICROS_PER_SEC)?.checked_add(micros)
 }
 
+/// How a datetime written without an offset was placed on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placed {
+    /// It had an offset, or the wall-clock time happened exactly once.
+    Exact,
+    /// The wall-clock time falls in a daylight-saving gap (it never happened); read with the
+    /// offset in force before the gap.
+    Gap,
+    /// The wall-clock time happened twice (clocks turned back); the earlier instant was taken.
+    Overlap,
+}
+
+/// `H:MM[:SS[.fraction]]` with a one- or two-digit hour, as microseconds since midnight.
+fn loose_time(c: &mut Cursor<'_>) -> Option<i64> {
+    let h = match c.digits(2) {
+        Some(h) => h,
+        None => c.digits(1)?,
+    };
+    if !c.eat(b':') {
+        return None;
+    }
+    let mi = c.digits(2)?;
+    let mut micros = 0i64;
+    let mut s = 0;
+    if c.eat(b':') {
+        s = c.digits(2)?;
+        if c.eat(b'.') || c.eat(b',') {
+            let mut n = 0;
+            while let Some(b) = c.peek().filter(u8::is_ascii_digit) {
+                if n < 6 {
+                    micros = micros * 10 + i64::from(b - b'0');
+                }
+                n += 1;
+                c.pos += 1;
+            }
+            if n == 0 || n > 9 {
+                return None;
+            }
+            for _ in n..6 {
+                micros *= 10;
+            }
+        }
+    }
+    if h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    Some((i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s)) * MICROS_PER_SEC + micros)
+}
+
+/// An optional zone after a time: `Z`, `+HH:MM`, `+HHMM`, `+HH`, ` UTC`, ` GMT` (seconds east
+/// of UTC), `None` when the text ends there.
+fn loose_zone(c: &mut Cursor<'_>) -> Option<Option<i64>> {
+    if c.done() {
+        return Some(None);
+    }
+    let rest = &c.bytes[c.pos..];
+    let trimmed = rest.strip_prefix(b" ").unwrap_or(rest);
+    if trimmed.eq_ignore_ascii_case(b"utc") || trimmed.eq_ignore_ascii_case(b"gmt") {
+        c.pos = c.bytes.len();
+        return Some(Some(0));
+    }
+    if rest.first() == Some(&b' ') {
+        c.pos += 1;
+    }
+    let offset = offset_part(c)?;
+    c.done().then_some(Some(offset))
+}
+
+/// `M/D/YYYY` (US month first, as SurveyMonkey writes it), as days since the epoch.
+fn us_date(c: &mut Cursor<'_>) -> Option<i64> {
+    let num = |c: &mut Cursor<'_>| c.digits(2).or_else(|| c.digits(1));
+    let m = num(c)?;
+    if !c.eat(b'/') {
+        return None;
+    }
+    let d = num(c)?;
+    if !c.eat(b'/') {
+        return None;
+    }
+    let y = c.digits(4)?;
+    epoch_days(y, m, d)
+}
+
+/// ` AM` / ` PM` after a US 12-hour time: the time on the 24-hour clock.
+fn am_pm(c: &mut Cursor<'_>, time: i64) -> Option<i64> {
+    let rest = &c.bytes[c.pos..];
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    let hour_us = 3600 * MICROS_PER_SEC;
+    let hour = time / hour_us;
+    if !(1..=12).contains(&hour) {
+        return None;
+    }
+    let noon = if hour == 12 { 12 * hour_us } else { 0 };
+    let adjusted = if rest.eq_ignore_ascii_case(b"am") {
+        time - noon
+    } else if rest.eq_ignore_ascii_case(b"pm") {
+        time - noon + 12 * hour_us
+    } else {
+        return None;
+    };
+    c.pos = c.bytes.len();
+    Some(adjusted)
+}
+
+/// Parses a datetime the way CSV exports write it, to microseconds since the epoch:
+///
+/// - ISO 8601 with `T` or a space, with or without seconds and fraction, with a zone (`Z`,
+///   `+0000`, `+00:00`, ` UTC`) or without one: `2026-08-01T14:22:31.000Z`,
+///   `2026-08-01T14:22:31.000+0000`, `2018-10-13 17:16:45`, `2020-12-30 3:15:52`,
+///   `2024-01-15 10:23`;
+/// - a date alone, `2026-08-01`, read as local midnight;
+/// - US month-first dates, `11/12/2021 10:32:11 AM` or `11/12/2021`;
+/// - Unix epoch seconds (10 digits) or milliseconds (13 digits).
+///
+/// A datetime without a zone is a wall-clock time in `tz`; [`Placed`] says whether it fell in
+/// a daylight-saving gap or overlap.
+pub(crate) fn parse_datetime(s: &str, tz: Tz) -> Option<(i64, Placed)> {
+    let s = s.trim();
+    let bytes = s.as_bytes();
+    if !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit) {
+        let n: i64 = s.parse().ok()?;
+        return match bytes.len() {
+            10 => Some((n.checked_mul(MICROS_PER_SEC)?, Placed::Exact)),
+            13 => Some((n.checked_mul(1_000)?, Placed::Exact)),
+            _ => None,
+        };
+    }
+    let mut c = Cursor { bytes, pos: 0 };
+    let (days, time, offset) = if bytes.get(4) == Some(&b'-') {
+        let days = date_part(&mut c)?;
+        if c.done() {
+            (days, 0, None)
+        } else {
+            if !(c.eat(b'T') || c.eat(b't') || c.eat(b' ')) {
+                return None;
+            }
+            let time = loose_time(&mut c)?;
+            let offset = loose_zone(&mut c)?;
+            (days, time, offset)
+        }
+    } else {
+        let days = us_date(&mut c)?;
+        if c.done() {
+            (days, 0, None)
+        } else {
+            if !c.eat(b' ') {
+                return None;
+            }
+            let time = loose_time(&mut c)?;
+            let time = if c.done() { time } else { am_pm(&mut c, time)? };
+            (days, time, None)
+        }
+    };
+    if !c.done() {
+        return None;
+    }
+    let wall = days * SECS_PER_DAY * MICROS_PER_SEC + time;
+    if let Some(offset) = offset {
+        return Some((wall - offset * MICROS_PER_SEC, Placed::Exact));
+    }
+    if tz == chrono_tz::UTC {
+        return Some((wall, Placed::Exact));
+    }
+    let naive = chrono::DateTime::from_timestamp_micros(wall)?.naive_utc();
+    match resolve_local(tz, naive)? {
+        Local::One(t) => {
+            let placed = if tz.from_local_datetime(&naive).single().is_some() {
+                Placed::Exact
+            } else {
+                Placed::Gap
+            };
+            Some((t, placed))
+        }
+        Local::Two(a, _) => Some((a, Placed::Overlap)),
+    }
+}
+
+/// Parses a date the way CSV exports write it: `2026-08-01`, a datetime whose date part is
+/// taken as written (`2018-12-19 00:00:00`, `2026-08-01T00:00:00.000Z`), or US `8/1/2026`.
+pub(crate) fn parse_date_loose(s: &str) -> Option<i32> {
+    let s = s.trim();
+    let bytes = s.as_bytes();
+    let mut c = Cursor { bytes, pos: 0 };
+    let days = if bytes.get(4) == Some(&b'-') {
+        date_part(&mut c)?
+    } else {
+        us_date(&mut c)?
+    };
+    if !c.done() {
+        // A time must follow, and must itself be valid.
+        parse_datetime(s, chrono_tz::UTC)?;
+    }
+    i32::try_from(days).ok()
+}
+
 /// A local wall-clock time resolved in a time zone: one instant, or two when the clocks were
 /// turned back and the time happened twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,6 +495,76 @@ mod tests {
         assert_eq!(parse_epoch_secs("-1"), None);
         assert_eq!(parse_epoch_secs("12a"), None);
         assert_eq!(parse_epoch_secs(""), None);
+    }
+
+    #[test]
+    fn csv_datetimes_in_every_tool_shape() {
+        let base = utc("2018-10-13T17:16:45Z");
+        let at = |s: &str| parse_datetime(s, chrono_tz::UTC).map(|(t, _)| t);
+        for form in [
+            "2018-10-13 17:16:45",
+            "2018-10-13T17:16:45",
+            "2018-10-13T17:16:45.000Z",
+            "2018-10-13T17:16:45.000+0000",
+            "2018-10-13T17:16:45+00:00",
+            "2018-10-13 17:16:45 UTC",
+            "2018-10-13T12:16:45-05:00",
+            "10/13/2018 5:16:45 PM",
+            "1539451005",
+            "1539451005000",
+        ] {
+            assert_eq!(at(form), Some(base), "{form}");
+        }
+        assert_eq!(
+            at("2018-12-18 18:20:30.829"),
+            Some(utc("2018-12-18T18:20:30.829Z"))
+        );
+        assert_eq!(at("2020-12-30 3:15:52"), Some(utc("2020-12-30T03:15:52Z")));
+        assert_eq!(at("2024-01-15 10:23"), Some(utc("2024-01-15T10:23:00Z")));
+        assert_eq!(at("2026-08-01"), Some(utc("2026-08-01T00:00:00Z")));
+        assert_eq!(
+            at("12/01/2021 12:05:00 AM"),
+            Some(utc("2021-12-01T00:05:00Z"))
+        );
+        assert_eq!(
+            at("12/01/2021 12:05:00 PM"),
+            Some(utc("2021-12-01T12:05:00Z"))
+        );
+        for bad in [
+            "",
+            "2018-10-13 25:00:00",
+            "2018-10-13 17:16:45 CEST",
+            "13/13/2018",
+            "2018-10-13 5:16:45 PM",
+            "10/13/2018 13:16:45 PM",
+            "20181013",
+            "yesterday",
+            "2018-02-30",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+        // Zone-less is local in the source's zone; an explicit zone wins.
+        let chicago = chrono_tz::America::Chicago;
+        assert_eq!(
+            parse_datetime("2026-08-01 09:22:31", chicago),
+            Some((utc("2026-08-01T14:22:31Z"), Placed::Exact))
+        );
+        assert_eq!(
+            parse_datetime("2026-08-01T14:22:31Z", chicago),
+            Some((utc("2026-08-01T14:22:31Z"), Placed::Exact))
+        );
+        assert_eq!(
+            parse_datetime("2026-03-08 02:30:00", chicago),
+            Some((utc("2026-03-08T08:30:00Z"), Placed::Gap))
+        );
+        assert_eq!(
+            parse_datetime("2026-11-01 01:30:00", chicago),
+            Some((utc("2026-11-01T06:30:00Z"), Placed::Overlap))
+        );
+        assert_eq!(parse_date_loose("2018-12-19 00:00:00"), Some(17884));
+        assert_eq!(parse_date_loose("2018-12-19"), Some(17884));
+        assert_eq!(parse_date_loose("12/19/2018"), Some(17884));
+        assert_eq!(parse_date_loose("2018-12-19 xx"), None);
     }
 
     #[test]

@@ -269,6 +269,23 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_in_a_string_is_repaired_and_staged() {
+        let mut bytes = br#"{"messageId":"m1","type":"track","event":"Login","timestamp":"2026-08-01T14:25:00Z","properties":{"name":"Zo"#.to_vec();
+        bytes.extend_from_slice(b"\xeb\"}}\n");
+        bytes.extend_from_slice(br#"{"messageId":"m2","type":"track","event":"Login","timestamp":"2026-08-01T14:25:00Z"}"#);
+        let (stats, sink) = run_ok(SourceFormat::SegmentEvents, &bytes);
+        assert_eq!(
+            (stats.rows_read, stats.rows_staged, stats.rows_repaired),
+            (2, 2, 1)
+        );
+        let t = sink.table(StagingTable::WebEvents);
+        assert_eq!(
+            s(&t, "properties", 0).as_deref(),
+            Some("{\"name\":\"Zo\u{fffd}\"}")
+        );
+    }
+
+    #[test]
     fn bad_events_are_rejects() {
         let good = r#"{"messageId":"m","type":"track","event":"Login","timestamp":"2026-08-01T14:25:00Z"}"#;
         let input = [
@@ -308,7 +325,8 @@ mod tests {
         assert!(r[3].contains("'properties.result_count'"));
         assert!(r[4].contains("'context'") && r[4].contains("object"));
         assert!(r[5].contains("cut off"), "{}", r[5]);
-        assert!(r[6].contains("UTF-8"));
+        // An invalid byte is repaired (U+FFFD); the record is rejected for what it lacks.
+        assert!(!r[6].contains("UTF-8"), "{}", r[6]);
         let lines: Vec<_> = sink.rejects.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 3, 4, 5, 6, 7, 11]);
         assert_eq!(i(&t, "_source_line", 0), Some(1));

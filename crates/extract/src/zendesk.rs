@@ -352,7 +352,7 @@ fn settle(
                     } else {
                         t.chats.commit(ctx.sink)?;
                         t.messages.commit(ctx.sink)?;
-                        ctx.staged();
+                        ctx.staged_record(&h.raw);
                     }
                     Ok(())
                 }

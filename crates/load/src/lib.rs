@@ -40,6 +40,8 @@ use deltalake::logstore::{
     LogStore, LogStoreFactory, StorageConfig, default_logstore, logstore_factories,
 };
 use deltalake::operations::write::SchemaMode;
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
 use futures::TryStreamExt;
@@ -50,6 +52,7 @@ use url::Url;
 
 pub mod files;
 pub mod ledger;
+pub mod lock;
 pub mod seen;
 pub mod stream;
 
@@ -407,6 +410,7 @@ impl Warehouse {
             .with_input_plan(plan)
             .with_session_state(session)
             .with_table_name(kind.sql_name(name))
+            .with_writer_properties(writer_properties())
             .with_commit_properties(retries);
         builder = match &mode {
             // A model's columns may change between runs; its table takes the new schema.
@@ -496,6 +500,36 @@ impl Warehouse {
         table_provider(ctx, table, &url).await.map(Some)
     }
 
+    /// The latest committed version of a listed table, asking the store for commits after
+    /// `known` (the version a reader already has; `0` lists the whole log).
+    pub async fn latest_version(&self, entry: &TableEntry, known: u64) -> Result<u64, LoadError> {
+        let table = self
+            .builder(&entry.url)?
+            .build()
+            .map_err(|e| delta_error(&entry.url, e))?;
+        table
+            .log_store()
+            .get_latest_version(known)
+            .await
+            .map_err(|e| delta_error(&entry.url, e))
+    }
+
+    /// A provider reading a listed table at its current version, pinned to that version (a
+    /// commit that lands later is not seen through it), with the version; `None` when the
+    /// table has gone.
+    pub async fn versioned_provider(
+        &self,
+        ctx: &SessionContext,
+        entry: &TableEntry,
+    ) -> Result<Option<(u64, Arc<dyn TableProvider>)>, LoadError> {
+        let Some(table) = self.load(&entry.url).await? else {
+            return Ok(None);
+        };
+        let version = table.version().unwrap_or_default();
+        let provider = table_provider(ctx, table, &entry.url).await?;
+        Ok(Some((version, provider)))
+    }
+
     /// Registers every table of the warehouse in `ctx` under its SQL name; returns them.
     pub async fn register_all(&self, ctx: &SessionContext) -> Result<Vec<TableEntry>, LoadError> {
         let tables = self.list_tables().await?;
@@ -508,6 +542,55 @@ impl Warehouse {
             }
         }
         Ok(tables)
+    }
+}
+
+/// What `touchstone maintain` did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maintained {
+    /// The table (`marts/fct_calls`).
+    pub table: String,
+    /// Small files compacted away by optimize.
+    pub files_compacted: u64,
+    /// Files written by optimize in their place.
+    pub files_written: u64,
+    /// Files no version within the retention reads, deleted by vacuum.
+    pub files_deleted: u64,
+}
+
+impl Warehouse {
+    /// Compacts each table's small files (Delta optimize: one new commit, same rows) and
+    /// deletes the files that no version younger than `retention` reads (Delta vacuum), so time
+    /// travel keeps working for `retention`. Every table of the warehouse, in listing order.
+    pub async fn maintain(
+        &self,
+        retention: chrono::Duration,
+    ) -> Result<Vec<Maintained>, LoadError> {
+        let mut out = Vec::new();
+        for entry in self.list_tables().await? {
+            let Some(table) = self.load(&entry.url).await? else {
+                continue;
+            };
+            let (table, metrics) = table
+                .optimize()
+                .await
+                .map_err(|e| delta_error(&entry.url, e))?;
+            let (_, vacuum) = table
+                .vacuum()
+                .with_retention_period(retention)
+                // The retention is the pipeline's own setting, which may be shorter than the
+                // table's default of 7 days.
+                .with_enforce_retention_duration(false)
+                .await
+                .map_err(|e| delta_error(&entry.url, e))?;
+            out.push(Maintained {
+                table: format!("{}/{}", entry.kind.prefix(), entry.name),
+                files_compacted: metrics.num_files_removed,
+                files_written: metrics.num_files_added,
+                files_deleted: vacuum.files_deleted.len() as u64,
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -625,6 +708,20 @@ impl LogStoreFactory for PlainLogStoreFactory {
             options,
         ))
     }
+}
+
+/// Rows per Parquet row group of the tables Touchstone writes: a writer buffers one row group
+/// per open file, and readers scan row groups in parallel, so 128k rows (not the Parquet
+/// default of 1M) keeps writers small and scans parallel, and still compresses well.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// How the tables' Parquet files are written: [`ROW_GROUP_ROWS`] rows per row group,
+/// zstd level 1 (see the README's speed section for the measurement behind the level).
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build()
 }
 
 /// The planner Delta writes need in the session that executes them: a session that writes
@@ -751,6 +848,62 @@ mod tests {
             y.unwrap().unwrap();
             assert_eq!(count(&wh, TableKind::System, &name).await, 6, "{name}");
         }
+    }
+
+    /// Optimize compacts the small files of appends into one, vacuum deletes the files of
+    /// replaced versions older than the retention, and the rows stay the same.
+    #[tokio::test]
+    async fn maintain_compacts_and_vacuums_without_changing_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(&Url::from_directory_path(dir.path()).unwrap()).unwrap();
+        for i in 0..4 {
+            let b = batch("a", &[i, i + 10]);
+            wh.write_batches(
+                TableKind::Staging,
+                "stg_small",
+                b.schema(),
+                vec![b],
+                WriteMode::Append,
+            )
+            .await
+            .unwrap();
+            let m = batch("m", &[i]);
+            wh.write_batches(
+                TableKind::Mart,
+                "fct_replaced",
+                m.schema(),
+                vec![m],
+                WriteMode::Overwrite,
+            )
+            .await
+            .unwrap();
+        }
+        // A week's retention keeps every file (all are new), compaction still happens.
+        let kept = wh.maintain(chrono::Duration::days(7)).await.unwrap();
+        let small = kept
+            .iter()
+            .find(|m| m.table == "staging/stg_small")
+            .unwrap();
+        assert_eq!(
+            (small.files_compacted, small.files_written),
+            (4, 1),
+            "{kept:?}"
+        );
+        assert!(kept.iter().all(|m| m.files_deleted == 0), "{kept:?}");
+        // No retention: the files of replaced versions go.
+        let vacuumed = wh.maintain(chrono::Duration::zero()).await.unwrap();
+        let replaced = vacuumed
+            .iter()
+            .find(|m| m.table == "marts/fct_replaced")
+            .unwrap();
+        assert_eq!(replaced.files_deleted, 3, "{vacuumed:?}");
+        let small = vacuumed
+            .iter()
+            .find(|m| m.table == "staging/stg_small")
+            .unwrap();
+        assert_eq!(small.files_deleted, 4, "{vacuumed:?}");
+        assert_eq!(count(&wh, TableKind::Staging, "stg_small").await, 8);
+        assert_eq!(count(&wh, TableKind::Mart, "fct_replaced").await, 1);
     }
 
     /// Replacing the rows of some files leaves the rows of the other files and partitions.

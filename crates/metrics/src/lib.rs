@@ -8,28 +8,43 @@
 //!
 //! Every metric produces rows of [`metric_values_schema`]; [`compile_all`] unions them.
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::common::{Column, DFSchema};
+use datafusion::common::{Column, DFSchema, JoinType};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::functions::expr_fn::{coalesce, concat_ws, date_trunc, sqrt};
 use datafusion::functions_aggregate::expr_fn::{
-    avg, count, count_distinct, max, median, min, stddev, sum,
+    approx_percentile_cont, avg, count, count_distinct, max, median, min, stddev, sum,
 };
-use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
+use datafusion::logical_expr::{Expr, ExprSchemable, SortExpr, cast, lit, when};
 use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
 use serde_saphyr::Spanned;
-use touchstone_core::config::{Agg, CiMethod, Direction, Measure, Metric, MetricKind};
+use touchstone_core::config::{
+    Agg, CiMethod, Grain, Measure, Metric, MetricKind, MetricLibrary, NullHandling,
+};
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, first_line};
 use touchstone_core::schema::timestamp_type;
 use touchstone_transform::engine_error::unknown_column;
 
+mod compare;
+mod hash;
+mod over;
+pub mod stats;
+
+pub use compare::{Comparison, compare, compare_all, comparisons_batch, metric_comparisons_schema};
+pub use hash::{
+    Recorded, check_versions, definition_hash, definition_hashes, definition_text,
+    metric_definitions_batch, metric_definitions_schema,
+};
+
 /// z for a two-sided 95% interval.
 const Z95: f64 = 1.959_963_984_540_054;
 
-/// Schema of `metric_values`: one row per metric, period and dimension combination.
+/// Schema of `metric_values`: one row per metric, group, period and dimension combination.
 pub fn metric_values_schema() -> SchemaRef {
     static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Arc::new(Schema::new(vec![
@@ -49,26 +64,21 @@ pub fn metric_values_schema() -> SchemaRef {
             Field::new("target", DataType::Float64, true),
             Field::new("target_direction", DataType::Utf8, true),
             Field::new("meets_target", DataType::Boolean, true),
+            Field::new("sd", DataType::Float64, true),
+            Field::new("definition_hash", DataType::Utf8, false),
         ]))
     });
     Arc::clone(&SCHEMA)
 }
 
-/// Compiles every metric; reports every problem of every metric.
+/// Compiles every metric of the library (shared definitions and group overlays) and unions
+/// their rows; reports every problem of every metric.
 pub async fn compile_all(
     ctx: &SessionContext,
-    metrics: &[Metric],
+    library: &MetricLibrary,
 ) -> Result<Option<DataFrame>, Diagnostics> {
-    let mut frames = Vec::new();
-    let mut problems = Vec::new();
-    for metric in metrics {
-        match compile(ctx, metric).await {
-            Ok(df) => frames.push(df),
-            Err(d) => problems.extend(d.0),
-        }
-    }
-    Diagnostics::check(problems)?;
-    let mut frames = frames.into_iter();
+    let frames = compile_each(ctx, library).await?;
+    let mut frames = frames.into_iter().map(|(_, df)| df);
     let Some(mut all) = frames.next() else {
         return Ok(None);
     };
@@ -80,11 +90,106 @@ pub async fn compile_all(
     Ok(Some(all))
 }
 
-/// The plan of one metric's rows.
-pub async fn compile(ctx: &SessionContext, metric: &Metric) -> Result<DataFrame, Diagnostics> {
+/// Each metric's plan, in dependency order (metrics over metrics after what they read), as
+/// `(index into library.metrics, plan)`.
+pub async fn compile_each(
+    ctx: &SessionContext,
+    library: &MetricLibrary,
+) -> Result<Vec<(usize, DataFrame)>, Diagnostics> {
+    let hashes = definition_hashes(library);
+    let mut problems = Vec::new();
+    let mut out = Vec::new();
+    // Shared definitions by name, for metrics over metrics.
+    let mut shared: HashMap<String, (usize, DataFrame)> = HashMap::new();
+    let mut failed: Vec<String> = Vec::new();
+    for (i, metric) in library.metrics.iter().enumerate() {
+        if metric.def.kind.value.over_metrics() {
+            continue;
+        }
+        let hash = hashes.get(i).cloned().unwrap_or_default();
+        match compile(ctx, metric, &hash).await {
+            Ok(df) => {
+                if metric.overlay.is_none() {
+                    shared.insert(metric.name().to_string(), (i, df.clone()));
+                }
+                out.push((i, df));
+            }
+            Err(d) => {
+                failed.push(metric.name().to_string());
+                problems.extend(d.0);
+            }
+        }
+    }
+    // Metrics over metrics, in dependency order; cycles were reported by the shape checks.
+    let names: Vec<&str> = library
+        .metrics
+        .iter()
+        .filter(|m| m.overlay.is_none())
+        .map(|m| m.name())
+        .collect();
+    let mut pending: Vec<usize> = library
+        .metrics
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.def.kind.value.over_metrics())
+        .map(|(i, _)| i)
+        .collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut still = Vec::new();
+        for i in pending {
+            let metric = &library.metrics[i];
+            let deps = touchstone_core::config::depends_on(metric, &names);
+            if deps.iter().any(|d| failed.iter().any(|f| f.as_str() == *d)) {
+                failed.push(metric.name().to_string());
+                continue;
+            }
+            if !deps.iter().all(|d| shared.contains_key(*d)) {
+                still.push(i);
+                continue;
+            }
+            let hash = hashes.get(i).cloned().unwrap_or_default();
+            match over::compile_over(metric, library, &shared, &hash) {
+                Ok(df) => {
+                    shared.insert(metric.name().to_string(), (i, df.clone()));
+                    out.push((i, df));
+                }
+                Err(d) => {
+                    failed.push(metric.name().to_string());
+                    problems.extend(d.0);
+                }
+            }
+        }
+        if still.len() == before {
+            // Only cycles or unknown references remain; both are reported elsewhere.
+            break;
+        }
+        pending = still;
+    }
+    Diagnostics::check(problems)?;
+    Ok(out)
+}
+
+/// A metric's aggregate: (aggregation, expression, filter, percentile).
+#[derive(Clone)]
+pub(crate) struct Part {
+    agg: Agg,
+    expr: Option<Expr>,
+    filter: Option<Expr>,
+    percentile: Option<f64>,
+}
+
+/// The source table of a metric, or a located error with suggestions.
+pub(crate) async fn source_frame(
+    ctx: &SessionContext,
+    metric: &Metric,
+) -> Result<DataFrame, Diagnostics> {
     let d = &metric.def;
-    let source = match ctx.table(d.source.value.as_str()).await {
-        Ok(df) => df,
+    let Some(source) = &d.source else {
+        return Err(Diagnostics(Vec::new()));
+    };
+    match ctx.table(source.value.as_str()).await {
+        Ok(df) => Ok(df),
         Err(_) => {
             let known = ctx
                 .catalog_names()
@@ -98,24 +203,35 @@ pub async fn compile(ctx: &SessionContext, metric: &Metric) -> Result<DataFrame,
                         .flat_map(|s| s.table_names())
                 })
                 .collect::<Vec<_>>();
-            return Err(Diagnostic::new(
+            Err(Diagnostic::new(
                 ErrorCode::UnknownMetricSource,
                 format!(
                     "metric '{}' reads '{}', which is not a table or model",
-                    d.name.value, d.source.value
+                    d.name.value, source.value
                 ),
             )
-            .at(metric.span(&d.source))
-            .suggest(&d.source.value, known.iter().map(String::as_str))
-            .into());
+            .at(metric.span(source))
+            .suggest(&source.value, known.iter().map(String::as_str))
+            .into())
         }
-    };
+    }
+}
+
+/// The plan of one metric that reads a source (every type but derived and index), with
+/// `hash` stamped on its rows.
+pub async fn compile(
+    ctx: &SessionContext,
+    metric: &Metric,
+    hash: &str,
+) -> Result<DataFrame, Diagnostics> {
+    let d = &metric.def;
+    let source = source_frame(ctx, metric).await?;
     let schema = source.schema().clone();
 
     // Parse every expression first so all problems of the metric are reported together.
     let mut problems = Vec::new();
-    let mut parse = |text: &Spanned<String>, what: &str| -> Option<Expr> {
-        match parse_expr(&source, &schema, metric, text, what) {
+    let mut parse_in = |file: &str, text: &Spanned<String>, what: &str| -> Option<Expr> {
+        match parse_expr(&source, &schema, metric, file, text, what) {
             Ok(e) => Some(e),
             Err(d) => {
                 problems.push(d);
@@ -123,23 +239,61 @@ pub async fn compile(ctx: &SessionContext, metric: &Metric) -> Result<DataFrame,
             }
         }
     };
-    let filter = d.filter.as_ref().map(|f| parse(f, "filter"));
-    let time = parse(&d.time, "time column");
+    let own = metric.file.as_str();
+    let mut filters: Vec<Option<Expr>> = Vec::new();
+    if let Some(f) = &d.filter {
+        filters.push(parse_in(own, f, "filter"));
+    }
+    if let Some(o) = &metric.overlay {
+        filters.push(parse_in(&o.group_file, &o.group.filter, "group filter"));
+        if let Some(f) = &o.def.filter {
+            filters.push(parse_in(&o.file, f, "overlay filter"));
+        }
+    }
+    let time_text = d.time.as_ref();
+    let time = time_text.and_then(|t| parse_in(own, t, "time column"));
     let dimensions: Vec<Option<Expr>> = d
         .dimensions
         .iter()
-        .map(|dim| parse(dim, "dimension"))
+        .map(|dim| parse_in(own, dim, "dimension"))
         .collect();
-    let mut measure_parts = |m: &Option<Measure>| -> Option<(Agg, Option<Expr>, Option<Expr>)> {
+    let zero = d.null_handling == NullHandling::Zero;
+    let mut part = |m: &Option<Measure>| -> Option<Part> {
         let m = m.as_ref()?;
-        let expr = m.expr.as_ref().map(|e| parse(e, "expression"));
-        let filter = m.filter.as_ref().map(|f| parse(f, "filter"));
-        Some((m.agg.value, expr.flatten(), filter.flatten()))
+        let expr = m.expr.as_ref().and_then(|e| parse_in(own, e, "expression"));
+        let expr = if zero {
+            expr.map(|e| coalesce(vec![e, lit(0)]))
+        } else {
+            expr
+        };
+        let filter = m.filter.as_ref().and_then(|f| parse_in(own, f, "filter"));
+        Some(Part {
+            agg: m.agg.value,
+            expr,
+            filter,
+            percentile: m.percentile,
+        })
     };
-    let measure = measure_parts(&d.measure);
-    let numerator = measure_parts(&d.numerator);
-    let denominator = measure_parts(&d.denominator);
-    if let (Some(time), Some(time_text)) = (&time, Some(&d.time))
+    let measure = part(&d.measure);
+    let numerator = part(&d.numerator);
+    let denominator = part(&d.denominator);
+    let distribution = d.distribution.as_ref().map(|dist| {
+        (
+            parse_in(own, &dist.expr, "distribution expression"),
+            parse_in(own, &dist.positive, "positive condition"),
+            dist.negative
+                .as_ref()
+                .map(|n| parse_in(own, n, "negative condition")),
+        )
+    });
+    let conversion = d.conversion.as_ref().map(|c| {
+        (
+            parse_in(own, &c.entity, "conversion entity"),
+            parse_in(own, &c.from, "conversion 'from'"),
+            parse_in(own, &c.to, "conversion 'to'"),
+        )
+    });
+    if let (Some(time), Some(time_text)) = (&time, time_text)
         && let Ok((_, field)) = time.to_field(&schema)
         && let data_type = field.data_type().clone()
         && !matches!(
@@ -159,73 +313,126 @@ pub async fn compile(ctx: &SessionContext, metric: &Metric) -> Result<DataFrame,
             .with_help("name a timestamp or date column of the source"),
         );
     }
+    // Conditions must be boolean.
+    let boolean_checks: Vec<(Option<&Expr>, &Spanned<String>, &str)> = {
+        let mut v = Vec::new();
+        if let (Some(f), Some(Some(e))) = (&d.filter, filters.first()) {
+            v.push((Some(e), f, own));
+        }
+        if let Some(dist) = &d.distribution
+            && let Some((_, pos, neg)) = &distribution
+        {
+            v.push((pos.as_ref(), &dist.positive, own));
+            if let (Some(n), Some(Some(e))) = (&dist.negative, neg) {
+                v.push((Some(e), n, own));
+            }
+        }
+        v
+    };
+    for (e, text, file) in boolean_checks {
+        if let Some(e) = e
+            && let Ok((_, field)) = e.to_field(&schema)
+            && !matches!(field.data_type(), DataType::Boolean | DataType::Null)
+        {
+            problems.push(
+                Diagnostic::new(
+                    ErrorCode::InvalidExpression,
+                    format!(
+                        "metric '{}': condition '{}' is {}, not true/false",
+                        d.name.value,
+                        text.value,
+                        field.data_type()
+                    ),
+                )
+                .at(touchstone_core::diagnostic::Span::of(file, text))
+                .with_help("write a comparison, e.g. \"score >= 9\""),
+            );
+        }
+    }
     Diagnostics::check(problems)?;
-    let (Some(time), Some(dimensions)) = (time, dimensions.into_iter().collect::<Option<Vec<_>>>())
-    else {
+    let (Some(time), Some(dimensions), Some(filters)) = (
+        time,
+        dimensions.into_iter().collect::<Option<Vec<_>>>(),
+        filters.into_iter().collect::<Option<Vec<_>>>(),
+    ) else {
         return Err(Diagnostics(Vec::new()));
     };
 
     let mut df = source;
-    if let Some(Some(filter)) = filter {
+    for filter in filters {
         df = df
             .filter(filter)
             .map_err(|e| plan_error(metric, &d.name, e))?;
     }
-    let period = cast(
-        date_trunc(lit(metric.grain().name()), cast(time, timestamp_type())),
-        DataType::Date32,
-    )
-    .alias("period_start");
-
-    // Aggregates: numerator (or measure), denominator, n, and what the interval needs.
-    let ci = ci_method(metric);
-    let (num_parts, den_parts) = match d.kind.value {
-        MetricKind::Simple => (measure, None),
-        MetricKind::Ratio => (numerator, denominator),
-    };
-    let Some((num_agg, num_expr, num_filter)) = num_parts else {
-        return Err(Diagnostics(Vec::new()));
-    };
-    let numerator_agg = aggregate(num_agg, num_expr.clone(), num_filter.clone());
-    let mut aggs = vec![cast(numerator_agg, DataType::Float64).alias("numerator")];
-    let den_filter = den_parts.as_ref().and_then(|(_, _, f)| f.clone());
-    match &den_parts {
-        Some((agg, expr, filter)) => {
-            aggs.push(
-                cast(
-                    aggregate(*agg, expr.clone(), filter.clone()),
-                    DataType::Float64,
-                )
-                .alias("denominator"),
-            );
-            aggs.push(cast(count(guard(lit(1), filter.clone())), DataType::Int64).alias("n"));
-        }
-        None => {
-            let counted = num_expr.clone().unwrap_or(lit(1));
-            aggs.push(cast(count(guard(counted, num_filter.clone())), DataType::Int64).alias("n"));
-        }
-    }
-    // Spread of the per-row values, for the normal interval.
-    let per_row = match d.kind.value {
-        MetricKind::Simple => guard(num_expr.clone().unwrap_or(lit(1)), num_filter.clone()),
-        MetricKind::Ratio => {
-            let y = when(
-                num_filter.clone().unwrap_or(lit(true)),
-                num_expr.clone().unwrap_or(lit(1.0)),
-            )
-            .otherwise(lit(0.0))
-            .unwrap_or(lit(0.0));
-            guard(y, den_filter.clone())
-        }
-    };
-    aggs.push(cast(stddev(cast(per_row, DataType::Float64)), DataType::Float64).alias("spread"));
-
     let dims_text: Vec<(String, Expr)> = d
         .dimensions
         .iter()
         .zip(dimensions)
         .map(|(name, e)| (name.value.clone(), e))
         .collect();
+
+    if d.kind.value == MetricKind::Conversion {
+        let Some((Some(entity), Some(from), Some(to))) = conversion else {
+            return Err(Diagnostics(Vec::new()));
+        };
+        let window = d.conversion.as_ref().map_or(0, |c| c.window_days);
+        let df = conversion_plan(df, metric, entity, from, to, window, time, &dims_text)?;
+        return finish(df, metric, true, CiMethod::Wilson, hash)
+            .map_err(|e| plan_error(metric, &d.name, e).into());
+    }
+
+    // Simple or ratio shape of the aggregates.
+    let (num, den) = match d.kind.value {
+        MetricKind::Simple => (measure, None),
+        MetricKind::Ratio => (numerator, denominator),
+        MetricKind::Cumulative => {
+            if measure.is_some() {
+                (measure, None)
+            } else {
+                (numerator, denominator)
+            }
+        }
+        MetricKind::Distribution => {
+            let Some((Some(answer), Some(positive), negative)) = distribution else {
+                return Err(Diagnostics(Vec::new()));
+            };
+            let answer = if zero {
+                coalesce(vec![answer, lit(0)])
+            } else {
+                answer
+            };
+            let answered = answer.clone().is_not_null();
+            let mut score = when(positive, lit(1.0));
+            if let Some(Some(negative)) = negative {
+                score = score.when(negative, lit(-1.0));
+            }
+            let score = score.otherwise(lit(0.0)).unwrap_or(lit(0.0));
+            (
+                Some(Part {
+                    agg: Agg::Sum,
+                    expr: Some(score),
+                    filter: Some(answered.clone()),
+                    percentile: None,
+                }),
+                Some(Part {
+                    agg: Agg::Count,
+                    expr: Some(answer),
+                    filter: Some(answered),
+                    percentile: None,
+                }),
+            )
+        }
+        MetricKind::Conversion | MetricKind::Derived | MetricKind::Index => {
+            return Err(Diagnostics(Vec::new()));
+        }
+    };
+    let Some(num) = num else {
+        return Err(Diagnostics(Vec::new()));
+    };
+    let ratio = den.is_some();
+    let ci = ci_method(metric);
+    let aggs = aggregates(&num, den.as_ref());
+    let period = period_expr(metric, time);
     let mut by_dims = grouped(&df, &period, &dims_text, &aggs, metric)?;
     if !dims_text.is_empty() {
         let total = grouped(&df, &period, &[], &aggs, metric)?;
@@ -233,7 +440,172 @@ pub async fn compile(ctx: &SessionContext, metric: &Metric) -> Result<DataFrame,
             .union(total)
             .map_err(|e| plan_error(metric, &d.name, e))?;
     }
-    finish(by_dims, metric, ci).map_err(|e| plan_error(metric, &d.name, e).into())
+    if d.kind.value == MetricKind::Cumulative {
+        let window = d.window_days.as_ref().map(|w| w.value);
+        by_dims = accumulate(by_dims, window, ratio).map_err(|e| plan_error(metric, &d.name, e))?;
+    }
+    finish(by_dims, metric, ratio, ci, hash).map_err(|e| plan_error(metric, &d.name, e).into())
+}
+
+/// The aggregates of a metric's shape: numerator (or measure), denominator, n and the spread
+/// of the per-row values (for the normal interval).
+fn aggregates(num: &Part, den: Option<&Part>) -> Vec<Expr> {
+    let mut aggs = vec![cast(aggregate(num), DataType::Float64).alias("numerator")];
+    match den {
+        Some(den) => {
+            aggs.push(cast(aggregate(den), DataType::Float64).alias("denominator"));
+            aggs.push(cast(count(guard(lit(1), den.filter.clone())), DataType::Int64).alias("n"));
+        }
+        None => {
+            let counted = num.expr.clone().unwrap_or(lit(1));
+            aggs.push(cast(count(guard(counted, num.filter.clone())), DataType::Int64).alias("n"));
+        }
+    }
+    let per_row = match den {
+        None => guard(num.expr.clone().unwrap_or(lit(1)), num.filter.clone()),
+        Some(den) => {
+            let y = when(
+                num.filter.clone().unwrap_or(lit(true)),
+                num.expr.clone().unwrap_or(lit(1.0)),
+            )
+            .otherwise(lit(0.0))
+            .unwrap_or(lit(0.0));
+            guard(y, den.filter.clone())
+        }
+    };
+    // (A cumulative metric replaces the spread with NULL when it sums the periods.)
+    aggs.push(cast(stddev(cast(per_row, DataType::Float64)), DataType::Float64).alias("spread"));
+    aggs
+}
+
+/// The period a row falls in, as a date: the start of its grain (weeks start on the
+/// metric's `week_start`).
+pub(crate) fn period_expr(metric: &Metric, time: Expr) -> Expr {
+    let ts = cast(time, timestamp_type());
+    let start = match metric.grain() {
+        Grain::Week => {
+            let shift = metric.def.week_start.map_or(0, |w| w.days_from_monday());
+            if shift == 0 {
+                cast(date_trunc(lit("week"), ts), DataType::Date32)
+            } else {
+                // The week of (t - shift) starts on a Monday; shifting back gives the start.
+                let days = lit(ScalarValue::new_interval_mdn(0, shift as i32, 0));
+                cast(
+                    date_trunc(lit("week"), ts - days.clone()) + days,
+                    DataType::Date32,
+                )
+            }
+        }
+        grain => cast(date_trunc(lit(grain.name()), ts), DataType::Date32),
+    };
+    start.alias("period_start")
+}
+
+/// Running (no window) or trailing sums of the per-period numerator, denominator and n.
+fn accumulate(
+    periods: DataFrame,
+    window_days: Option<u32>,
+    ratio: bool,
+) -> Result<DataFrame, DataFusionError> {
+    let c = |n: &str| Expr::Column(Column::from_name(n));
+    let ends = periods.clone().select(vec![
+        c("period_start").alias("__end"),
+        c("dimensions").alias("__end_dims"),
+    ])?;
+    let mut on = vec![
+        c("__end_dims").eq(c("dimensions")),
+        c("period_start").lt_eq(c("__end")),
+    ];
+    if let Some(w) = window_days {
+        let days = lit(ScalarValue::new_interval_mdn(0, w as i32, 0));
+        on.push(c("period_start").gt(c("__end") - days));
+    }
+    let joined = ends.join_on(periods, JoinType::Inner, on)?;
+    let mut aggs = vec![cast(sum(c("numerator")), DataType::Float64).alias("numerator")];
+    if ratio {
+        aggs.push(cast(sum(c("denominator")), DataType::Float64).alias("denominator"));
+    }
+    aggs.push(cast(sum(c("n")), DataType::Int64).alias("n"));
+    let summed = joined.aggregate(vec![c("__end"), c("__end_dims")], aggs)?;
+    let mut cols = vec![
+        c("__end").alias("period_start"),
+        c("__end_dims").alias("dimensions"),
+        c("numerator"),
+    ];
+    if ratio {
+        cols.push(c("denominator"));
+    }
+    cols.extend([c("n"), lit(ScalarValue::Float64(None)).alias("spread")]);
+    summed.select(cols)
+}
+
+/// Entities with a `from` event followed by a `to` event within `window_days`, over entities
+/// with a `from` event, in the period of the `from` event.
+#[allow(clippy::too_many_arguments)]
+fn conversion_plan(
+    df: DataFrame,
+    metric: &Metric,
+    entity: Expr,
+    from: Expr,
+    to: Expr,
+    window_days: u32,
+    time: Expr,
+    dims: &[(String, Expr)],
+) -> Result<DataFrame, Diagnostics> {
+    let d = &metric.def;
+    let err = |e| -> Diagnostics { plan_error(metric, &d.name, e).into() };
+    let c = |n: &str| Expr::Column(Column::from_name(n));
+    let mut firsts = vec![entity.clone().alias("__entity"), time.clone().alias("__at")];
+    for (i, (_, e)) in dims.iter().enumerate() {
+        firsts.push(e.clone().alias(format!("__d{i}")));
+    }
+    let a = df
+        .clone()
+        .filter(from.and(entity.clone().is_not_null()))
+        .and_then(|f| f.select(firsts))
+        .map_err(err)?;
+    let b = df
+        .filter(to.and(entity.clone().is_not_null()))
+        .and_then(|f| f.select(vec![entity.alias("__b_entity"), time.alias("__b_at")]))
+        .map_err(err)?;
+    let days = lit(ScalarValue::new_interval_mdn(0, window_days as i32, 0));
+    let joined = a
+        .join_on(
+            b,
+            JoinType::Left,
+            vec![
+                c("__entity").eq(c("__b_entity")),
+                c("__b_at").gt(c("__at")),
+                c("__b_at").lt_eq(c("__at") + days),
+            ],
+        )
+        .map_err(err)?;
+    let mut keys = vec![c("__entity"), c("__at")];
+    keys.extend((0..dims.len()).map(|i| c(&format!("__d{i}"))));
+    let events = joined
+        .aggregate(keys, vec![count(c("__b_at")).alias("__hits")])
+        .map_err(err)?;
+    let converted = when(c("__hits").gt(lit(0i64)), c("__entity"))
+        .end()
+        .unwrap_or(lit(ScalarValue::Null));
+    let aggs = vec![
+        cast(count_distinct(converted), DataType::Float64).alias("numerator"),
+        cast(count_distinct(c("__entity")), DataType::Float64).alias("denominator"),
+        cast(count_distinct(c("__entity")), DataType::Int64).alias("n"),
+    ];
+    let period = period_expr(metric, c("__at"));
+    let dim_cols: Vec<(String, Expr)> = dims
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.clone(), c(&format!("__d{i}"))))
+        .collect();
+    let mut out = grouped(&events, &period, &dim_cols, &aggs, metric)?;
+    if !dims.is_empty() {
+        let total = grouped(&events, &period, &[], &aggs, metric)?;
+        out = out.union(total).map_err(err)?;
+    }
+    out.with_column("spread", lit(ScalarValue::Float64(None)))
+        .map_err(err)
 }
 
 fn grouped(
@@ -267,31 +639,30 @@ fn grouped(
         .map_err(|e| plan_error(metric, &metric.def.name, e).into())
 }
 
-fn finish(df: DataFrame, metric: &Metric, ci: CiMethod) -> Result<DataFrame, DataFusionError> {
+/// Turns per-period aggregates (`period_start, dimensions, numerator[, denominator], n,
+/// spread`) into `metric_values` rows.
+fn finish(
+    df: DataFrame,
+    metric: &Metric,
+    ratio: bool,
+    ci: CiMethod,
+    hash: &str,
+) -> Result<DataFrame, DataFusionError> {
     let d = &metric.def;
     let scale = d.scale;
     let num = || Expr::Column(Column::from_name("numerator"));
     let den = || Expr::Column(Column::from_name("denominator"));
     let n = || cast(Expr::Column(Column::from_name("n")), DataType::Float64);
     let spread = || Expr::Column(Column::from_name("spread"));
-    let (value, denominator) = match d.kind.value {
-        MetricKind::Simple => (
-            num() * lit(scale),
-            cast(
-                lit(datafusion::scalar::ScalarValue::Float64(None)),
-                DataType::Float64,
-            ),
-        ),
-        MetricKind::Ratio => (
-            when(
-                den().eq(lit(0.0)),
-                lit(datafusion::scalar::ScalarValue::Float64(None)),
-            )
-            .otherwise(num() / den() * lit(scale))?,
+    let null = || lit(ScalarValue::Float64(None));
+    let (value, denominator) = if ratio {
+        (
+            when(den().eq(lit(0.0)), null()).otherwise(num() / den() * lit(scale))?,
             den(),
-        ),
+        )
+    } else {
+        (num() * lit(scale), cast(null(), DataType::Float64))
     };
-    let null = || lit(datafusion::scalar::ScalarValue::Float64(None));
     let (ci_low, ci_high) = match ci {
         CiMethod::Wilson => {
             // Wilson score interval for p = num / n.
@@ -309,10 +680,7 @@ fn finish(df: DataFrame, metric: &Metric, ci: CiMethod) -> Result<DataFrame, Dat
             )
         }
         CiMethod::Normal => {
-            let mean = match d.kind.value {
-                MetricKind::Simple => num(),
-                MetricKind::Ratio => num() / den(),
-            };
+            let mean = if ratio { num() / den() } else { num() };
             let half = lit(Z95) * spread() / sqrt(n());
             let guard_n = |e: Expr| when(n().gt(lit(1.0)), e).otherwise(null());
             (
@@ -322,26 +690,6 @@ fn finish(df: DataFrame, metric: &Metric, ci: CiMethod) -> Result<DataFrame, Dat
         }
         CiMethod::None => (null(), null()),
     };
-    let value_col = || Expr::Column(Column::from_name("value"));
-    let (target, direction, meets) = match &d.target {
-        Some(t) => {
-            let meets = match t.direction {
-                Direction::Higher => value_col().gt_eq(lit(t.value)),
-                Direction::Lower => value_col().lt_eq(lit(t.value)),
-            };
-            let name = match t.direction {
-                Direction::Higher => "higher",
-                Direction::Lower => "lower",
-            };
-            (lit(t.value), lit(name), meets)
-        }
-        None => (
-            null(),
-            lit(datafusion::scalar::ScalarValue::Utf8(None)),
-            lit(datafusion::scalar::ScalarValue::Boolean(None)),
-        ),
-    };
-    let version = i32::try_from(d.version).unwrap_or(i32::MAX);
     let with_value = df.select(vec![
         Expr::Column(Column::from_name("period_start")),
         Expr::Column(Column::from_name("dimensions")),
@@ -351,17 +699,48 @@ fn finish(df: DataFrame, metric: &Metric, ci: CiMethod) -> Result<DataFrame, Dat
         Expr::Column(Column::from_name("n")),
         ci_low.alias("ci_low"),
         ci_high.alias("ci_high"),
+        spread().alias("sd"),
     ])?;
+    stamp(with_value, metric, hash)
+}
+
+/// Adds the constant columns of `metric_values` (name, version, group, grain, unit, target,
+/// hash) to rows of `period_start, dimensions, value, numerator, denominator, n, ci_low,
+/// ci_high, sd`, in the table's order and types.
+pub(crate) fn stamp(
+    df: DataFrame,
+    metric: &Metric,
+    hash: &str,
+) -> Result<DataFrame, DataFusionError> {
+    let d = &metric.def;
+    let null = || lit(ScalarValue::Float64(None));
+    let value_col = || Expr::Column(Column::from_name("value"));
+    let direction = d.target.as_ref().and_then(|t| t.direction).or(d.direction);
+    let (target, direction_lit, meets) = match (&d.target, direction) {
+        (Some(t), Some(dir)) => {
+            let meets = match dir {
+                touchstone_core::config::Direction::Higher => value_col().gt_eq(lit(t.value)),
+                touchstone_core::config::Direction::Lower => value_col().lt_eq(lit(t.value)),
+            };
+            (lit(t.value), lit(dir.name()), meets)
+        }
+        (_, dir) => (
+            null(),
+            dir.map_or(lit(ScalarValue::Utf8(None)), |d| lit(d.name())),
+            lit(ScalarValue::Boolean(None)),
+        ),
+    };
+    let version = i32::try_from(d.version).unwrap_or(i32::MAX);
     let unit = match &d.unit {
         Some(u) => lit(u.clone()),
-        None => lit(datafusion::scalar::ScalarValue::Utf8(None)),
+        None => lit(ScalarValue::Utf8(None)),
     };
     let schema = metric_values_schema();
     let typed = |e: Expr, i: usize| {
         cast(e, schema.field(i).data_type().clone()).alias(schema.field(i).name())
     };
     let col = |name: &str| Expr::Column(Column::from_name(name));
-    with_value.select(vec![
+    df.select(vec![
         typed(lit(d.name.value.clone()), 0),
         typed(lit(version), 1),
         typed(lit(metric.group.clone()), 2),
@@ -376,34 +755,53 @@ fn finish(df: DataFrame, metric: &Metric, ci: CiMethod) -> Result<DataFrame, Dat
         typed(col("ci_high"), 11),
         typed(unit, 12),
         typed(target, 13),
-        typed(direction, 14),
+        typed(direction_lit, 14),
         typed(meets, 15),
+        typed(col("sd"), 16),
+        typed(lit(hash.to_string()), 17),
     ])
 }
 
 /// The interval a metric reports: its `ci:` or the default for its shape.
 pub fn ci_method(metric: &Metric) -> CiMethod {
-    let d = &metric.def;
-    if let Some(ci) = &d.ci {
-        return ci.value;
+    match &metric.def.ci {
+        Some(ci) => ci.value,
+        None => shape_ci(metric),
     }
+}
+
+/// The interval that fits the metric's shape: wilson for proportions of counts, normal for
+/// means of per-row values, none otherwise. It also picks the significance test.
+pub fn shape_ci(metric: &Metric) -> CiMethod {
+    let d = &metric.def;
+    let count_ratio = || {
+        let num = d.numerator.as_ref().map(|m| m.agg.value);
+        let den = d
+            .denominator
+            .as_ref()
+            .map(|m| (m.agg.value, m.expr.is_some()));
+        match (num, den) {
+            (Some(Agg::Count), Some((Agg::Count, false))) => CiMethod::Wilson,
+            (Some(Agg::Sum), Some((Agg::Count, false))) => CiMethod::Normal,
+            _ => CiMethod::None,
+        }
+    };
     match d.kind.value {
         MetricKind::Simple => match d.measure.as_ref().map(|m| m.agg.value) {
             Some(Agg::Avg) => CiMethod::Normal,
             _ => CiMethod::None,
         },
-        MetricKind::Ratio => {
-            let num = d.numerator.as_ref().map(|m| m.agg.value);
-            let den = d
-                .denominator
-                .as_ref()
-                .map(|m| (m.agg.value, m.expr.is_some()));
-            match (num, den) {
-                (Some(Agg::Count), Some((Agg::Count, false))) => CiMethod::Wilson,
-                (Some(Agg::Sum), Some((Agg::Count, false))) => CiMethod::Normal,
-                _ => CiMethod::None,
-            }
-        }
+        MetricKind::Ratio => count_ratio(),
+        MetricKind::Cumulative => match count_ratio() {
+            CiMethod::Wilson if d.measure.is_none() => CiMethod::Wilson,
+            _ => CiMethod::None,
+        },
+        MetricKind::Conversion => CiMethod::Wilson,
+        MetricKind::Distribution => match d.distribution.as_ref().map(|x| x.negative.is_some()) {
+            Some(false) => CiMethod::Wilson,
+            _ => CiMethod::Normal,
+        },
+        MetricKind::Derived | MetricKind::Index => CiMethod::None,
     }
 }
 
@@ -411,15 +809,13 @@ pub fn ci_method(metric: &Metric) -> CiMethod {
 fn guard(expr: Expr, filter: Option<Expr>) -> Expr {
     match filter {
         None => expr,
-        Some(f) => when(f, expr)
-            .end()
-            .unwrap_or(lit(datafusion::scalar::ScalarValue::Null)),
+        Some(f) => when(f, expr).end().unwrap_or(lit(ScalarValue::Null)),
     }
 }
 
-fn aggregate(agg: Agg, expr: Option<Expr>, filter: Option<Expr>) -> Expr {
-    let value = guard(expr.clone().unwrap_or(lit(1)), filter);
-    match agg {
+fn aggregate(part: &Part) -> Expr {
+    let value = guard(part.expr.clone().unwrap_or(lit(1)), part.filter.clone());
+    match part.agg {
         Agg::Count => count(value),
         Agg::CountDistinct => count_distinct(value),
         Agg::Sum => sum(value),
@@ -427,16 +823,28 @@ fn aggregate(agg: Agg, expr: Option<Expr>, filter: Option<Expr>) -> Expr {
         Agg::Min => min(value),
         Agg::Max => max(value),
         Agg::Median => median(value),
+        Agg::Percentile => approx_percentile_cont(
+            SortExpr::new(cast(value, DataType::Float64), true, false),
+            lit(part.percentile.unwrap_or(0.5)),
+            None,
+        ),
     }
 }
 
-fn parse_expr(
+pub(crate) fn parse_expr(
     source: &DataFrame,
     schema: &DFSchema,
     metric: &Metric,
+    file: &str,
     text: &Spanned<String>,
     what: &str,
 ) -> Result<Expr, Diagnostic> {
+    let at = touchstone_core::diagnostic::Span::of(file, text);
+    let source_name = metric
+        .def
+        .source
+        .as_ref()
+        .map_or("its inputs", |s| s.value.as_str());
     let d = &metric.def;
     let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let expr = source.parse_sql_expr(&text.value).map_err(|e| {
@@ -446,10 +854,10 @@ fn parse_expr(
                 ErrorCode::UnknownColumn,
                 format!(
                     "metric '{}': {what} names unknown column '{missing}' of '{}'",
-                    d.name.value, d.source.value
+                    d.name.value, source_name
                 ),
             )
-            .at(metric.span(text))
+            .at(at.clone())
             .suggest(&missing, columns.iter().copied())
         } else {
             Diagnostic::new(
@@ -461,7 +869,7 @@ fn parse_expr(
                     message.lines().next().unwrap_or_default()
                 ),
             )
-            .at(metric.span(text))
+            .at(at.clone())
             .with_help(
                 "write a SQL expression over the source's columns, e.g. \"status = 'closed'\"",
             )
@@ -474,10 +882,10 @@ fn parse_expr(
                 ErrorCode::UnknownColumn,
                 format!(
                     "metric '{}': {what} names unknown column '{}' of '{}'",
-                    d.name.value, column.name, d.source.value
+                    d.name.value, column.name, source_name
                 ),
             )
-            .at(metric.span(text))
+            .at(at.clone())
             .suggest(&column.name, columns.iter().copied()));
         }
     }
@@ -491,7 +899,7 @@ fn parse_expr(
                 first_line(&e.strip_backtrace())
             ),
         )
-        .at(metric.span(text)));
+        .at(at.clone()));
     }
     Ok(expr)
 }
@@ -521,3 +929,9 @@ fn internal(what: &str, e: DataFusionError) -> Diagnostics {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod library_tests;
+
+#[cfg(test)]
+mod stats_tests;

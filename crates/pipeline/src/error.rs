@@ -4,6 +4,7 @@ use touchstone_core::diagnostic::Diagnostics;
 use touchstone_extract::ExtractError;
 use touchstone_extract::source::ListError;
 use touchstone_load::LoadError;
+use touchstone_load::lock::LockError;
 use touchstone_transform::TransformError;
 
 /// Why a run (or a read of the warehouse) did not complete.
@@ -63,6 +64,18 @@ pub enum PipelineError {
         /// The engine's message (first line).
         message: String,
     },
+    /// The directory the engine spills to (`spill_dir:`) cannot be created or written.
+    #[error(
+        "spill directory {}: {error}; set spill_dir: in the pipeline file to a writable directory with free space",
+        dir.display()
+    )]
+    SpillDir {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// What the file system said.
+        #[source]
+        error: std::io::Error,
+    },
     /// A query over the warehouse failed (it does not parse or plan, or names an unknown
     /// table); the message lists the tables there are.
     #[error("{0}")]
@@ -70,6 +83,17 @@ pub enum PipelineError {
     /// A statement that would write, or read outside the warehouse, was refused.
     #[error("{0}")]
     ReadOnly(String),
+    /// A statement that would read files, URLs or other databases was refused.
+    #[error("{0}")]
+    OutsideWarehouse(String),
+    /// Another run of the pipeline holds its lock (`_touchstone/lock/<pipeline>.json`):
+    /// nothing was written.
+    #[error("{0}")]
+    LockHeld(Box<LockError>),
+    /// The lock could not be read, written or kept (the store failed, or another run took the
+    /// lease over because this one could not renew it).
+    #[error("the pipeline lock: {0}")]
+    Lock(Box<LockError>),
     /// A bug: an invariant Touchstone checks did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -86,8 +110,31 @@ pub enum ErrorKind {
     RejectLimit,
     /// Storage or engine failure while running.
     RunFailed,
+    /// Another run of the pipeline holds its lock.
+    LockHeld,
     /// A bug in Touchstone.
     Internal,
+}
+
+impl ErrorKind {
+    /// The process exit code for this kind, the one place it is decided: 1 invalid
+    /// configuration, 2 a run that failed (storage, engine, internal error), 3 a source with no
+    /// files, 4 rejects over a source's limits, 5 the pipeline's lock is held by another run.
+    /// (0 is success; clap's usage errors also exit 2.)
+    ///
+    /// ```
+    /// use touchstone_pipeline::ErrorKind;
+    /// assert_eq!(ErrorKind::LockHeld.exit_code(), 5);
+    /// ```
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Invalid => 1,
+            ErrorKind::RunFailed | ErrorKind::Internal => 2,
+            ErrorKind::SourceMissing => 3,
+            ErrorKind::RejectLimit => 4,
+            ErrorKind::LockHeld => 5,
+        }
+    }
 }
 
 impl PipelineError {
@@ -101,8 +148,12 @@ impl PipelineError {
             | PipelineError::Extract { .. }
             | PipelineError::Storage { .. }
             | PipelineError::Engine { .. }
+            | PipelineError::SpillDir { .. }
             | PipelineError::Query(_)
-            | PipelineError::ReadOnly(_) => ErrorKind::RunFailed,
+            | PipelineError::ReadOnly(_)
+            | PipelineError::OutsideWarehouse(_)
+            | PipelineError::Lock(_) => ErrorKind::RunFailed,
+            PipelineError::LockHeld(_) => ErrorKind::LockHeld,
             PipelineError::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -137,6 +188,15 @@ impl PipelineError {
 impl From<Diagnostics> for PipelineError {
     fn from(d: Diagnostics) -> Self {
         PipelineError::Invalid(d)
+    }
+}
+
+impl From<LockError> for PipelineError {
+    fn from(e: LockError) -> Self {
+        match e {
+            LockError::Held { .. } => PipelineError::LockHeld(Box::new(e)),
+            _ => PipelineError::Lock(Box::new(e)),
+        }
     }
 }
 

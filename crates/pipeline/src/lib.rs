@@ -7,7 +7,9 @@
 //!   reading data (`touchstone validate`);
 //! - [`Run`] stages every source, builds the models, computes the metrics, commits each table
 //!   as one Delta commit and records the run in the ledger; `.await` it for a [`RunReport`];
-//! - [`WarehouseReader`] registers the committed tables of a warehouse in a session.
+//! - [`WarehouseReader`] registers the committed tables of a warehouse in a session, or
+//!   lists them each pinned to a version for a long-running reader
+//!   ([`WarehouseReader::committed_tables`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -50,17 +52,34 @@
 //! # Ok(()) }
 //! ```
 
+mod backfill;
 mod error;
+mod lease;
+pub mod ledger;
+mod live;
+mod maintain;
+mod metrics;
 mod prepare;
 pub mod progress;
 mod reader;
 mod report;
 mod run;
+pub mod schedule;
 pub mod value_fit;
 
+pub use backfill::{Backfill, BackfillDate};
 pub use error::{ErrorKind, PipelineError};
+pub use lease::{DEFAULT_LEASE_TTL, owner as lease_owner};
+pub use ledger::{LedgerRun, ledger_runs};
+pub use live::{CommittedTable, ReadSessionOptions, read_session};
+pub use maintain::{maintain, secret_warnings};
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};
-pub use reader::{WarehouseReader, check_read_only, warehouse_url};
-pub use report::{RunReport, SourceReport, TableReport};
+pub use reader::{
+    WarehouseReader, check_read_only, check_read_only_df_statement, check_read_only_statement,
+    warehouse_url,
+};
+pub use report::{RunReport, SourceReport, StepReport, TableReport};
 pub use run::Run;
+pub use schedule::{Scheduler, SchedulerStatus, serve_health};
+pub use touchstone_load::{TableEntry, TableKind};

@@ -2,12 +2,13 @@
 //! definitions and its SQL models, each model planned against empty staging tables.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
-use touchstone_core::config::{self, Metric, Pipeline};
+use touchstone_core::config::{self, MetricLibrary, Pipeline};
 use touchstone_core::diagnostic::Diagnostics;
-use touchstone_transform::{Model, SessionOptions};
+use touchstone_transform::{Model, SessionOptions, SpillCounter};
 
 use crate::PipelineError;
 
@@ -16,8 +17,8 @@ use crate::PipelineError;
 pub struct Prepared {
     /// The pipeline.
     pub pipeline: Pipeline,
-    /// Metric definitions.
-    pub metrics: Vec<Metric>,
+    /// Metric definitions (shared and group overlays), baselines, north star and focus.
+    pub metrics: MetricLibrary,
     /// SQL models in dependency order.
     pub models: Vec<Model>,
 }
@@ -33,10 +34,10 @@ impl Prepared {
             Ok(m) => m,
             Err(d) => {
                 problems.extend(d.0);
-                Vec::new()
+                MetricLibrary::default()
             }
         };
-        let ctx = session(&pipeline, false)?;
+        let ctx = session(&pipeline, false, None)?;
         touchstone_transform::register_empty_staging(&ctx)?;
         touchstone_transform::register_run_context(
             &ctx,
@@ -71,6 +72,57 @@ impl Prepared {
         })
     }
 
+    /// A hash of each definition a run's outputs depend on: `sources` (each source's reading
+    /// settings, not where it sits in the file), `value` (the value-model settings), `metrics`
+    /// (every metric definition) and `model:<name>` (each SQL model's text). 64-bit FNV-1a in
+    /// hex: stable across runs, machines and Rust versions.
+    pub fn definition_hashes(&self) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        let sources: Vec<String> = self
+            .pipeline
+            .sources
+            .iter()
+            .map(crate::run::source_settings)
+            .collect();
+        out.insert("sources".to_string(), fnv1a(sources.join("\n").as_bytes()));
+        out.insert(
+            "value".to_string(),
+            fnv1a(format!("{:?}", self.pipeline.value).as_bytes()),
+        );
+        let metrics: Vec<String> = (self.metrics.metrics.iter().map(|m| format!("{m:?}")))
+            .chain(self.metrics.baselines.iter().map(|b| format!("{b:?}")))
+            .collect();
+        out.insert("metrics".to_string(), fnv1a(metrics.join("\n").as_bytes()));
+        for model in &self.models {
+            out.insert(format!("model:{}", model.name), fnv1a(model.sql.as_bytes()));
+        }
+        out
+    }
+
+    /// Each metric's logical plan (indented text), planned against empty staging tables and
+    /// the models as views, in `metrics.metrics` order: what `touchstone metrics explain`
+    /// prints.
+    pub async fn metric_plans(&self) -> Result<Vec<(usize, String)>, PipelineError> {
+        let ctx = session(&self.pipeline, false, None)?;
+        touchstone_transform::register_empty_staging(&ctx)?;
+        touchstone_transform::register_run_context(
+            &ctx,
+            "explain",
+            &self.pipeline.name,
+            NaiveDate::default(),
+        )?;
+        touchstone_transform::plan_models(&ctx, &self.models)
+            .await
+            .map_err(PipelineError::Invalid)?;
+        let each = touchstone_metrics::compile_each(&ctx, &self.metrics)
+            .await
+            .map_err(PipelineError::Invalid)?;
+        Ok(each
+            .into_iter()
+            .map(|(i, df)| (i, df.logical_plan().display_indent().to_string()))
+            .collect())
+    }
+
     /// Models written to the warehouse (`sql/marts/*`).
     pub fn materialized(&self) -> impl Iterator<Item = &Model> {
         self.models.iter().filter(|m| m.materialized())
@@ -78,13 +130,24 @@ impl Prepared {
 }
 
 /// The engine session of `pipeline`: its memory limit and value settings, and, when the
-/// session will write Delta tables, the Delta planner.
-pub(crate) fn session(pipeline: &Pipeline, writes: bool) -> Result<SessionContext, PipelineError> {
+/// session will write Delta tables, the Delta planner. A run passes its work directory (inside
+/// `spill_dir`) and a counter of what it spills.
+pub(crate) fn session(
+    pipeline: &Pipeline,
+    writes: bool,
+    spill: Option<(&Path, Arc<SpillCounter>)>,
+) -> Result<SessionContext, PipelineError> {
     let options = SessionOptions {
         memory_limit_bytes: Some(pipeline.memory_limit_bytes),
+        spill_dir: spill
+            .as_ref()
+            .map(|(dir, _)| dir.to_path_buf())
+            .or_else(|| pipeline.spill_dir.clone()),
+        spill_counter: spill.map(|(_, counter)| counter),
+        target_partitions: pipeline.target_partitions,
         query_planner: writes.then(touchstone_load::delta_query_planner),
         value: pipeline.value,
-        ..SessionOptions::default()
+        journeys: pipeline.journeys.clone(),
     };
     Ok(touchstone_transform::new_session(&options)?)
 }
@@ -93,4 +156,14 @@ pub(crate) fn session(pipeline: &Pipeline, writes: bool) -> Result<SessionContex
 pub fn default_pipeline(dir: &Path) -> Option<PathBuf> {
     let p = dir.join("pipelines/customer_success.yaml");
     p.exists().then_some(p)
+}
+
+/// 64-bit FNV-1a of `bytes`, as 16 hex digits.
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }

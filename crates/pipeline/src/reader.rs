@@ -133,7 +133,9 @@ pub fn warehouse_url(
 /// Checks that `sql` is one statement that only reads: a query (`SELECT`, `WITH`, `VALUES`),
 /// `EXPLAIN` of one, `SHOW TABLES`, `SHOW COLUMNS` or `DESCRIBE`. Anything that writes or
 /// reaches outside the warehouse — `INSERT`, `UPDATE`, `DELETE`, `CREATE`, `DROP`, `COPY`,
-/// `CREATE EXTERNAL TABLE`, `SET`, `SELECT ... INTO` — is refused before planning.
+/// `CREATE EXTERNAL TABLE`, `SET`, `SELECT ... INTO`, a function that reads files or URLs
+/// (`pg_read_file`, `read_parquet`, ...), a file path or URL in place of a table — is refused
+/// before planning.
 ///
 /// ```
 /// use touchstone_pipeline::check_read_only;
@@ -142,14 +144,10 @@ pub fn warehouse_url(
 /// let err = check_read_only("copy (select 1) to '/tmp/x.csv'").unwrap_err();
 /// assert!(err.to_string().contains("COPY"));
 /// assert!(check_read_only("insert into stg_accounts select * from stg_accounts").is_err());
+/// assert!(check_read_only("select pg_read_file('/etc/passwd')").is_err());
+/// assert!(check_read_only("select * from 'file:///etc/passwd'").is_err());
 /// ```
 pub fn check_read_only(sql: &str) -> Result<(), PipelineError> {
-    let refuse = |what: &str| {
-        PipelineError::ReadOnly(format!(
-            "{what} is not allowed: `touchstone query` only reads the committed tables \
-             (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE)"
-        ))
-    };
     let statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
         .map_err(|e| PipelineError::Query(format!("the SQL does not parse: {e}")))?;
     if statements.len() != 1 {
@@ -158,18 +156,141 @@ pub fn check_read_only(sql: &str) -> Result<(), PipelineError> {
             statements.len()
         )));
     }
-    let mut statement = &statements[0];
-    loop {
-        match statement {
-            DfStatement::Explain(explain) => statement = &explain.statement,
-            DfStatement::CreateExternalTable(_) => return Err(refuse("CREATE EXTERNAL TABLE")),
-            DfStatement::CopyTo(_) => return Err(refuse("COPY")),
-            DfStatement::Reset(_) => return Err(refuse("RESET")),
-            DfStatement::Statement(inner) => {
-                return read_only_statement(inner).map_err(|w| refuse(&w));
+    check_read_only_df_statement(&statements[0])
+}
+
+/// [`check_read_only`] for one statement as DataFusion's parser returns it (which knows
+/// `CREATE EXTERNAL TABLE` and `COPY ... TO`).
+pub fn check_read_only_df_statement(statement: &DfStatement) -> Result<(), PipelineError> {
+    match statement {
+        DfStatement::Explain(explain) => check_read_only_df_statement(&explain.statement),
+        DfStatement::CreateExternalTable(_) => Err(refuse("CREATE EXTERNAL TABLE")),
+        DfStatement::CopyTo(_) => Err(refuse("COPY")),
+        DfStatement::Reset(_) => Err(refuse("RESET")),
+        DfStatement::Statement(inner) => check_read_only_statement(inner),
+    }
+}
+
+/// [`check_read_only`] for one parsed SQL statement (what a PostgreSQL-dialect parser returns,
+/// as the `serve` endpoint's does).
+pub fn check_read_only_statement(statement: &Statement) -> Result<(), PipelineError> {
+    read_only_statement(statement).map_err(|w| refuse(&w))?;
+    reaches_outside(statement).map_or(Ok(()), |what| {
+        Err(PipelineError::OutsideWarehouse(format!(
+            "{what} is not allowed: a query reads the warehouse's committed tables and nothing else"
+        )))
+    })
+}
+
+fn refuse(what: &str) -> PipelineError {
+    PipelineError::ReadOnly(format!(
+        "{what} is not allowed: the warehouse is read here, never written; a query may only \
+         read the committed tables (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE)"
+    ))
+}
+
+/// Functions that read or write files, URLs or other databases in the engines analysts know
+/// (PostgreSQL, DuckDB, DataFusion's CLI). None is registered in a Touchstone session; they
+/// are refused by name so that one added to the engine later cannot open a way out.
+const OUTSIDE_FUNCTIONS: &[&str] = &[
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+    "pg_stat_file",
+    "pg_ls_logdir",
+    "pg_ls_waldir",
+    "pg_ls_tmpdir",
+    "lo_import",
+    "lo_export",
+    "dblink",
+    "read_csv",
+    "read_csv_auto",
+    "read_parquet",
+    "read_json",
+    "read_json_auto",
+    "read_ndjson",
+    "read_avro",
+    "read_arrow",
+    "read_text",
+    "read_blob",
+    "parquet_metadata",
+    "parquet_scan",
+];
+
+/// The first function call or table name in `statement` that would reach outside the
+/// warehouse: a file or URL function, or a path or URL where a table name goes
+/// (`select * from '/etc/passwd'`).
+fn reaches_outside(statement: &Statement) -> Option<String> {
+    use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, ObjectName, visit_expressions};
+    use std::ops::ControlFlow;
+    let function = |name: &ObjectName| {
+        let last = name.0.last().map(|p| p.to_string()).unwrap_or_default();
+        let last = last.trim_matches('"').to_lowercase();
+        OUTSIDE_FUNCTIONS
+            .contains(&last.as_str())
+            .then(|| format!("the function {last}()"))
+    };
+    let path = |name: &ObjectName| {
+        let text = name.to_string();
+        let bare = text.trim_matches(|c| c == '"' || c == '\'' || c == '`');
+        (bare.contains('/') || bare.contains("://") || bare.contains('\\'))
+            .then(|| format!("reading the file or URL {bare}"))
+    };
+    let mut found = None;
+    let _ = visit_relations_with_args(statement, &mut |name, is_call| {
+        found = if is_call { function(name) } else { path(name) };
+        if found.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    if found.is_some() {
+        return found;
+    }
+    let _ = visit_expressions(statement, |expr| {
+        if let SqlExpr::Function(f) = expr {
+            found = function(&f.name);
+        }
+        if found.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    found
+}
+
+/// Calls `f` with each relation of `statement` and whether it is a table function call
+/// (`from read_parquet('x')`) rather than a table name.
+fn visit_relations_with_args(
+    statement: &Statement,
+    f: &mut dyn FnMut(
+        &datafusion::sql::sqlparser::ast::ObjectName,
+        bool,
+    ) -> std::ops::ControlFlow<()>,
+) -> std::ops::ControlFlow<()> {
+    use datafusion::sql::sqlparser::ast::{TableFactor, Visit, Visitor};
+    struct Relations<'a>(
+        &'a mut dyn FnMut(
+            &datafusion::sql::sqlparser::ast::ObjectName,
+            bool,
+        ) -> std::ops::ControlFlow<()>,
+    );
+    impl Visitor for Relations<'_> {
+        type Break = ();
+        fn pre_visit_table_factor(
+            &mut self,
+            factor: &TableFactor,
+        ) -> std::ops::ControlFlow<Self::Break> {
+            match factor {
+                TableFactor::Table { name, args, .. } => (self.0)(name, args.is_some()),
+                TableFactor::Function { name, .. } => (self.0)(name, true),
+                _ => std::ops::ControlFlow::Continue(()),
             }
         }
     }
+    statement.visit(&mut Relations(f))
 }
 
 fn read_only_statement(statement: &Statement) -> Result<(), String> {
@@ -222,7 +343,7 @@ fn read_only_options() -> SQLOptions {
 /// A table that can be scanned and nothing else: inserts are refused whatever the provider
 /// underneath supports.
 #[derive(Debug)]
-struct ReadOnlyTable(Arc<dyn TableProvider>);
+pub(crate) struct ReadOnlyTable(pub(crate) Arc<dyn TableProvider>);
 
 #[async_trait]
 impl TableProvider for ReadOnlyTable {

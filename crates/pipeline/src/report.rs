@@ -25,6 +25,30 @@ pub struct RunReport {
     pub tables: Vec<TableReport>,
     /// Wall time in seconds.
     pub elapsed_secs: f64,
+    /// A hash of each definition the run's outputs depend on (`sources`, `value`, `metrics`,
+    /// `model:<name>`), so the ledger can tell whether a later run would compute the same
+    /// thing (`touchstone backfill` skips dates committed under the same definitions).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub definitions: BTreeMap<String, String>,
+    /// Wall time of each step, in order: `stage <source>`, `cache <view>` (a view marked
+    /// `-- touchstone: cache` written to the spill directory), `model <mart>`, `metrics`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepReport>,
+    /// Files the engine spilled to (`spill_dir`) because memory ran short of `memory_limit_mb`.
+    #[serde(default)]
+    pub spill_files: u64,
+    /// Bytes the engine wrote to spill files.
+    #[serde(default)]
+    pub spilled_bytes: u64,
+}
+
+/// How long one step of a run took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// `stage <source>`, `cache <view>`, `model <mart>` or `metrics`.
+    pub step: String,
+    /// Wall time in seconds.
+    pub secs: f64,
 }
 
 /// One source's counts: `rows_read = rows_staged + rows_rejected + duplicates`.
@@ -38,6 +62,9 @@ pub struct SourceReport {
     pub files: u64,
     /// Records read.
     pub rows_read: u64,
+    /// Bytes of the files read (as stored, compressed or not).
+    #[serde(default)]
+    pub bytes_read: u64,
     /// Records staged.
     pub rows_staged: u64,
     /// Records rejected.
@@ -207,6 +234,15 @@ impl fmt::Display for RunReport {
                 writeln!(out, "  {n}")?;
             }
         }
+        if self.spill_files > 0 {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Memory ran short of memory_limit_mb: the engine spilled {} MB to disk in {} files (spill_dir).",
+                thousands(self.spilled_bytes.div_ceil(1_000_000)),
+                thousands(self.spill_files)
+            )?;
+        }
         if rejected > 0 {
             writeln!(out)?;
             writeln!(
@@ -264,6 +300,7 @@ mod tests {
                 },
             ],
             elapsed_secs: 1.25,
+            ..RunReport::default()
         };
         let text = report.to_string();
         assert!(text.contains("  web          2         1,200         1,199          1"));

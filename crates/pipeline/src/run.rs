@@ -13,37 +13,41 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, IntoFuture};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::{ArrayRef, Date32Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
+use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 use touchstone_core::clock::{Clock, SystemClock};
-use touchstone_core::config::Source;
+use touchstone_core::config::{NullRatioCheck, Source};
 use touchstone_core::diagnostic::Span;
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode};
 use touchstone_core::schema::{FILE_COLUMN, SOURCE_COLUMN, StagingTable, rejects_schema};
 use touchstone_extract::source::{SourceFile, list_source, read_bytes};
 use touchstone_extract::{
-    BATCH_ROWS, ExtractError, FileStats, Lineage, ReadOptions, Reject, SalesforceObject, Sink,
-    SourceState,
+    BATCH_ROWS, ExtractError, FileStats, HubspotObject, Lineage, ReadOptions, Reject,
+    SalesforceObject, Sink, SourceState,
 };
 use touchstone_load::files::{self, FileState};
 use touchstone_load::seen;
 use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, Written, ledger};
+use touchstone_transform::SpillCounter;
 use tracing::{info, warn};
 use url::Url;
 
+use crate::lease::{DEFAULT_LEASE_TTL, RunLease};
 use crate::prepare::session;
 use crate::progress::{NoProgress, Progress, RunEvent};
-use crate::report::{RunReport, SourceReport, TableReport};
+use crate::report::{RunReport, SourceReport, StepReport, TableReport};
 use crate::{PipelineError, Prepared};
 
 /// A run of a prepared pipeline for one logical date; `.await` it for its [`RunReport`].
@@ -57,6 +61,8 @@ pub struct Run<'a> {
     clock: Arc<dyn Clock>,
     progress: Arc<dyn Progress>,
     full_refresh: bool,
+    lock_wait: Option<Duration>,
+    lease_ttl: Duration,
 }
 
 impl<'a> Run<'a> {
@@ -68,7 +74,25 @@ impl<'a> Run<'a> {
             clock: Arc::new(SystemClock),
             progress: Arc::new(NoProgress),
             full_refresh: false,
+            lock_wait: None,
+            lease_ttl: DEFAULT_LEASE_TTL,
         }
+    }
+
+    /// While another run of the pipeline holds its lock, wait up to `wait` for it (by default a
+    /// run fails at once with [`PipelineError::LockHeld`]). `Duration::MAX` waits as long as it
+    /// takes.
+    pub fn with_lock_wait(mut self, wait: Option<Duration>) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// How long the run's lease on the pipeline lasts unless renewed (default 60 s; renewed
+    /// every third of that). A run that dies leaves its lease to expire after this long, or
+    /// to be taken over at once by a run on the same host that sees its process is gone.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
     }
 
     /// Restages every file of every source, not only new and changed ones.
@@ -124,11 +148,12 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         date,
         started_at.format("%Y%m%dT%H%M%S%.3fZ")
     );
-    let mut report = RunReport {
+    let report = RunReport {
         run_id: run_id.clone(),
         pipeline: pipeline.name.clone(),
         date: date.to_string(),
         warehouse: pipeline.warehouse.to_string(),
+        definitions: run.prepared.definition_hashes(),
         ..RunReport::default()
     };
     info!(pipeline = %pipeline.name, %date, warehouse = %pipeline.warehouse, run_id = %run_id, "run started");
@@ -141,10 +166,46 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         .check_writable()
         .await
         .map_err(PipelineError::storage("before the run"))?;
+    // A metric definition changed under a version this warehouse recorded: refuse before
+    // anything is written.
+    crate::metrics::check_versions(&warehouse, &run.prepared.metrics).await?;
+    // One run of a pipeline at a time: the lease is taken before anything is written.
+    let lease = RunLease::acquire(
+        &warehouse,
+        &pipeline.name,
+        &run_id,
+        Arc::clone(&run.clock),
+        run.lease_ttl,
+        run.lock_wait,
+    )
+    .await?;
+    let result = locked(
+        &run, &listed, &warehouse, &lease, report, started, started_at, date,
+    )
+    .await;
+    lease.release().await;
+    result
+}
+
+/// The run once it holds the pipeline's lease: the ledger's `running` row, the stages, the
+/// ledger's final row.
+#[allow(clippy::too_many_arguments)]
+async fn locked(
+    run: &Run<'_>,
+    listed: &[Listed<'_>],
+    warehouse: &Warehouse,
+    lease: &RunLease,
+    mut report: RunReport,
+    started: Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
+    date: NaiveDate,
+) -> Result<RunReport, PipelineError> {
+    let pipeline = &run.prepared.pipeline;
+    let run_id = report.run_id.clone();
     // The ledger shows the run as `running` until its final row lands, so a run that is killed
     // shows as such; the final row names every table version the run committed.
     ledger::record_run(
-        &warehouse,
+        warehouse,
         &ledger::RunRecord {
             run_id: run_id.clone(),
             pipeline: pipeline.name.clone(),
@@ -171,13 +232,14 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
 
     let stages = Stages {
         prepared: run.prepared,
-        warehouse: &warehouse,
+        warehouse,
+        lease,
         date,
         run_id: &run_id,
         progress: run.progress.as_ref(),
         full_refresh: run.full_refresh,
     };
-    let outcome = stages.run(&listed, &mut report).await;
+    let outcome = stages.run(listed, &mut report).await;
 
     report.elapsed_secs = started.elapsed().as_secs_f64();
     let (read, staged, rejected) = report.totals();
@@ -192,7 +254,7 @@ async fn execute(run: Run<'_>) -> Result<RunReport, PipelineError> {
         ),
     };
     let recorded = ledger::record_run(
-        &warehouse,
+        warehouse,
         &ledger::RunRecord {
             run_id,
             pipeline: pipeline.name.clone(),
@@ -267,6 +329,7 @@ async fn list_sources(sources: &[Source]) -> Result<Vec<Listed<'_>>, PipelineErr
 struct Stages<'r> {
     prepared: &'r Prepared,
     warehouse: &'r Warehouse,
+    lease: &'r RunLease,
     date: NaiveDate,
     run_id: &'r str,
     progress: &'r dyn Progress,
@@ -280,7 +343,13 @@ impl Stages<'_> {
         report: &mut RunReport,
     ) -> Result<(), PipelineError> {
         for l in listed {
+            self.lease.check()?;
+            let started = Instant::now();
             let (source_report, written, rejects) = self.stage_source(l).await?;
+            report.steps.push(StepReport {
+                step: format!("stage {}", l.source.name),
+                secs: started.elapsed().as_secs_f64(),
+            });
             // Recorded as each source commits, so a run that fails later still names every
             // table version it committed (in the ledger's detail).
             for (table, w) in written {
@@ -378,12 +447,22 @@ impl Stages<'_> {
             file: String::new(),
             senders: writers.iter().map(|(t, w)| (*t, w.sender())).collect(),
             rejects: RejectBuffer::new(&source.name, self.date, rejects_writer.sender()),
+            nulls: source
+                .null_ratio
+                .iter()
+                .map(|c| NullCount {
+                    check: c.clone(),
+                    nulls: 0,
+                    rows: 0,
+                })
+                .collect(),
         };
         let (kept, state) = self.seeded_state(source, &plan, &read_files).await?;
-        let (mut source_report, first_reject, per_file, state) =
+        let (mut source_report, first_reject, per_file, state, nulls) =
             self.extract_source(l, &plan.read, sink, state).await?;
         source_report.files_unchanged = plan.unchanged.len() as u64;
-        if let Some(exceeded) = over_limits(source, &source_report) {
+        source_report.bytes_read = plan.read.iter().map(|f| f.meta.size).sum();
+        if let Some(exceeded) = over_limits(source, &source_report, &nulls) {
             // The rejects are committed so they can be inspected; this source's staging rows
             // are not (dropping the writers abandons their commits).
             drop(writers);
@@ -608,9 +687,14 @@ impl Stages<'_> {
             .object
             .as_ref()
             .and_then(|name| SalesforceObject::ALL.into_iter().find(|o| o.name() == name));
+        let hubspot_object = source.object.as_deref().and_then(HubspotObject::from_name);
         let options = ReadOptions {
             timezone: source.timezone,
             salesforce_object,
+            encoding: source.encoding,
+            hubspot_object,
+            cdr_columns: source.cdr_columns.clone(),
+            survey: source.survey.clone(),
         };
         let extract_error = |error| PipelineError::Extract {
             source_name: source.name.clone(),
@@ -733,16 +817,44 @@ impl Stages<'_> {
                 report.duplicates
             )));
         }
-        Ok((report, first_reject, per_file, state))
+        let nulls = std::mem::take(&mut sink.nulls);
+        Ok((report, first_reject, per_file, state, nulls))
     }
 
     /// Builds the models in dependency order (marts are committed and read back from the
-    /// warehouse; views marked `-- touchstone: cache` are computed once), then the metrics.
+    /// warehouse; views marked `-- touchstone: cache` are computed once, to Parquet files in the
+    /// run's work directory), then the metrics.
     async fn models_and_metrics(&self, report: &mut RunReport) -> Result<(), PipelineError> {
         let pipeline = &self.prepared.pipeline;
-        let ctx = session(pipeline, true)?;
+        // Spill files and cached views live in one directory of the run, removed when it ends.
+        let work = work_dir(pipeline.spill_dir.as_deref())?;
+        let spilled = Arc::new(SpillCounter::default());
+        let outcome = self
+            .build_models(report, work.path(), Arc::clone(&spilled))
+            .await;
+        report.spill_files = spilled.files();
+        report.spilled_bytes = spilled.bytes();
+        if report.spill_files > 0 {
+            info!(
+                files = report.spill_files,
+                bytes = report.spilled_bytes,
+                "the engine spilled to disk"
+            );
+        }
+        outcome
+    }
+
+    async fn build_models(
+        &self,
+        report: &mut RunReport,
+        work: &Path,
+        spilled: Arc<SpillCounter>,
+    ) -> Result<(), PipelineError> {
+        let pipeline = &self.prepared.pipeline;
+        let ctx = session(pipeline, true, Some((work, spilled)))?;
         register_staging(&ctx, self.warehouse).await?;
         touchstone_transform::register_run_context(&ctx, self.run_id, &pipeline.name, self.date)?;
+        register_previous(&ctx, self.warehouse).await?;
         let state = Arc::new(ctx.state());
         for model in &self.prepared.models {
             touchstone_transform::plan_model(&ctx, model)
@@ -751,24 +863,25 @@ impl Stages<'_> {
             let engine = || PipelineError::engine(model.name.as_str());
             if !model.materialized() {
                 // A view that several models read is otherwise recomputed inside each of them.
+                // It is written to Parquet (within the memory limit, spilling as it must) and
+                // read back from there, not held in memory outside the pool.
                 if model.cached() {
-                    let df = ctx
-                        .table(model.name.as_str())
-                        .await
-                        .map_err(engine())?
-                        .cache()
+                    let started = Instant::now();
+                    cache_view(&ctx, &model.name, work)
                         .await
                         .map_err(engine())?;
-                    ctx.deregister_table(model.name.as_str())
-                        .map_err(engine())?;
-                    ctx.register_table(model.name.as_str(), df.into_view())
-                        .map_err(engine())?;
+                    report.steps.push(StepReport {
+                        step: format!("cache {}", model.name),
+                        secs: started.elapsed().as_secs_f64(),
+                    });
                 }
                 continue;
             }
+            self.lease.check()?;
             self.progress.event(&RunEvent::ModelStarted {
                 model: model.name.clone(),
             });
+            let started = Instant::now();
             let plan = ctx
                 .table(model.name.as_str())
                 .await
@@ -808,40 +921,70 @@ impl Stages<'_> {
                 ctx.register_table(model.name.as_str(), provider)
                     .map_err(engine())?;
             }
+            report.steps.push(StepReport {
+                step: format!("model {}", model.name),
+                secs: started.elapsed().as_secs_f64(),
+            });
         }
 
+        self.lease.check()?;
+        let started = Instant::now();
         self.progress.event(&RunEvent::MetricsStarted);
         let metrics = touchstone_metrics::compile_all(&ctx, &self.prepared.metrics).await?;
         if let Some(df) = metrics {
-            let plan = df.logical_plan().clone();
-            let written = self
-                .warehouse
-                .write_plan(
-                    TableKind::Mart,
-                    "metric_values",
-                    Arc::clone(&state) as _,
-                    plan,
-                    WriteMode::Overwrite,
-                )
-                .await
-                .map_err(PipelineError::storage("writing marts/metric_values"))?;
-            self.committed("marts/metric_values", written);
-            report.tables.push(TableReport {
-                table: "marts/metric_values".into(),
-                rows: written.rows,
-                version: written.version,
-            });
+            let written = crate::metrics::write(
+                &ctx,
+                Arc::clone(&state) as _,
+                self.warehouse,
+                &self.prepared.metrics,
+                df,
+            )
+            .await?;
+            for (table, w) in written {
+                self.committed(table, w);
+                report.tables.push(TableReport {
+                    table: table.into(),
+                    rows: w.rows,
+                    version: w.version,
+                });
+            }
         }
+        report.steps.push(StepReport {
+            step: "metrics".into(),
+            secs: started.elapsed().as_secs_f64(),
+        });
         Ok(())
     }
 }
 
 /// The error for a source whose bad files or rejected records exceed its configured limits.
-fn over_limits(source: &Source, report: &SourceReport) -> Option<PipelineError> {
+fn over_limits(
+    source: &Source,
+    report: &SourceReport,
+    nulls: &[NullCount],
+) -> Option<PipelineError> {
     let exceeded = |detail: String| PipelineError::RejectLimit {
         source_name: source.name.clone(),
         detail,
     };
+    for n in nulls {
+        if n.rows == 0 {
+            continue;
+        }
+        let ratio = n.nulls as f64 / n.rows as f64;
+        if ratio > n.check.max {
+            return Some(exceeded(format!(
+                "{}.{} is null in {} of {} staged rows ({:.1}%, max_null_ratio: {}); a renamed \
+                 or missing column in the export? see the run's warnings",
+                n.check.table.name(),
+                n.check.column,
+                n.nulls,
+                n.rows,
+                ratio * 100.0,
+                n.check.max
+            )));
+        }
+    }
     if let Some(max) = source.max_bad_files
         && report.files_rejected > max
     {
@@ -864,6 +1007,62 @@ fn over_limits(source: &Source, report: &SourceReport) -> Option<PipelineError> 
         }
     }
     None
+}
+
+/// Registers the marts the models read as the previous run committed them
+/// (`previous_customer_identity`...), where the warehouse has them: the version registered is
+/// the one before this run overwrites it.
+async fn register_previous(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+) -> Result<(), PipelineError> {
+    for mart in touchstone_transform::PREVIOUS_MARTS {
+        let provider = warehouse
+            .provider(ctx, TableKind::Mart, mart)
+            .await
+            .map_err(PipelineError::storage(format!("reading marts/{mart}")))?;
+        if let Some(provider) = provider {
+            let name = touchstone_transform::previous_name(mart);
+            ctx.register_table(name.as_str(), provider)
+                .map_err(PipelineError::engine(format!("registering {name}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// A directory of this run inside `spill_dir` (the system temp dir by default), removed when
+/// the run ends: the engine's spill files and the cached views are written there.
+fn work_dir(spill_dir: Option<&Path>) -> Result<tempfile::TempDir, PipelineError> {
+    let dir = spill_dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let error = |error| PipelineError::SpillDir {
+        dir: dir.clone(),
+        error,
+    };
+    std::fs::create_dir_all(&dir).map_err(error)?;
+    tempfile::Builder::new()
+        .prefix("touchstone-run-")
+        .tempdir_in(&dir)
+        .map_err(error)
+}
+
+/// Computes the view `name` once into Parquet files under `work` and replaces the view with
+/// a table over them.
+async fn cache_view(
+    ctx: &SessionContext,
+    name: &str,
+    work: &Path,
+) -> Result<(), datafusion::error::DataFusionError> {
+    let dir = work.join("cache").join(name);
+    std::fs::create_dir_all(&dir)?;
+    let path = format!("{}/", dir.display());
+    let df = ctx.table(name).await?;
+    // Read back with the view's own schema (types and nullability as planned).
+    let schema = df.schema().as_arrow().clone();
+    df.write_parquet(&path, DataFrameWriteOptions::new(), None)
+        .await?;
+    ctx.deregister_table(name)?;
+    ctx.register_parquet(name, &path, ParquetReadOptions::default().schema(&schema))
+        .await
 }
 
 /// Registers every staging table: the committed Delta table where one exists, an empty table
@@ -930,6 +1129,7 @@ type ExtractedSource = (
     Option<String>,
     HashMap<String, FileStats>,
     SourceState,
+    Vec<NullCount>,
 );
 
 /// The files of a source this run reads, and what is known of them.
@@ -950,7 +1150,7 @@ struct SourcePlan<'l> {
 /// The settings of a source that decide how its files are read (format, time zone, object,
 /// layout options...): the source as configured, without where it is written in the pipeline
 /// file. When they change, every file of the source is restaged.
-fn source_settings(source: &Source) -> String {
+pub(crate) fn source_settings(source: &Source) -> String {
     let mut settings = source.clone();
     settings.path_span = Span::new("", 0, 0);
     settings.location_text.clear();
@@ -962,6 +1162,15 @@ struct StreamSink {
     file: String,
     senders: BTreeMap<StagingTable, BatchSender>,
     rejects: RejectBuffer,
+    /// Null counts of the columns a `max_null_ratio:` watches.
+    nulls: Vec<NullCount>,
+}
+
+/// How many staged rows of a source have a watched column null.
+struct NullCount {
+    check: NullRatioCheck,
+    nulls: u64,
+    rows: u64,
 }
 
 impl StreamSink {
@@ -982,6 +1191,12 @@ impl StreamSink {
 
 impl Sink for StreamSink {
     fn batch(&mut self, table: StagingTable, batch: RecordBatch) -> Result<(), ExtractError> {
+        for n in self.nulls.iter_mut().filter(|n| n.check.table == table) {
+            if let Some(column) = batch.column_by_name(&n.check.column) {
+                n.nulls += column.null_count() as u64;
+                n.rows += batch.num_rows() as u64;
+            }
+        }
         match self.senders.get(&table) {
             Some(sender) => sender.send(batch).map_err(ExtractError::sink),
             None => Err(ExtractError::sink(format!("no staging writer for {table}"))),

@@ -152,6 +152,7 @@ pub(crate) struct Counters {
     pub(crate) cdr_sequence: u64,
     pub(crate) chat: u64,
     pub(crate) response: u64,
+    pub(crate) invitation: u64,
 }
 
 impl Counters {
@@ -167,6 +168,7 @@ impl Counters {
             cdr_sequence: 0,
             chat: 0,
             response: 0,
+            invitation: 0,
         }
     }
 
@@ -213,6 +215,11 @@ impl Counters {
     /// The next chat's number (unique across chunks); see [`chat_ids`].
     pub(crate) fn next_chat(&mut self) -> u64 {
         Self::bump(self.base, &mut self.chat)
+    }
+    /// A survey invitation id (a distribution's recipient), `EMD_` + 15 base-62 characters.
+    pub(crate) fn next_invitation(&mut self) -> String {
+        let n = Self::bump(self.base, &mut self.invitation);
+        format!("EMD_{}", code62(n, 15, 0x1A7E))
     }
     /// A survey Response ID, `R_` + 15 base-62 characters.
     pub(crate) fn next_response(&mut self) -> String {

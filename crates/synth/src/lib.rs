@@ -21,7 +21,7 @@
 //! | spend | Gamma-Gamma: ν ~ Gamma(q, γ), amount ~ Gamma(p, ν) | p 6.25, q 3.74, γ 15.44 (mean ≈ $35) |
 //! | problems | after 16% of orders (order status, returns, refunds), background 1 per 200 days, 45% of web errors | activity × 0.15 after dropout |
 //! | channel | phone / chat / bot self-service / e-mail by a per-customer phone preference; up to 4 attempts until resolved | calls 60% Connect, 40% Asterisk; 07:00–22:00 Chicago |
-//! | IVR | main > intent > topic menus, 7% no-input/no-match per menu attempt (per-customer), 22% hang up after an error; self-service topics contain 50% | auth 80% by caller id |
+//! | IVR | main > intent > topic menus, 7% no-input/no-match per menu attempt (per-customer; halved from day 45 of the window on (the middle day of windows under 60 days), the planted IVR menu redesign: 2026-09-15 for the default window), 22% hang up after an error; self-service topics contain 50% | auth 80% by caller id |
 //! | queues | wait ~ Exp(35 s × load²), load by Chicago hour, weekday, daily shock and 5% incident days; patience ~ Exp(300 s) (× 0.35 after ≥ 2 IVR errors), 5% abandon within 5 s | Asterisk timeout 300 s; 6–10% of answered calls transferred |
 //! | chats | wait ~ Exp(12 s × load²) + agent typing 2–15 s; 12% of visitors leave within 40 s | 35% of served chats rated |
 //! | surveys | experience = mood + agent quality − wait, transfers, IVR errors, repeat contacts, web errors ± resolution; CSAT/CES/NPS thresholds of it | e-mail survey 22% (Asterisk) / 12% (Connect), IVR survey 30% (Connect); agents over-rate by 0.4–1.3 |
@@ -45,6 +45,7 @@
 mod btyd;
 mod catalog;
 mod error;
+mod identity;
 mod ids;
 mod model;
 mod people;
@@ -173,6 +174,14 @@ fn source_of(path: &str) -> &'static str {
         paths::CDR => "asterisk_cdr",
         paths::QUEUE_LOG => "asterisk_queue_log",
         paths::SURVEYS => "survey",
+        paths::BRANCH_CDR => "asterisk_branch_cdr",
+        paths::BRANCH_CONF => "other",
+        paths::QUALTRICS => "qualtrics",
+        paths::HUBSPOT_CONTACTS => "hubspot_contact",
+        paths::HUBSPOT_COMPANIES => "hubspot_company",
+        paths::HUBSPOT_DEALS => "hubspot_deal",
+        paths::AGENT_REVIEWS => "agent_reviews",
+        paths::CALENDAR => "calendar",
         p if p.starts_with("connect/") => "connect_ctr",
         p if p.starts_with("livechat/") => "livechat",
         p if p.starts_with("web/") => "web",
@@ -239,9 +248,14 @@ impl Output {
         for dir in [
             "salesforce",
             "asterisk",
+            "asterisk/branch",
             "connect/ctr",
             "livechat",
             "surveys",
+            "surveys/qualtrics",
+            "hubspot",
+            "agent_reviews",
+            "calendar",
             "web",
             "zendesk",
             "intercom",
@@ -381,16 +395,42 @@ pub(crate) fn generate_with(
         &render::header(render::salesforce_csv(), render::ORDER_HEADER)?,
     )?;
     out.create_single(paths::CDR, b"")?;
+    out.create_single(paths::BRANCH_CDR, b"")?;
+    out.create_single(
+        paths::BRANCH_CONF,
+        render::branch_cdr_custom_conf().as_bytes(),
+    )?;
     out.create_single(paths::QUEUE_LOG, b"")?;
     out.create_single(
         paths::SURVEYS,
         &render::header(render::survey_csv(), render::SURVEY_HEADER)?,
     )?;
+    out.create_single(paths::QUALTRICS, &render::qualtrics_header()?)?;
+    out.create_single(
+        paths::HUBSPOT_CONTACTS,
+        &render::header(render::hubspot_csv(), render::HUBSPOT_CONTACT_HEADER)?,
+    )?;
+    out.create_single(
+        paths::HUBSPOT_COMPANIES,
+        &render::header(render::hubspot_csv(), render::HUBSPOT_COMPANY_HEADER)?,
+    )?;
+    out.create_single(
+        paths::HUBSPOT_DEALS,
+        &render::header(render::hubspot_csv(), render::HUBSPOT_DEAL_HEADER)?,
+    )?;
+    out.create_single(
+        paths::AGENT_REVIEWS,
+        &render::header(render::review_csv(), render::REVIEW_HEADER)?,
+    )?;
+    out.append(paths::AGENT_REVIEWS, &render::agent_reviews(&world)?)?;
+    out.create_single(paths::CALENDAR, b"")?;
+    out.append(paths::CALENDAR, &render::calendar(&world))?;
     for day in 0..opts.days {
         out.append(paths::QUEUE_LOG, &render::queue_log_day(&world, day))?;
     }
     let mut truth_writers = TruthWriters::create(&opts.out)?;
     truth_writers.write(Table::Parameters, &truth::parameters(&params)?)?;
+    truth_writers.write(Table::Agents, &truth::agents(&world)?)?;
 
     let chunks = opts.customers.div_ceil(chunk_size);
     // Chunks are computed in parallel windows and written in chunk order; writing one window

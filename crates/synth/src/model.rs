@@ -15,13 +15,63 @@ pub(crate) struct Person {
     pub(crate) email: String,
     /// Ten digits of the personal (mobile) number.
     pub(crate) phone: String,
-    /// Ten digits of the household landline, shared with the household.
+    /// Ten digits of a number shared with other customers: the household landline, or the
+    /// switchboard of the office the person calls from.
     pub(crate) landline: Option<String>,
+    /// What the shared number is (an identity trap: it must link none of its owners).
+    pub(crate) landline_kind: SharedPhone,
+    /// A role mailbox (`info@…`) shared with other customers, which the person sometimes
+    /// writes from instead of their own address (an identity trap).
+    pub(crate) role_mailbox: Option<String>,
     pub(crate) contact_id: String,
     /// A duplicate CRM contact of the same person, if any.
     pub(crate) duplicate_contact_id: Option<String>,
     pub(crate) account_id: String,
     pub(crate) anon_ids: Vec<String>,
+}
+
+/// Whose number a shared phone number is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SharedPhone {
+    /// A landline of a household of 2–3 customers.
+    Household,
+    /// An office switchboard on the CRM record of dozens of customers.
+    Switchboard,
+}
+
+impl SharedPhone {
+    /// The `role` of the number in `truth/identifiers.parquet`.
+    pub(crate) fn role(self) -> &'static str {
+        match self {
+            SharedPhone::Household => "household_landline",
+            SharedPhone::Switchboard => "switchboard",
+        }
+    }
+}
+
+/// Why a caller or chatter left before being served: the customer's reason, planted by the
+/// simulation; behaviour follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AbandonCause {
+    /// Got the answer from self-service (the IVR's answering menu, a bot search) and left.
+    Informed,
+    /// Left within seconds, for reasons of their own.
+    Short,
+    /// Gave up after IVR errors or a long wait; usually tries again soon, often elsewhere.
+    Frustrated,
+    /// Interrupted by something else (a doorbell): nothing in the data says why.
+    Unknown,
+}
+
+impl AbandonCause {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            AbandonCause::Informed => "informed",
+            AbandonCause::Short => "short",
+            AbandonCause::Frustrated => "frustrated",
+            AbandonCause::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -242,6 +292,8 @@ impl CallOutcome {
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub(crate) system: System,
+    /// An Asterisk call to the branch office's PBX (cdr_custom `Master.csv`, no queue_log).
+    pub(crate) branch: bool,
     pub(crate) customer: u64,
     /// Ten digits of the number the caller used; `None` when withheld.
     pub(crate) caller_digits: Option<String>,
@@ -259,7 +311,11 @@ pub(crate) struct Call {
     pub(crate) crm_contact_id: String,
     pub(crate) legs: Vec<Leg>,
     pub(crate) outcome: CallOutcome,
-    pub(crate) abandon_cause: Option<&'static str>,
+    /// Why the caller hung up, when they abandoned (outcome abandoned_ivr / abandoned_queue).
+    pub(crate) abandon_cause: Option<AbandonCause>,
+    /// How they hung up: `short_abandon`, `ivr_errors`, `long_wait`, `after_answer`,
+    /// `interrupted`.
+    pub(crate) abandon_mechanism: Option<&'static str>,
     pub(crate) resolved: bool,
     /// Connect: later redelivery with an updated disposition attribute; identical duplicate.
     pub(crate) redeliver_updated: Vec<bool>,
@@ -363,6 +419,8 @@ pub(crate) struct Chat {
     pub(crate) rating: Option<(u8, Option<&'static str>)>,
     pub(crate) tags: Vec<&'static str>,
     pub(crate) missed: bool,
+    /// Why a missed chat's visitor left.
+    pub(crate) abandon_cause: Option<AbandonCause>,
     pub(crate) first_response_secs: Option<f64>,
     pub(crate) resolved: bool,
 }
@@ -406,6 +464,27 @@ pub(crate) struct SurveyRow {
     pub(crate) customer: u64,
 }
 
+/// A survey invitation that was not answered: sent and ignored (`offered`), or never delivered
+/// (`unoffered`, a bounce).
+#[derive(Debug, Clone)]
+pub(crate) struct SurveyInvitation {
+    pub(crate) invitation_id: String,
+    pub(crate) survey: &'static str,
+    pub(crate) metric: &'static str,
+    pub(crate) scale_min: i64,
+    pub(crate) scale_max: i64,
+    pub(crate) status: &'static str,
+    pub(crate) email: String,
+    pub(crate) agent: Option<String>,
+    pub(crate) channel: &'static str,
+    pub(crate) interaction_id: String,
+    /// When it was sent (`None` for a bounce: never delivered).
+    pub(crate) sent_us: Option<i64>,
+    /// When the survey tool handled it (sent, or tried to).
+    pub(crate) at_us: i64,
+    pub(crate) customer: u64,
+}
+
 /// Segment event payloads.
 #[derive(Debug, Clone)]
 pub(crate) enum WebKind {
@@ -432,15 +511,21 @@ pub(crate) struct WebEvent {
     pub(crate) customer: Option<u64>,
 }
 
+/// A call of a customer overlapping one of their web sessions or chats.
 #[derive(Debug, Clone)]
 pub(crate) struct Overlap {
     pub(crate) customer: u64,
     pub(crate) call_id: String,
-    pub(crate) anon_id: String,
+    /// `web` or `chat`.
+    pub(crate) channel: &'static str,
+    /// The browser cookie of a web session.
+    pub(crate) anon_id: Option<String>,
+    /// The LiveChat chat id of a chat.
+    pub(crate) chat_id: Option<String>,
     pub(crate) call_started_us: i64,
     pub(crate) call_ended_us: i64,
-    pub(crate) web_started_us: i64,
-    pub(crate) web_ended_us: i64,
+    pub(crate) other_started_us: i64,
+    pub(crate) other_ended_us: i64,
 }
 
 /// Truth row of one customer.
@@ -472,8 +557,11 @@ pub(crate) struct ChunkRecords {
     pub(crate) calls: Vec<Call>,
     pub(crate) chats: Vec<Chat>,
     pub(crate) surveys: Vec<SurveyRow>,
+    pub(crate) invitations: Vec<SurveyInvitation>,
     pub(crate) web: Vec<WebEvent>,
     pub(crate) overlaps: Vec<Overlap>,
+    /// Placeholder identifiers typed into records (`test@test.com`, `000-000-0000`).
+    pub(crate) placeholders: Vec<(&'static str, String)>,
 }
 
 /// Customer id of index `i`: `C000000001` for index 0.

@@ -20,7 +20,8 @@ pub(crate) enum Stream {
     Load = 5,
     Render = 6,
     Visitor = 7,
-    Vendor = 8,
+    Reviews = 8,
+    Vendor = 9,
 }
 
 /// SplitMix64 finalizer: a bijective 64-bit mixer.
@@ -29,6 +30,16 @@ pub(crate) fn splitmix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// A deterministic fraction in [0, 1) of a text, for choices that must not draw from an RNG
+/// (so planting them does not move the rest of the simulation).
+pub(crate) fn text_fraction(text: &str, salt: u64) -> f64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ salt;
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (splitmix(h) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A well-mixed 64-bit key for (seed, stream, a, b).

@@ -84,7 +84,12 @@ fn files_under(root: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn read(run: &Run, rel: &str) -> String {
-    std::fs::read_to_string(run.path.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    let bytes = std::fs::read(run.path.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    // The main CDR plants raw 0xA5 bytes in a few caller names; the branch CDR is windows-1251.
+    if rel == crate::render::paths::BRANCH_CDR {
+        return encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn files_with_prefix(run: &Run, prefix: &str) -> Vec<String> {
@@ -525,12 +530,22 @@ fn salesforce_csvs_are_data_exports() {
                 fields[i].0.as_str()
             };
             check_sf_id(get("Id"), prefix);
-            assert!(matches!(get("IsDeleted"), "true" | "false"));
-            for col in ["CreatedDate", "LastModifiedDate"] {
-                let v = get(col);
-                assert_eq!(v.len(), 24, "{v}");
-                assert!(v.ends_with(".000Z"), "{v}");
-                assert!(parse_utc(v) > 0);
+            if file == "Case" {
+                // Case.csv is the weekly Data Export: 0/1 and `2026-08-01 14:22:31` (UTC).
+                assert!(matches!(get("IsDeleted"), "0" | "1"));
+                for col in ["CreatedDate", "LastModifiedDate"] {
+                    let v = get(col);
+                    assert_eq!(v.len(), 19, "{v}");
+                    assert!(parse_utc(&format!("{}Z", v.replace(' ', "T"))) > 0);
+                }
+            } else {
+                assert!(matches!(get("IsDeleted"), "true" | "false"));
+                for col in ["CreatedDate", "LastModifiedDate"] {
+                    let v = get(col);
+                    assert_eq!(v.len(), 24, "{v}");
+                    assert!(v.ends_with(".000Z"), "{v}");
+                    assert!(parse_utc(v) > 0);
+                }
             }
             assert!(get("LastModifiedDate") >= get("CreatedDate"));
             n += 1;
@@ -855,7 +870,12 @@ fn survey_export_parses_and_keeps_awkward_comments() {
     let mut multiline = 0;
     let mut quotes = 0;
     for row in &rows {
-        assert_eq!(row.len(), 16);
+        assert_eq!(row.len(), 17);
+        // Invitations nobody answered have no score.
+        if &row[16] != "completed" {
+            assert!(row[5].is_empty(), "{row:?}");
+            continue;
+        }
         let metric = &row[2];
         let scale = (
             row[3].parse::<i64>().expect("min"),
@@ -885,7 +905,9 @@ fn survey_export_parses_and_keeps_awkward_comments() {
             assert!(matches!(&row[12], "voice" | "chat"));
         }
     }
-    assert_eq!(metrics.len(), 4, "{metrics:?}");
+    // The relationship NPS survey runs in Qualtrics: its answers are in the Qualtrics export.
+    assert_eq!(metrics.len(), 3, "{metrics:?}");
+    assert!(!metrics.contains_key("nps"), "{metrics:?}");
     assert!(multiline > 0 && quotes > 0);
 }
 
@@ -930,7 +952,9 @@ fn truth_tables_have_the_documented_columns_and_types() {
                 "contained",
                 "outcome",
                 "abandon_cause",
+                "abandon_mechanism",
                 "wait_secs",
+                "branch",
             ],
         ),
         (
@@ -944,6 +968,7 @@ fn truth_tables_have_the_documented_columns_and_types() {
                 "enqueued_at",
                 "outcome",
                 "wait_secs",
+                "logged",
             ],
         ),
         (
@@ -953,6 +978,7 @@ fn truth_tables_have_the_documented_columns_and_types() {
                 "customer_id",
                 "started_at",
                 "missed",
+                "abandon_cause",
                 "first_response_secs",
                 "rating",
             ],
@@ -978,12 +1004,18 @@ fn truth_tables_have_the_documented_columns_and_types() {
             &[
                 "customer_id",
                 "call_id",
+                "channel",
                 "anonymous_id",
+                "chat_id",
                 "call_started_at",
                 "call_ended_at",
-                "web_started_at",
-                "web_ended_at",
+                "other_started_at",
+                "other_ended_at",
             ],
+        ),
+        (
+            "identifiers",
+            &["id_type", "id_value", "customer_id", "role", "linkable"],
         ),
         ("parameters", &["model", "parameter", "value"]),
     ];
@@ -998,7 +1030,14 @@ fn truth_tables_have_the_documented_columns_and_types() {
                 ts.clone()
             } else if matches!(
                 n,
-                "queued" | "answered" | "transferred" | "contained" | "missed"
+                "queued"
+                    | "answered"
+                    | "transferred"
+                    | "contained"
+                    | "missed"
+                    | "linkable"
+                    | "branch"
+                    | "logged"
             ) {
                 DataType::Boolean
             } else if matches!(n, "ivr_errors" | "rating" | "scale_min" | "scale_max") {
@@ -1089,8 +1128,13 @@ fn visits_from_truth(r: &Run) -> BTreeMap<String, (String, String, i64, String, 
     let enq = t.ts("enqueued_at");
     let outcome = t.s("outcome");
     let wait = t.f64("wait_secs");
+    // The branch office keeps no queue_log: its visits are in no export's queue records.
+    let logged = t.bool("logged");
     let mut out = BTreeMap::new();
     for i in 0..ids.len() {
+        if !logged[i] {
+            continue;
+        }
         let w = wait[i].expect("wait");
         assert_eq!(w.fract(), 0.0);
         let prev = out.insert(
@@ -1167,7 +1211,7 @@ fn csat_per_day_from_truth_equals_exports() {
         e.1 += 1;
     };
     for row in survey_rows(r) {
-        if &row[2] == "csat" {
+        if &row[2] == "csat" && &row[16] == "completed" {
             let at = parse_utc(&row[15]);
             add(&mut exports, at, row[5].parse::<i64>().expect("score") >= 4);
         }
@@ -1248,7 +1292,10 @@ fn csat_per_day_from_truth_equals_exports() {
             )
         })
         .collect();
-    let rows = survey_rows(r);
+    let rows: Vec<_> = survey_rows(r)
+        .into_iter()
+        .filter(|row| &row[16] == "completed")
+        .collect();
     assert_eq!(rows.len(), truth_rows.len());
     for row in &rows {
         let (at, score, interaction) = truth_rows[&row[0]];
@@ -1342,6 +1389,30 @@ fn every_exported_record_is_in_truth_records() {
     for line in read(r, "asterisk/Master.csv").lines() {
         exported.insert(("asterisk_cdr".to_owned(), split_quoted(line)[16].0.clone()));
     }
+    // The branch's cdr_custom layout has uniqueid at the same position.
+    assert_eq!(crate::render::BRANCH_COLUMNS[16], "uniqueid");
+    for line in read(r, crate::render::paths::BRANCH_CDR).lines() {
+        exported.insert(("asterisk_cdr".to_owned(), split_quoted(line)[16].0.clone()));
+    }
+    let qualtrics = read(r, crate::render::paths::QUALTRICS);
+    let mut q = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(qualtrics.as_bytes());
+    for rec in q.records().skip(3) {
+        let rec = rec.expect("qualtrics record");
+        exported.insert(("survey".to_owned(), rec[8].to_owned()));
+    }
+    for line in read(r, crate::render::paths::HUBSPOT_CONTACTS)
+        .lines()
+        .skip(1)
+    {
+        // Leads (Record IDs from 80000000000) filled a form and never bought: no customer's
+        // record, so not in the truth.
+        let id = split_quoted(line)[0].0.clone();
+        if id.parse::<u64>().is_ok_and(|n| n < 80_000_000_000) {
+            exported.insert(("hubspot_contact".to_owned(), id));
+        }
+    }
     for v in json_lines(r, "connect/") {
         exported.insert(("connect_ctr".to_owned(), s(&v, "/ContactId").to_owned()));
     }
@@ -1349,7 +1420,12 @@ fn every_exported_record_is_in_truth_records() {
         exported.insert(("livechat".to_owned(), s(&v, "/id").to_owned()));
     }
     for row in survey_rows(r) {
-        exported.insert(("survey".to_owned(), row[0].to_owned()));
+        let source = if &row[16] == "completed" {
+            "survey"
+        } else {
+            "survey_invitation"
+        };
+        exported.insert((source.to_owned(), row[0].to_owned()));
     }
     for v in json_lines(r, "web/") {
         exported.insert(("web".to_owned(), s(&v, "/messageId").to_owned()));
@@ -1373,7 +1449,12 @@ fn every_exported_record_is_in_truth_records() {
     let truth_set: BTreeSet<(String, String)> =
         sources.iter().cloned().zip(ids.iter().cloned()).collect();
     assert_eq!(truth_set.len(), ids.len(), "duplicate truth record");
-    assert_eq!(exported, truth_set);
+    let only_exported: Vec<_> = exported.difference(&truth_set).take(5).collect();
+    let only_truth: Vec<_> = truth_set.difference(&exported).take(5).collect();
+    assert!(
+        only_exported.is_empty() && only_truth.is_empty(),
+        "exported, not in truth: {only_exported:?}; in truth, not exported: {only_truth:?}"
+    );
     // Only anonymous visitors lack a customer.
     for i in 0..ids.len() {
         if customers[i].is_none() {
@@ -1403,6 +1484,17 @@ fn calls_truth_matches_cdr_and_ctr_chains() {
                 .or_insert(("asterisk".to_owned(), i64::MAX, i64::MIN, 0));
         e.1 = e.1.min(parse_chicago(&f[9].0));
         e.2 = e.2.max(parse_chicago(&f[11].0));
+        e.3 += 1;
+    }
+    // The branch's cdr_custom layout: start, end and linkedid at 8, 10 and 18.
+    for line in read(r, crate::render::paths::BRANCH_CDR).lines() {
+        let f = split_quoted(line);
+        let e =
+            chains
+                .entry(f[18].0.clone())
+                .or_insert(("asterisk".to_owned(), i64::MAX, i64::MIN, 0));
+        e.1 = e.1.min(parse_chicago(&f[8].0));
+        e.2 = e.2.max(parse_chicago(&f[10].0));
         e.3 += 1;
     }
     for (id, v) in latest_ctrs(r) {
@@ -1561,16 +1653,154 @@ fn overlaps_truth_equals_sessions_overlapping_calls_in_the_exports() {
         }
     }
     let o = truth(r, "overlaps");
+    let channel = o.s("channel");
     let got: BTreeSet<_> = o
         .s("call_id")
         .into_iter()
-        .zip(o.s("anonymous_id"))
-        .zip(o.ts("web_started_at").into_iter().zip(o.ts("web_ended_at")))
-        .map(|((c, a), (s, e))| (c, a, s.expect("s"), e.expect("e")))
+        .zip(o.str("anonymous_id"))
+        .zip(
+            o.ts("other_started_at")
+                .into_iter()
+                .zip(o.ts("other_ended_at")),
+        )
+        .zip(&channel)
+        .filter(|(_, c)| *c == "web")
+        .map(|(((c, a), (s, e)), _)| (c, a.expect("anonymous_id"), s.expect("s"), e.expect("e")))
         .collect();
-    assert_eq!(got.len(), o.rows());
+    assert_eq!(got.len(), channel.iter().filter(|c| *c == "web").count());
     assert_eq!(expected, got);
     assert!(got.len() > 10, "only {} overlaps", got.len());
+
+    // Chat overlaps: the thread from its creation to its end (a missed chat ends when the
+    // visitor leaves the queue).
+    let chats: Vec<Value> = json_lines(r, "livechat/");
+    let mut expected = BTreeSet::new();
+    let truth_chats = truth(r, "chats");
+    let chat_owner: HashMap<String, Option<String>> = truth_chats
+        .s("chat_id")
+        .into_iter()
+        .zip(truth_chats.str("customer_id"))
+        .collect();
+    for chat in &chats {
+        let id = s(chat, "/id").to_owned();
+        let Some(Some(owner)) = chat_owner.get(&id) else {
+            continue;
+        };
+        let thread = &chat["threads"][0];
+        let start = parse_utc(s(thread, "/created_at"));
+        let last = thread["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| parse_utc(s(e, "/created_at")))
+            .max()
+            .unwrap_or(start);
+        let wait = thread["queue"]["wait_time"].as_i64().expect("wait");
+        let end = last.max(start + wait * 1_000_000);
+        for (call, cs, ce) in calls_of.get(owner).into_iter().flatten() {
+            if *cs <= end && start <= *ce {
+                expected.insert((call.clone(), id.clone()));
+            }
+        }
+    }
+    let got: BTreeSet<(String, String)> = o
+        .s("call_id")
+        .into_iter()
+        .zip(o.str("chat_id"))
+        .filter_map(|(c, chat)| chat.map(|chat| (c, chat)))
+        .collect();
+    assert_eq!(expected, got);
+}
+
+/// The planted identity traps are in the exports, and truth/identifiers says whose each
+/// identifier is.
+#[test]
+fn identity_traps_are_planted_and_truth_says_who_is_who() {
+    let r = large();
+    let t = truth(r, "identifiers");
+    let roles = t.s("role");
+    let types = t.s("id_type");
+    let values = t.s("id_value");
+    let customers = t.str("customer_id");
+    let linkable = t.bool("linkable");
+    let mut owners: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
+    for i in 0..t.rows() {
+        if let Some(c) = &customers[i] {
+            owners
+                .entry((roles[i].clone(), values[i].clone()))
+                .or_default()
+                .insert(c.clone());
+        }
+        if roles[i] != "personal" {
+            assert!(!linkable[i], "{} {} is {}", types[i], values[i], roles[i]);
+        }
+    }
+    let shared = |role: &str| -> Vec<usize> {
+        owners
+            .iter()
+            .filter(|((r, _), _)| r == role)
+            .map(|(_, c)| c.len())
+            .collect()
+    };
+    // A switchboard on dozens of records, landlines shared by 2-3, role mailboxes by several.
+    let boards = shared("switchboard");
+    assert!(
+        !boards.is_empty() && boards.iter().all(|n| *n >= 10),
+        "{boards:?}"
+    );
+    let homes = shared("household_landline");
+    assert!(
+        homes.len() > 20 && homes.iter().all(|n| (2..=3).contains(n)),
+        "{homes:?}"
+    );
+    let mailboxes = shared("role_mailbox");
+    assert!(
+        mailboxes.len() >= 3 && mailboxes.iter().any(|n| *n >= 3),
+        "{mailboxes:?}"
+    );
+    assert!(roles.iter().any(|r| r == "placeholder"));
+    // The traps are in the exports: the switchboard on CRM contacts, role mailboxes on cases
+    // or surveys.
+    let contacts = read(r, "salesforce/Contact.csv");
+    let board = owners
+        .keys()
+        .find(|(r, _)| r == "switchboard")
+        .map(|(_, v)| v[2..].to_owned())
+        .expect("a switchboard");
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let on_contacts = contacts
+        .lines()
+        .filter(|l| digits(l).contains(&board))
+        .count();
+    assert!(
+        on_contacts >= 10,
+        "switchboard {board} on {on_contacts} contacts"
+    );
+    let cases = read(r, "salesforce/Case.csv").to_lowercase();
+    let answers = read(r, "surveys/responses.csv").to_lowercase();
+    let used = owners
+        .keys()
+        .filter(|(r, v)| r == "role_mailbox" && (cases.contains(v) || answers.contains(v)))
+        .count();
+    assert!(used >= 2, "role mailboxes used: {used}");
+    // Most personal identifiers are linkable; cookies of browsers that never signed in are not.
+    let personal: Vec<usize> = (0..t.rows()).filter(|i| roles[*i] == "personal").collect();
+    let linked = personal.iter().filter(|i| linkable[**i]).count();
+    assert!(
+        linked as f64 > 0.7 * personal.len() as f64,
+        "{linked}/{}",
+        personal.len()
+    );
+    let crm_linked = personal
+        .iter()
+        .filter(|i| types[**i] == "crm_id")
+        .all(|i| linkable[*i] || values[*i].is_empty());
+    assert!(
+        !crm_linked
+            || personal
+                .iter()
+                .any(|i| types[*i] == "anonymous_id" && !linkable[*i])
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1606,8 +1836,22 @@ fn behaviour_looks_like_a_contact_center() {
         assert!(outcomes.contains(o), "no {o} calls");
     }
     let causes: HashSet<String> = calls.str("abandon_cause").into_iter().flatten().collect();
-    for c in ["short_abandon", "long_wait", "ivr_errors"] {
+    for c in ["informed", "short", "frustrated", "unknown"] {
         assert!(causes.contains(c), "no {c} abandons");
+    }
+    let mechanisms: HashSet<String> = calls
+        .str("abandon_mechanism")
+        .into_iter()
+        .flatten()
+        .collect();
+    for m in [
+        "short_abandon",
+        "long_wait",
+        "ivr_errors",
+        "after_answer",
+        "interrupted",
+    ] {
+        assert!(mechanisms.contains(m), "no {m} abandons");
     }
     assert!(calls.bool("transferred").iter().any(|t| *t));
     assert!(read(r, "asterisk/Master.csv").contains("\"anonymous\""));
@@ -1706,4 +1950,28 @@ fn web_errors_drive_calls() {
     let with = rate(&|c| with_errors.contains(c));
     let without = rate(&|c| !with_errors.contains(c));
     assert!(with > 1.5 * without, "{with} vs {without}");
+}
+
+/// Classes 3 and 5 of issue 8 as the generator writes them: a few main-site caller names carry
+/// raw 0xA5 bytes (invalid UTF-8), and the branch site's cdr_custom file is windows-1251.
+#[test]
+fn cdrs_carry_legacy_code_page_bytes() {
+    // About one named main-site leg in 150 is garbled: the larger run has some.
+    let r = large();
+    let main = std::fs::read(r.path.join("asterisk/Master.csv")).expect("cdr");
+    assert!(std::str::from_utf8(&main).is_err());
+    let garbled = main
+        .split(|b| *b == b'\n')
+        .filter(|l| l.windows(2).any(|w| w == [0xA5, 0xA5]))
+        .count();
+    assert!(garbled >= 1);
+    let branch = std::fs::read(r.path.join(crate::render::paths::BRANCH_CDR)).expect("branch");
+    assert!(std::str::from_utf8(&branch).is_err());
+    let text = encoding_rs::WINDOWS_1251.decode(&branch).0;
+    assert!(text.chars().any(|c| ('А'..='я').contains(&c)));
+    let first = text.lines().next().expect("a branch row");
+    assert_eq!(
+        split_quoted(first).len(),
+        crate::render::BRANCH_COLUMNS.len()
+    );
 }

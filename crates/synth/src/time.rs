@@ -111,6 +111,24 @@ pub(crate) fn sf_datetime(us: i64) -> String {
     iso_utc(secs, Frac::Millis)
 }
 
+/// Salesforce weekly Data Export datetime: `2026-08-01 14:22:31` (UTC, no `T`, no zone).
+pub(crate) fn sf_export_datetime(us: i64) -> String {
+    let secs = us.div_euclid(SEC) * SEC;
+    let mut s = String::with_capacity(19);
+    push_date(&mut s, secs.div_euclid(DAY));
+    s.push(' ');
+    push_clock(&mut s, secs.rem_euclid(DAY));
+    s
+}
+
+/// `2026-08-01 09:22` in America/Chicago (HubSpot's UI export: the portal's time zone, no
+/// seconds).
+pub(crate) fn hubspot_local(us: i64) -> String {
+    let mut s = asterisk_local(us);
+    s.truncate(16);
+    s
+}
+
 /// `2026-08-01` (the UTC date).
 pub(crate) fn date_utc(us: i64) -> String {
     date_of_day(day_number(us))

@@ -16,7 +16,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::SynthError;
 use crate::btyd::BtydParams;
-use crate::model::{CaseSystem, ChatSystem, ChunkRecords, customer_id};
+use crate::model::{AbandonCause, CaseSystem, ChatSystem, ChunkRecords, customer_id};
 use crate::world::System;
 
 /// The truth tables, in a stable order.
@@ -29,11 +29,16 @@ pub(crate) enum Table {
     Chats,
     Surveys,
     Overlaps,
+    Identifiers,
     Parameters,
+    /// Survey invitations nobody answered.
+    SurveyInvitations,
+    /// The agents' planted traits (the source of the agent reviews).
+    Agents,
 }
 
 impl Table {
-    pub(crate) const ALL: [Table; 8] = [
+    pub(crate) const ALL: [Table; 11] = [
         Table::Customers,
         Table::Records,
         Table::Calls,
@@ -41,7 +46,10 @@ impl Table {
         Table::Chats,
         Table::Surveys,
         Table::Overlaps,
+        Table::Identifiers,
         Table::Parameters,
+        Table::SurveyInvitations,
+        Table::Agents,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -53,7 +61,10 @@ impl Table {
             Table::Chats => "chats",
             Table::Surveys => "surveys",
             Table::Overlaps => "overlaps",
+            Table::Identifiers => "identifiers",
             Table::Parameters => "parameters",
+            Table::SurveyInvitations => "survey_invitations",
+            Table::Agents => "agents",
         }
     }
 
@@ -112,7 +123,9 @@ impl Table {
                 b("contained"),
                 s("outcome"),
                 sn("abandon_cause"),
+                sn("abandon_mechanism"),
                 fnn("wait_secs"),
+                b("branch"),
             ],
             Table::QueueVisits => vec![
                 s("system"),
@@ -123,12 +136,16 @@ impl Table {
                 t("enqueued_at"),
                 s("outcome"),
                 f("wait_secs"),
+                // Whether a queue log or contact record saw the visit (the branch site keeps
+                // no queue_log: its visits are only in its CDRs).
+                b("logged"),
             ],
             Table::Chats => vec![
                 s("chat_id"),
                 sn("customer_id"),
                 t("started_at"),
                 b("missed"),
+                sn("abandon_cause"),
                 fnn("first_response_secs"),
                 inn("rating"),
             ],
@@ -148,13 +165,39 @@ impl Table {
             Table::Overlaps => vec![
                 s("customer_id"),
                 s("call_id"),
-                s("anonymous_id"),
+                s("channel"),
+                sn("anonymous_id"),
+                sn("chat_id"),
                 t("call_started_at"),
                 t("call_ended_at"),
-                t("web_started_at"),
-                t("web_ended_at"),
+                t("other_started_at"),
+                t("other_ended_at"),
+            ],
+            Table::Identifiers => vec![
+                s("id_type"),
+                s("id_value"),
+                sn("customer_id"),
+                s("role"),
+                b("linkable"),
             ],
             Table::Parameters => vec![s("model"), s("parameter"), f("value")],
+            Table::SurveyInvitations => vec![
+                s("invitation_id"),
+                s("customer_id"),
+                s("survey"),
+                s("instrument"),
+                s("status"),
+                s("channel"),
+                s("interaction_id"),
+                tn("offered_at"),
+            ],
+            Table::Agents => vec![
+                s("username"),
+                s("system"),
+                f("quality"),
+                f("optimism"),
+                s("team_lead"),
+            ],
         };
         Arc::new(Schema::new(fields))
     }
@@ -181,6 +224,8 @@ pub(crate) fn chunk_batches(recs: &ChunkRecords) -> Result<Vec<(Table, RecordBat
         (Table::Chats, chats(recs)?),
         (Table::Surveys, surveys(recs)?),
         (Table::Overlaps, overlaps(recs)?),
+        (Table::Identifiers, identifiers(recs)?),
+        (Table::SurveyInvitations, invitations(recs)?),
     ])
 }
 
@@ -261,6 +306,18 @@ fn records(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     for s in &recs.surveys {
         push("survey", &s.response_id, Some(s.customer));
     }
+    for i in &recs.invitations {
+        push("survey_invitation", &i.invitation_id, Some(i.customer));
+    }
+    for p in &recs.persons {
+        if crate::render::in_hubspot(p.index) {
+            push(
+                "hubspot_contact",
+                &crate::render::contact_record_id(p.index),
+                Some(p.index),
+            );
+        }
+    }
     for e in &recs.web {
         push("web", &e.message_id, e.customer);
     }
@@ -289,8 +346,11 @@ fn calls(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let mut contained = BooleanBuilder::with_capacity(n);
     let mut outcome = StringBuilder::new();
     let mut cause = StringBuilder::new();
+    let mut mechanism = StringBuilder::new();
     let mut wait = Float64Builder::with_capacity(n);
+    let mut branch = BooleanBuilder::with_capacity(n);
     for c in &recs.calls {
+        branch.append_value(c.branch);
         system.append_value(c.system.name());
         call_id.append_value(c.call_id());
         customer.append_value(customer_id(c.customer));
@@ -303,7 +363,8 @@ fn calls(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
         transferred.append_value(c.legs.len() > 1);
         contained.append_value(c.outcome == crate::model::CallOutcome::Contained);
         outcome.append_value(c.outcome.name());
-        cause.append_option(c.abandon_cause);
+        cause.append_option(c.abandon_cause.map(AbandonCause::name));
+        mechanism.append_option(c.abandon_mechanism);
         wait.append_option(c.total_wait_secs().map(|w| w as f64));
     }
     batch(
@@ -322,7 +383,9 @@ fn calls(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
             Arc::new(contained.finish()),
             Arc::new(outcome.finish()),
             Arc::new(cause.finish()),
+            Arc::new(mechanism.finish()),
             Arc::new(wait.finish()),
+            Arc::new(branch.finish()),
         ],
     )
 }
@@ -336,9 +399,11 @@ fn queue_visits(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let mut enq = ts_builder(0);
     let mut outcome = StringBuilder::new();
     let mut wait = Float64Builder::new();
+    let mut logged = BooleanBuilder::new();
     for c in &recs.calls {
         for leg in &c.legs {
             let Some(v) = &leg.queue else { continue };
+            logged.append_value(!c.branch);
             system.append_value(c.system.name());
             call_id.append_value(&leg.id);
             chain.append_value(c.call_id());
@@ -360,6 +425,7 @@ fn queue_visits(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
             Arc::new(enq.finish()),
             Arc::new(outcome.finish()),
             Arc::new(wait.finish()),
+            Arc::new(logged.finish()),
         ],
     )
 }
@@ -370,6 +436,7 @@ fn chats(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let mut customer = StringBuilder::new();
     let mut started = ts_builder(n);
     let mut missed = BooleanBuilder::with_capacity(n);
+    let mut cause = StringBuilder::new();
     let mut frt = Float64Builder::with_capacity(n);
     let mut rating = Int64Builder::with_capacity(n);
     for c in &recs.chats {
@@ -377,6 +444,7 @@ fn chats(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
         customer.append_option(c.customer.map(customer_id));
         started.append_value(c.created_us);
         missed.append_value(c.missed);
+        cause.append_option(c.abandon_cause.map(AbandonCause::name));
         frt.append_option(c.first_response_secs);
         rating.append_option(c.rating.map(|r| i64::from(r.0)));
     }
@@ -387,6 +455,7 @@ fn chats(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
             Arc::new(customer.finish()),
             Arc::new(started.finish()),
             Arc::new(missed.finish()),
+            Arc::new(cause.finish()),
             Arc::new(frt.finish()),
             Arc::new(rating.finish()),
         ],
@@ -445,7 +514,11 @@ fn surveys(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     for s in &recs.surveys {
         c.push(
             &s.response_id,
-            "survey_export",
+            if s.survey == crate::render::QUALTRICS_SURVEY {
+                "qualtrics"
+            } else {
+                "survey_export"
+            },
             s.metric,
             (s.scale_min, s.scale_max),
             s.score as f64,
@@ -535,17 +608,21 @@ fn overlaps(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let n = recs.overlaps.len();
     let mut customer = StringBuilder::new();
     let mut call = StringBuilder::new();
+    let mut channel = StringBuilder::new();
     let mut anon = StringBuilder::new();
+    let mut chat = StringBuilder::new();
     let mut t: Vec<TimestampMicrosecondBuilder> = (0..4).map(|_| ts_builder(n)).collect();
     for o in &recs.overlaps {
         customer.append_value(customer_id(o.customer));
         call.append_value(&o.call_id);
-        anon.append_value(&o.anon_id);
+        channel.append_value(o.channel);
+        anon.append_option(o.anon_id.as_deref());
+        chat.append_option(o.chat_id.as_deref());
         for (b, v) in t.iter_mut().zip([
             o.call_started_us,
             o.call_ended_us,
-            o.web_started_us,
-            o.web_ended_us,
+            o.other_started_us,
+            o.other_ended_us,
         ]) {
             b.append_value(v);
         }
@@ -553,10 +630,90 @@ fn overlaps(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(customer.finish()),
         Arc::new(call.finish()),
+        Arc::new(channel.finish()),
         Arc::new(anon.finish()),
+        Arc::new(chat.finish()),
     ];
     columns.extend(t.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     batch(Table::Overlaps, columns)
+}
+
+fn identifiers(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
+    let rows = crate::identity::identifiers(recs);
+    let mut id_type = StringBuilder::new();
+    let mut value = StringBuilder::new();
+    let mut customer = StringBuilder::new();
+    let mut role = StringBuilder::new();
+    let mut linkable = BooleanBuilder::with_capacity(rows.len());
+    for r in &rows {
+        id_type.append_value(r.id_type);
+        value.append_value(&r.value);
+        customer.append_option(r.customer.map(customer_id));
+        role.append_value(r.role);
+        linkable.append_value(r.linkable);
+    }
+    batch(
+        Table::Identifiers,
+        vec![
+            Arc::new(id_type.finish()),
+            Arc::new(value.finish()),
+            Arc::new(customer.finish()),
+            Arc::new(role.finish()),
+            Arc::new(linkable.finish()),
+        ],
+    )
+}
+
+fn invitations(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
+    let n = recs.invitations.len();
+    let mut cols: Vec<StringBuilder> = (0..7).map(|_| StringBuilder::new()).collect();
+    let mut offered = ts_builder(n);
+    for i in &recs.invitations {
+        for (b, v) in cols.iter_mut().zip([
+            i.invitation_id.as_str(),
+            &customer_id(i.customer),
+            i.survey,
+            i.metric,
+            i.status,
+            i.channel,
+            &i.interaction_id,
+        ]) {
+            b.append_value(v);
+        }
+        offered.append_option(i.sent_us);
+    }
+    let mut columns: Vec<ArrayRef> = cols
+        .iter_mut()
+        .map(|b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    columns.push(Arc::new(offered.finish()));
+    batch(Table::SurveyInvitations, columns)
+}
+
+/// `agents.parquet`'s single batch.
+pub(crate) fn agents(world: &crate::world::World) -> Result<RecordBatch, SynthError> {
+    let mut name = StringBuilder::new();
+    let mut system = StringBuilder::new();
+    let mut quality = Float64Builder::new();
+    let mut optimism = Float64Builder::new();
+    let mut lead = StringBuilder::new();
+    for (i, a) in world.agents.iter().enumerate() {
+        name.append_value(&a.username);
+        system.append_value(a.system.name());
+        quality.append_value(a.quality);
+        optimism.append_value(a.optimism);
+        lead.append_value(crate::render::team_lead(i));
+    }
+    batch(
+        Table::Agents,
+        vec![
+            Arc::new(name.finish()),
+            Arc::new(system.finish()),
+            Arc::new(quality.finish()),
+            Arc::new(optimism.finish()),
+            Arc::new(lead.finish()),
+        ],
+    )
 }
 
 /// `parameters.parquet`'s single batch.

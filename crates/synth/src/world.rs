@@ -74,6 +74,10 @@ pub(crate) struct World {
     pub(crate) start_us: i64,
     /// Window end (exclusive).
     pub(crate) end_us: i64,
+    /// The planted IVR menu redesign: from this instant (midnight UTC of day 45 of the window,
+    /// 2026-09-15 for the default window; the middle day of windows under 60 days) the chance
+    /// of a no-input / no-match per menu attempt is halved.
+    pub(crate) ivr_redesign_us: i64,
     pub(crate) days: u32,
     pub(crate) customers: u64,
     pub(crate) agents: Vec<Agent>,
@@ -169,6 +173,7 @@ impl World {
             seed,
             start_us,
             end_us: start_us + i64::from(days) * DAY,
+            ivr_redesign_us: start_us + i64::from(if days >= 60 { 45 } else { days / 2 }) * DAY,
             days,
             customers,
             agents,

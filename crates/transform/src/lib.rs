@@ -7,6 +7,7 @@
 //! staging tables of the canonical schemas.
 
 use std::collections::BTreeSet;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,18 +20,22 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use touchstone_core::config::ValueSettings;
+use touchstone_core::config::{AbandonSettings, JourneySettings, ValueSettings};
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, first_line};
 use touchstone_core::schema::StagingTable;
 
 pub mod engine_error;
 pub mod models;
 pub mod native;
+pub mod spill;
 pub mod udf;
 
 pub use models::{Model, load_models, order_models};
+pub use spill::SpillCounter;
+use spill::SpillFactory;
 
 /// Name of the one-row table describing the current run, readable from every model.
 pub const RUN_CONTEXT: &str = "run_context";
@@ -61,15 +66,23 @@ fn engine(context: impl Into<String>) -> impl FnOnce(DataFusionError) -> Transfo
 #[derive(Default, Clone)]
 pub struct SessionOptions {
     /// Memory the engine may use before spilling to disk (bytes); unbounded when `None`.
+    ///
+    /// The limit is shared fairly ([`FairSpillPool`]): operators that can spill (sorts,
+    /// aggregations) each get an equal share of what the operators that cannot spill leave, so
+    /// one large consumer cannot starve the others the way a first-come greedy pool lets it.
     pub memory_limit_bytes: Option<u64>,
-    /// Where to spill; the system temp directory when `None`.
+    /// Where to spill; the system temp directory when `None`. Created at the first spill.
     pub spill_dir: Option<PathBuf>,
+    /// Counts what the session spills; a fresh counter when `None`.
+    pub spill_counter: Option<Arc<SpillCounter>>,
     /// A query planner with extensions (the Delta writer needs its own).
     pub query_planner: Option<Arc<dyn QueryPlanner + Send + Sync>>,
     /// Parallelism; the number of cores when `None`.
     pub target_partitions: Option<usize>,
     /// Settings of the value-model table functions (see [`native`]).
     pub value: ValueSettings,
+    /// Settings of the identity graph, journeys and effort index (see [`native`]).
+    pub journeys: JourneySettings,
 }
 
 impl std::fmt::Debug for SessionOptions {
@@ -77,12 +90,18 @@ impl std::fmt::Debug for SessionOptions {
         f.debug_struct("SessionOptions")
             .field("memory_limit_bytes", &self.memory_limit_bytes)
             .field("spill_dir", &self.spill_dir)
+            .field("spill_counter", &self.spill_counter)
             .field("query_planner", &self.query_planner.is_some())
             .field("target_partitions", &self.target_partitions)
             .field("value", &self.value)
+            .field("journeys", &self.journeys)
             .finish()
     }
 }
+
+/// Rows per Parquet row group in the files the engine writes: small enough that a reader
+/// scans a file in parallel and a writer buffers little, large enough to compress well.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// A session with Touchstone's functions and configuration.
 pub fn new_session(options: &SessionOptions) -> Result<SessionContext, TransformError> {
@@ -92,16 +111,32 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     if let Some(n) = options.target_partitions {
         config = config.with_target_partitions(n.max(1));
     }
+    {
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.max_row_group_size = ROW_GROUP_ROWS;
+        parquet.compression = Some("zstd(1)".into());
+    }
+    if let Some(limit) = options.memory_limit_bytes {
+        // Each sort keeps this much back for merging what it spilled; with many sorts under a
+        // small limit, DataFusion's fixed 10 MiB each would leave nothing to sort with.
+        let execution = &mut config.options_mut().execution;
+        execution.sort_spill_reservation_bytes = usize::try_from(limit / 64)
+            .unwrap_or(usize::MAX)
+            .min(execution.sort_spill_reservation_bytes);
+    }
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit_bytes {
-        runtime = runtime.with_memory_limit(usize::try_from(limit).unwrap_or(usize::MAX), 1.0);
+        let pool = FairSpillPool::new(usize::try_from(limit).unwrap_or(usize::MAX));
+        // Tracked, so an error that memory ran out names the largest consumers.
+        let top = NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN);
+        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(pool, top)));
     }
-    if let Some(dir) = &options.spill_dir {
-        runtime = runtime.with_disk_manager_builder(
-            DiskManagerBuilder::default()
-                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
-        );
-    }
+    let dir = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let counter = options.spill_counter.clone().unwrap_or_default();
+    let factory = SpillFactory::new(dir, counter);
+    runtime = runtime.with_disk_manager_builder(
+        DiskManagerBuilder::default().with_mode(DiskManagerMode::Custom(Arc::new(factory))),
+    );
     let runtime = runtime
         .build_arc()
         .map_err(engine("building the engine runtime"))?;
@@ -115,7 +150,8 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     let ctx = SessionContext::new_with_state(state.build());
     udf::register(&ctx);
     native::register(&ctx, options.value);
-    register_settings(&ctx, &options.value)?;
+    native::identity::register(&ctx, &options.journeys.identity);
+    register_settings(&ctx, &options.value, &options.journeys.sessions.abandon)?;
     Ok(ctx)
 }
 
@@ -179,9 +215,14 @@ fn register_row(
 /// Name of the one-row table of the pipeline's value settings, readable from every model.
 pub const PIPELINE_SETTINGS: &str = "pipeline_settings";
 
-/// Registers `pipeline_settings`: the pipeline's `value:` settings as one row, so SQL models
-/// use the same margin, horizon and costs as the model table functions.
-fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), TransformError> {
+/// Registers `pipeline_settings`: the pipeline's `value:` settings and `journeys.abandon`
+/// thresholds (`abandon_*`) as one row, so SQL models use the same margin, horizon and costs
+/// as the model table functions.
+fn register_settings(
+    ctx: &SessionContext,
+    value: &ValueSettings,
+    abandon: &AbandonSettings,
+) -> Result<(), TransformError> {
     use arrow::array::{Float64Array, Int64Array};
     let schema = Arc::new(Schema::new(vec![
         Field::new("value_model", DataType::Utf8, false),
@@ -192,6 +233,11 @@ fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), 
         Field::new("support_cost_per_minute", DataType::Float64, false),
         Field::new("inactive_after_days", DataType::Int64, false),
         Field::new("projection_periods", DataType::Int64, false),
+        Field::new("abandon_short_secs", DataType::Int64, false),
+        Field::new("abandon_short_ivr_secs", DataType::Int64, false),
+        Field::new("abandon_short_chat_secs", DataType::Int64, false),
+        Field::new("abandon_long_wait_secs", DataType::Int64, false),
+        Field::new("abandon_callback_hours", DataType::Int64, false),
     ]));
     register_row(
         ctx,
@@ -206,8 +252,24 @@ fn register_settings(ctx: &SessionContext, value: &ValueSettings) -> Result<(), 
             Arc::new(Float64Array::from(vec![value.support_cost_per_minute])),
             Arc::new(Int64Array::from(vec![i64::from(value.inactive_after_days)])),
             Arc::new(Int64Array::from(vec![i64::from(value.projection_periods)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.short_secs)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.short_ivr_secs)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.short_chat_secs)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.long_wait_secs)])),
+            Arc::new(Int64Array::from(vec![i64::from(abandon.callback_hours)])),
         ],
     )
+}
+
+/// Marts a model may read as they were committed by the previous run, as `previous_<mart>`: the
+/// identity graph keeps its customer keys stable across runs and appends to its merge log. A run
+/// registers the ones the warehouse has; a missing one (the first run, `validate`, golden tests)
+/// reads as empty.
+pub const PREVIOUS_MARTS: [&str; 2] = ["customer_identity", "identity_merges"];
+
+/// The name under which a model reads `mart` as the previous run committed it.
+pub fn previous_name(mart: &str) -> String {
+    format!("previous_{mart}")
 }
 
 /// The tables every model may read before any model runs.
@@ -216,6 +278,7 @@ pub fn input_tables() -> BTreeSet<String> {
         .iter()
         .map(|t| t.name().to_string())
         .chain([RUN_CONTEXT.to_string(), PIPELINE_SETTINGS.to_string()])
+        .chain(PREVIOUS_MARTS.iter().map(|m| previous_name(m)))
         .collect()
 }
 

@@ -5,20 +5,35 @@
 //! [`load_metrics`] validate everything they can without data, collecting every problem before
 //! reporting. The doc comments on the `*File` structs are the user documentation of each key.
 
+mod journeys;
 mod metric;
 mod pipeline;
+mod readers;
 mod value;
 
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, ErrorCode, Span};
 
+pub use journeys::{
+    AbandonFile, AbandonSettings, DEFAULT_BLOCKLIST, EFFORT_FACTORS, EffortFile, EffortSettings,
+    Factor, FactorFile, IdentifierFile, IdentifierRule, IdentityFile, IdentitySettings,
+    JourneySettings, JourneysFile, PHONE_COUNTRIES, PhoneCountry, SessionSettings,
+};
 pub use metric::{
-    Agg, CiMethod, Direction, Grain, Measure, Metric, MetricDef, MetricFile, MetricKind, Target,
-    check_metrics, load_metrics,
+    Agg, AppliedOverlay, Baseline, BaselineDef, CiMethod, ConversionDef, Direction,
+    DistributionDef, FactorDef, FocusDef, Grain, GroupDef, InputDef, Measure, Metric, MetricDef,
+    MetricFile, MetricKind, MetricLibrary, NullHandling, Offset, OverlayDef, Target, Weekday,
+    assemble, check_metrics, depends_on, load_metrics, metric_refs, parse_window,
 };
 pub use pipeline::{
-    Engine, Pipeline, PipelineFile, Source, SourceFile, load_pipeline, validate_pipeline,
+    Engine, Pipeline, PipelineFile, Schedule, ScheduleFile, Source, SourceFile, load_pipeline,
+    validate_pipeline,
+};
+pub use readers::{
+    HUBSPOT_OBJECTS, Instrument, InstrumentFile, NullRatioCheck, SALESFORCE_OBJECTS,
+    SurveyColumnsFile, SurveyMapping, SurveyMappingFile, SurveyPreset, SurveyQuestion,
+    SurveyQuestionFile, SurveyRole, SurveyRule,
 };
 pub use value::{PurchaseModelKind, ValueFile, ValueSettings};
 

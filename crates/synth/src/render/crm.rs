@@ -2,7 +2,7 @@
 
 use crate::SynthError;
 use crate::model::ChunkRecords;
-use crate::time::{SEC, date_utc, sf_datetime};
+use crate::time::{SEC, date_utc, sf_datetime, sf_export_datetime};
 use crate::world::World;
 
 use super::{CsvPart, Rendered, paths};
@@ -99,6 +99,16 @@ fn bool_str(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
+/// A boolean as the weekly Data Export writes it.
+fn export_bool(b: bool) -> &'static str {
+    if b { "1" } else { "0" }
+}
+
+/// An empty lookup as the weekly Data Export writes it: Salesforce's null reference.
+fn export_ref(id: Option<&str>) -> &str {
+    id.unwrap_or("000000000000000AAA")
+}
+
 pub(super) fn salesforce(
     world: &World,
     recs: &ChunkRecords,
@@ -159,30 +169,33 @@ pub(super) fn salesforce(
         .filter(|c| c.system == crate::model::CaseSystem::Salesforce)
         .collect();
     cases.sort_by(|a, b| (a.created_us, &a.id).cmp(&(b.created_us, &b.id)));
+    // Case.csv comes from the weekly Data Export (Setup → Data Export), not from the API
+    // extract the other objects come from: datetimes `2026-08-01 14:22:31` (UTC, no `T`, no
+    // zone), booleans 0/1, empty lookups as the null reference `000000000000000AAA`.
     let mut w = CsvPart::new(salesforce_csv(), "Case");
     for c in &cases {
-        let closed = c.closed_us.map(sf_datetime).unwrap_or_default();
+        let closed = c.closed_us.map(sf_export_datetime).unwrap_or_default();
         w.row(&[
             &c.id,
-            bool_str(c.deleted),
+            export_bool(c.deleted),
             &c.number,
-            c.account_id.as_deref().unwrap_or(""),
-            c.contact_id.as_deref().unwrap_or(""),
-            c.parent_id.as_deref().unwrap_or(""),
+            export_ref(c.account_id.as_deref()),
+            export_ref(c.contact_id.as_deref()),
+            export_ref(c.parent_id.as_deref()),
             c.supplied_email.as_deref().unwrap_or(""),
             c.supplied_phone.as_deref().unwrap_or(""),
             c.origin,
             c.case_type,
             c.reason,
             c.status,
-            bool_str(c.closed_us.is_some()),
-            bool_str(c.escalated),
+            export_bool(c.closed_us.is_some()),
+            export_bool(c.escalated),
             c.priority,
             c.subject,
             &c.owner,
-            &sf_datetime(c.created_us),
+            &sf_export_datetime(c.created_us),
             &closed,
-            &sf_datetime(clamp(c.created_us, c.modified_us)),
+            &sf_export_datetime(clamp(c.created_us, c.modified_us)),
         ])?;
     }
     *out.part(paths::CASE) = w.finish()?;

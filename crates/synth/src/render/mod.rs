@@ -1,14 +1,19 @@
 //! Spelling a chunk's records exactly as each vendor writes them.
 //!
-//! One module per vendor, as in the extract crate: [`crm`] (Salesforce), [`ivr`] (Asterisk and
-//! Amazon Connect), [`chat`] (LiveChat), [`surveys`](mod@surveys) (the survey tool) and
-//! [`web`] (Segment). This module holds what they share: the [`Part`] bytes of a file, the CSV
+//! One module per vendor, as in the extract crate: [`crm`] (Salesforce), [`hubspot`]
+//! (HubSpot), [`ivr`] (Asterisk, its branch site, and Amazon Connect), [`chat`] (LiveChat),
+//! [`surveys`](mod@surveys) (the survey tool and Qualtrics), [`web`] (Segment), [`reviews`]
+//! (agent QA reviews), [`calendar`](mod@calendar) (the marketing calendar), [`zendesk`]
+//! and [`intercom`]. This module holds what they share: the [`Part`] bytes of a file, the CSV
 //! writer and the paths of the single files.
 
+mod calendar;
 mod chat;
 mod crm;
+mod hubspot;
 mod intercom;
 mod ivr;
+mod reviews;
 mod surveys;
 mod web;
 mod zendesk;
@@ -21,16 +26,25 @@ use crate::SynthError;
 use crate::model::ChunkRecords;
 use crate::world::World;
 
+pub(crate) use calendar::calendar;
 use chat::livechat;
 use crm::salesforce;
 pub(crate) use crm::{
     ACCOUNT_HEADER, CASE_HEADER, CONTACT_HEADER, OPPORTUNITY_HEADER, ORDER_HEADER, salesforce_csv,
 };
+use hubspot::hubspot;
+pub(crate) use hubspot::{
+    COMPANY_HEADER as HUBSPOT_COMPANY_HEADER, CONTACT_HEADER as HUBSPOT_CONTACT_HEADER,
+    DEAL_HEADER as HUBSPOT_DEAL_HEADER, contact_record_id, hubspot_csv, in_hubspot,
+};
 use intercom::intercom;
-pub(crate) use ivr::queue_log_day;
+#[cfg(test)]
+pub(crate) use ivr::BRANCH_COLUMNS;
 use ivr::{asterisk, connect};
+pub(crate) use ivr::{branch_cdr_custom_conf, queue_log_day};
+pub(crate) use reviews::{REVIEW_HEADER, agent_reviews, review_csv, team_lead};
 use surveys::surveys;
-pub(crate) use surveys::{SURVEY_HEADER, survey_csv};
+pub(crate) use surveys::{QUALTRICS_SURVEY, SURVEY_HEADER, qualtrics_header, survey_csv};
 use web::segment;
 use zendesk::zendesk;
 
@@ -89,6 +103,17 @@ pub(crate) mod paths {
     pub(crate) const CDR: &str = "asterisk/Master.csv";
     pub(crate) const QUEUE_LOG: &str = "asterisk/queue_log";
     pub(crate) const SURVEYS: &str = "surveys/responses.csv";
+    /// The branch office's Asterisk: `cdr_custom` output, windows-1251, no queue_log.
+    pub(crate) const BRANCH_CDR: &str = "asterisk/branch/Master.csv";
+    /// The branch's `cdr_custom.conf`: the column order of its `Master.csv`.
+    pub(crate) const BRANCH_CONF: &str = "asterisk/branch/cdr_custom.conf";
+    /// The relationship NPS survey, as Qualtrics exports it.
+    pub(crate) const QUALTRICS: &str = "surveys/qualtrics/relationship_nps.csv";
+    pub(crate) const HUBSPOT_CONTACTS: &str = "hubspot/hubspot-crm-exports-all-contacts.csv";
+    pub(crate) const HUBSPOT_COMPANIES: &str = "hubspot/companies.csv";
+    pub(crate) const HUBSPOT_DEALS: &str = "hubspot/deals.csv";
+    pub(crate) const AGENT_REVIEWS: &str = "agent_reviews/reviews.csv";
+    pub(crate) const CALENDAR: &str = "calendar/calendar.yaml";
 }
 
 /// A header line in a writer's style.
@@ -166,5 +191,6 @@ pub(crate) fn render(
     segment(recs, &mut rng, &mut out)?;
     zendesk(world, recs, &mut out)?;
     intercom(world, recs, &mut out)?;
+    hubspot(world, chunk, recs, &mut out)?;
     Ok(out)
 }

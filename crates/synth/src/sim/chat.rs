@@ -3,15 +3,17 @@
 
 use crate::catalog::{COMMENTS_NEG, COMMENTS_POS, PRESALE_LINES, chat_lines};
 use crate::ids::{Counters, intercom_conversation_id, livechat_ids, uuid4, zendesk_chat_id};
-use crate::model::{Author, CaseSystem, Chat, ChatEvent, ChatSystem};
-use crate::people::messy_email;
+use crate::model::{AbandonCause, Author, CaseSystem, Chat, ChatEvent, ChatSystem};
 use crate::rng::{RngExt, SimRng, Stream, pick_str, unit};
 use crate::time::{MIN, SEC};
 use crate::world::{LoadChannel, World};
 
 use super::feedback::{Effort, experience};
 use super::web::{self, Page, SessionKind, WebWriter};
-use super::{ChunkCtx, Issue, Life, new_case, post_interaction_surveys, run_session, update_case};
+use super::{
+    ChunkCtx, Ended, Issue, Life, new_case, post_interaction_surveys, run_session, update_case,
+    written_email,
+};
 
 /// Who is chatting.
 pub(crate) struct ChatRequest {
@@ -29,6 +31,40 @@ pub(crate) struct ChatRequest {
     pub(crate) patience: f64,
     /// Customer mood (baseline satisfaction).
     pub(crate) mood: f64,
+    /// What the visitor is going to do while waiting.
+    pub(crate) plan: ChatPlan,
+}
+
+/// What a chatter does while waiting, drawn before the chat: the reason for leaving comes
+/// first, and the behaviour follows from it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ChatPlan {
+    /// Waits as patiently as they are.
+    Normal,
+    /// Leaves within seconds for reasons of their own.
+    Short,
+    /// Finds the answer with the help bot this many seconds after writing, and leaves if
+    /// no agent has answered by then.
+    SelfServed { at_secs: f64 },
+    /// Interrupted by something else this many seconds after writing.
+    Interrupted { at_secs: f64 },
+}
+
+impl ChatPlan {
+    /// A plan; `can_self_serve` when the bot can answer the visitor's question.
+    pub(crate) fn draw(rng: &mut SimRng, can_self_serve: bool) -> ChatPlan {
+        let informed = if can_self_serve { 0.08 } else { 0.0 };
+        match rng.weighted(&[0.82 - informed, 0.08, 0.02, informed]) {
+            1 => ChatPlan::Short,
+            2 => ChatPlan::Interrupted {
+                at_secs: 30.0 + rng.exp_mean(120.0),
+            },
+            3 => ChatPlan::SelfServed {
+                at_secs: rng.uniform(10.0, 60.0),
+            },
+            _ => ChatPlan::Normal,
+        }
+    }
 }
 
 fn logistic(x: f64) -> f64 {
@@ -86,10 +122,15 @@ pub(crate) fn simulate_chat(
     let load = world.load(LoadChannel::Chat, created);
     let wait = rng.exp_mean(12.0 * load * load) + 1.0;
     let typing = rng.uniform(2.0, 15.0);
-    let patience = if rng.chance(0.12) {
-        rng.uniform(5.0, 40.0)
-    } else {
-        rng.exp_mean(240.0 * req.patience) + 20.0
+    let normal = rng.exp_mean(240.0 * req.patience) + 20.0;
+    let (patience, cause) = match req.plan {
+        ChatPlan::Normal => (normal, AbandonCause::Frustrated),
+        ChatPlan::Short => (rng.uniform(3.0, 20.0), AbandonCause::Short),
+        ChatPlan::SelfServed { at_secs } => {
+            (at_secs + rng.uniform(2.0, 8.0), AbandonCause::Informed)
+        }
+        ChatPlan::Interrupted { at_secs } if at_secs < normal => (at_secs, AbandonCause::Unknown),
+        ChatPlan::Interrupted { .. } => (normal, AbandonCause::Frustrated),
     };
     let (opener, reply, follow) = match req.topic {
         Some(t) => chat_lines(t),
@@ -248,12 +289,13 @@ pub(crate) fn simulate_chat(
         rating,
         tags,
         missed,
+        abandon_cause: missed.then_some(cause),
         first_response_secs,
-        resolved,
+        resolved: resolved || (missed && cause == AbandonCause::Informed),
     }
 }
 
-/// One chat about an issue, from a help page. Returns (resolved, missed, end).
+/// One chat about an issue, from a help page. Returns (resolved, how it ended, end).
 pub(super) fn chat_attempt(
     ctx: &mut ChunkCtx<'_>,
     rng: &mut SimRng,
@@ -261,7 +303,7 @@ pub(super) fn chat_attempt(
     issue: &Issue,
     at: i64,
     open_case: &mut Option<usize>,
-) -> (bool, bool, i64) {
+) -> (bool, Ended, i64) {
     let world = ctx.world;
     let device = rng.int_in(0, life.devices.len() as i64 - 1) as usize;
     let kind = SessionKind::Support {
@@ -283,7 +325,15 @@ pub(super) fn chat_attempt(
         } else {
             format!("{} {}", person.first, person.last)
         },
-        email: rng.chance(0.85).then(|| messy_email(rng, &person.email)),
+        email: if rng.chance(0.01) {
+            // Typed to get past the pre-chat form.
+            ctx.out
+                .placeholders
+                .push(("email", "test@test.com".to_owned()));
+            Some("test@test.com".to_owned())
+        } else {
+            rng.chance(0.85).then(|| written_email(rng, person))
+        },
         crm_contact_id: crm,
         anon_id: anon,
         visit_started_us: out.first_us,
@@ -292,7 +342,9 @@ pub(super) fn chat_attempt(
         topic: Some(issue.topic),
         patience: life.traits.patience,
         mood: life.traits.mood,
+        plan: ChatPlan::draw(rng, true),
     };
+    let plan = req.plan;
     let chat = simulate_chat(world, &mut ctx.counters, rng, req);
     let visitor = life.visitor();
     if let Some(dev) = life.devices.get(device) {
@@ -307,12 +359,23 @@ pub(super) fn chat_attempt(
         };
         let page = Page::new(&path, title);
         w.chat_started(rng, dev, chat.created_us, &chat.chat_id, page);
+        // A visitor who found the answer with the help bot while waiting searched it here.
+        if let (Some(AbandonCause::Informed), ChatPlan::SelfServed { at_secs }) =
+            (chat.abandon_cause, plan)
+        {
+            let first = chat.events.first().map_or(chat.created_us, |e| e.at_us);
+            let at = first + (at_secs * SEC as f64) as i64;
+            w.bot_answer(rng, dev, at, issue.topic);
+        }
     }
     let start = chat.created_us;
     life.contact_times.push(start);
     let end = chat.last_event_us();
-    let missed = chat.missed;
-    let resolved = chat.resolved && !missed;
+    let ended = match chat.abandon_cause {
+        Some(cause) => Ended::Abandoned(cause),
+        None => Ended::Normally,
+    };
+    let resolved = chat.resolved;
     if let Some(agent) = chat.agent {
         let quality = world.agents.get(agent).map(|a| a.quality).unwrap_or(0.0);
         let effort = Effort {
@@ -354,8 +417,9 @@ pub(super) fn chat_attempt(
             update_case(ctx, idx, None, end, false);
         }
     } else {
-        life.experiences.push((start, -0.8));
+        life.experiences
+            .push((start, if resolved { 0.6 } else { -0.8 }));
     }
     ctx.out.chats.push(chat);
-    (resolved, missed, end)
+    (resolved, ended, end)
 }

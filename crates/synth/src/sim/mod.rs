@@ -16,8 +16,8 @@ use crate::btyd::{BtydModel, SimulatedCustomer};
 use crate::catalog::{CATEGORIES, Intent, case_subject};
 use crate::ids::{Counters, uuid4};
 use crate::model::{
-    AccountRec, CaseRec, CaseSystem, ChunkRecords, ContactRec, CustomerTruth, OpportunityRec,
-    OrderRec, Overlap, Person, SurveyRow, WebEvent, customer_id,
+    AbandonCause, AccountRec, CaseRec, CaseSystem, ChunkRecords, ContactRec, CustomerTruth,
+    OpportunityRec, OrderRec, Overlap, Person, SharedPhone, SurveyRow, WebEvent, customer_id,
 };
 use crate::people::{
     FIRST_NAMES, LAST_NAMES, PhoneStyle, canonical_email, crm_phone_style, fmt_phone, messy_email,
@@ -27,7 +27,7 @@ use crate::rng::{RngExt, SimRng, Stream, pick_str, rng_for};
 use crate::time::{DAY, HOUR, MIN, SEC, chicago_local, chicago_to_utc};
 use crate::world::World;
 
-use chat::{ChatRequest, chat_attempt, simulate_chat};
+use chat::{ChatPlan, ChatRequest, chat_attempt, simulate_chat};
 use feedback::{ces_from, comment_for, csat_from, nps_from};
 use voice::phone_attempt;
 use web::{Device, Page, SessionKind, SessionOut, Visitor, WebWriter};
@@ -93,7 +93,7 @@ pub(crate) fn simulate_chunk(
     let btyds: Vec<SimulatedCustomer> = (first..first + count)
         .map(|i| model.customer(world.seed, i, world.days))
         .collect();
-    let persons = identities(&mut ctx, &mut rng, &btyds);
+    let persons = identities(&mut ctx, &mut rng, chunk, &btyds);
     for (person, btyd) in persons.iter().zip(&btyds) {
         let mut life_rng = rng_for(world.seed, Stream::Life, person.index);
         live(&mut ctx, &mut life_rng, person, btyd);
@@ -156,14 +156,42 @@ const INDUSTRIES: &[(&str, &str)] = &[
     ("Construction", "Builders"),
 ];
 
-/// People, households, accounts and contacts of a chunk.
+/// Customers per chunk whose CRM record carries the chunk's office switchboard number: one in
+/// 25, at most 40 (a chunk of 5,000 has 40).
+const SWITCHBOARD_MAX: usize = 40;
+/// Share of single customers who sometimes write from one of the chunk's role mailboxes.
+const ROLE_MAILBOX_SHARE: f64 = 0.02;
+/// Role mailboxes of a chunk (`<local>@<office>.example.net`), each shared by several customers.
+const ROLE_LOCALS: [&str; 4] = ["info", "support", "office", "billing"];
+
+/// The switchboard number of a chunk: outside the range of personal numbers (`index`) and
+/// household landlines (`customers + index`).
+fn switchboard_digits(world: &World, chunk: u64) -> String {
+    phone_digits((2 * world.customers + chunk) % phone_space())
+}
+
+/// The role mailboxes of a chunk.
+fn role_mailboxes(chunk: u64) -> Vec<String> {
+    ROLE_LOCALS
+        .iter()
+        .map(|l| format!("{l}@shared-office-{chunk}.example.net"))
+        .collect()
+}
+
+/// People, households, accounts and contacts of a chunk. The identity traps are planted
+/// here: households share a landline, some customers' CRM records carry their office
+/// switchboard, some write from a shared role mailbox.
 fn identities(
     ctx: &mut ChunkCtx<'_>,
     rng: &mut SimRng,
+    chunk: u64,
     btyds: &[SimulatedCustomer],
 ) -> Vec<Person> {
     let world = ctx.world;
     let mut persons = Vec::with_capacity(btyds.len());
+    let switchboard = switchboard_digits(world, chunk);
+    let mailboxes = role_mailboxes(chunk);
+    let mut board_seats = (btyds.len() / 25).min(SWITCHBOARD_MAX);
     let mut i = 0usize;
     while i < btyds.len() {
         let size = if rng.chance(0.07) {
@@ -177,8 +205,25 @@ fn identities(
         let account_id = ctx.counters.next_account();
         let last = pick_str(rng, LAST_NAMES);
         let household_index = members.first().map(|b| b.index).unwrap_or(0);
-        let landline =
-            (size > 1).then(|| phone_digits((world.customers + household_index) % phone_space()));
+        let at_office = size == 1 && board_seats > 0 && rng.chance(0.05);
+        if at_office {
+            board_seats -= 1;
+        }
+        let role_mailbox = (size == 1 && rng.chance(ROLE_MAILBOX_SHARE))
+            .then(|| rng.pick(&mailboxes).cloned())
+            .flatten();
+        let (landline, landline_kind) = if size > 1 {
+            (
+                Some(phone_digits(
+                    (world.customers + household_index) % phone_space(),
+                )),
+                SharedPhone::Household,
+            )
+        } else if at_office {
+            (Some(switchboard.clone()), SharedPhone::Switchboard)
+        } else {
+            (None, SharedPhone::Household)
+        };
         let owner = rng.pick(&world.sales_users).cloned().unwrap_or_default();
         let created = members
             .iter()
@@ -280,6 +325,8 @@ fn identities(
                 email,
                 phone,
                 landline: landline.clone(),
+                landline_kind,
+                role_mailbox: role_mailbox.clone(),
                 contact_id,
                 duplicate_contact_id,
                 account_id: account_id.clone(),
@@ -396,6 +443,7 @@ struct Life<'p> {
     experiences: Vec<(i64, f64)>,
     calls_from: usize,
     web_from: usize,
+    chats_from: usize,
     alive_until: i64,
 }
 
@@ -471,6 +519,7 @@ fn live(ctx: &mut ChunkCtx<'_>, rng: &mut SimRng, person: &Person, b: &Simulated
         experiences: Vec::new(),
         calls_from: ctx.out.calls.len(),
         web_from: ctx.out.web.len(),
+        chats_from: ctx.out.chats.len(),
         alive_until,
     };
     let n_dev = life.devices.len().max(1) as i64;
@@ -640,12 +689,21 @@ fn new_case(
         None
     };
     let (supplied_email, supplied_phone) = match origin {
-        "Email" => (Some(messy_email(rng, &person.email)), None),
-        "Web" => (
-            Some(messy_email(rng, &person.email)),
-            rng.chance(0.5)
-                .then(|| fmt_phone(&person.phone, crm_phone_style(rng))),
-        ),
+        "Email" => (Some(written_email(rng, person)), None),
+        "Web" => {
+            let email = Some(written_email(rng, person));
+            // A few web forms get a made-up number.
+            let phone = if rng.chance(0.01) {
+                ctx.out
+                    .placeholders
+                    .push(("phone", "000-000-0000".to_owned()));
+                Some("000-000-0000".to_owned())
+            } else {
+                rng.chance(0.5)
+                    .then(|| fmt_phone(&person.phone, crm_phone_style(rng)))
+            };
+            (email, phone)
+        }
         _ => (None, None),
     };
     ctx.out.cases.push(CaseRec {
@@ -677,6 +735,15 @@ fn new_case(
         customer: person.index,
     });
     ctx.out.cases.len() - 1
+}
+
+/// The address a customer types into a form or an e-mail: their own, as they spell it, or
+/// sometimes the role mailbox they share with colleagues.
+pub(crate) fn written_email(rng: &mut SimRng, person: &Person) -> String {
+    match &person.role_mailbox {
+        Some(role) if rng.chance(0.4) => role.clone(),
+        _ => messy_email(rng, &person.email),
+    }
 }
 
 fn update_case(
@@ -724,10 +791,10 @@ fn survey_row(
     responded: i64,
 ) {
     let person = life.person;
-    let email = if rng.chance(0.8) {
-        person.email.clone()
-    } else {
-        messy_email(rng, &person.email).trim().to_owned()
+    let email = match &person.role_mailbox {
+        Some(role) if rng.chance(0.4) => role.clone(),
+        _ if rng.chance(0.8) => person.email.clone(),
+        _ => messy_email(rng, &person.email).trim().to_owned(),
     };
     let agent_name = agent
         .and_then(|a| ctx.world.agents.get(a))
@@ -854,36 +921,112 @@ fn post_interaction_surveys(
             );
         }
         responded_any = true;
+    } else if !customer_already_rated && p_email > 0.0 {
+        invitation(ctx, life, agent, &interaction, end);
     }
     if rng.chance(if responded_any { 0.7 } else { 0.08 }) {
         self_rating(ctx, rng, life, agent, x, interaction, end);
     }
 }
 
+/// How a contact attempt ended, for what the customer does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Served (or an e-mail answered), resolved or not.
+    Normally,
+    /// Sent to voicemail by a queue timeout.
+    Unserved,
+    /// The customer left first, for this reason.
+    Abandoned(AbandonCause),
+}
+
+impl Ended {
+    /// Probability of another attempt and its mean delay (µs) after this one.
+    fn retry(self) -> (f64, f64) {
+        match self {
+            Ended::Normally => (0.75, 5.0 * HOUR as f64),
+            Ended::Unserved => (0.75, 20.0 * MIN as f64),
+            // A frustrated customer tries again soon, often on another channel.
+            Ended::Abandoned(AbandonCause::Frustrated) => (0.9, 25.0 * MIN as f64),
+            Ended::Abandoned(AbandonCause::Short) => (0.6, 3.0 * HOUR as f64),
+            // Something came up: they may come back, days later.
+            Ended::Abandoned(AbandonCause::Unknown) => (0.3, 3.0 * DAY as f64),
+            Ended::Abandoned(AbandonCause::Informed) => (0.0, 0.0),
+        }
+    }
+}
+
+/// The e-mail survey after an interaction that the customer did not answer: most were sent and
+/// ignored (`offered`), a few bounced (`unoffered`), the rest were never sent (the survey tool
+/// samples interactions). Not answers: they feed the response rate.
+fn invitation(
+    ctx: &mut ChunkCtx<'_>,
+    life: &Life<'_>,
+    agent: usize,
+    interaction: &(&'static str, String),
+    end: i64,
+) {
+    let u = crate::rng::text_fraction(&interaction.1, 0x1A7E);
+    let status = if u < 0.03 {
+        "unoffered"
+    } else if u < 0.45 {
+        "offered"
+    } else {
+        return;
+    };
+    let survey = if interaction.0 == "voice" {
+        "Post-call survey"
+    } else {
+        "Post-chat survey"
+    };
+    let sent = end + (5 + (u * 1_000.0) as i64 % 55) * MIN;
+    let agent_name = ctx.world.agents.get(agent).map(|a| a.username.clone());
+    let invitation_id = ctx.counters.next_invitation();
+    ctx.out.invitations.push(crate::model::SurveyInvitation {
+        invitation_id,
+        survey,
+        metric: "csat",
+        scale_min: 1,
+        scale_max: 5,
+        status,
+        email: life.person.email.clone(),
+        agent: agent_name,
+        channel: interaction.0,
+        interaction_id: interaction.1.clone(),
+        sent_us: (status == "offered").then_some(floor_sec(sent)),
+        at_us: floor_sec(sent),
+        customer: life.person.index,
+    });
+}
+
 fn handle_issue(ctx: &mut ChunkCtx<'_>, rng: &mut SimRng, life: &mut Life<'_>, issue: Issue) {
     let world = ctx.world;
     let mut open_case: Option<usize> = None;
     let mut t = issue.at;
-    let mut after_abandon = false;
+    let mut last = Ended::Normally;
     for attempt in 0..4u32 {
         if attempt > 0 {
-            if !rng.chance(0.75) {
+            let (p, mean) = last.retry();
+            if !rng.chance(p) {
                 break;
             }
-            t += if after_abandon {
-                rng.exp_mean(20.0 * MIN as f64) as i64 + MIN
+            let floor = if matches!(last, Ended::Normally) {
+                10 * MIN
             } else {
-                rng.exp_mean(5.0 * HOUR as f64) as i64 + 10 * MIN
+                MIN
             };
+            t += rng.exp_mean(mean) as i64 + floor;
         }
         if t >= world.end_us {
             break;
         }
-        after_abandon = false;
         // A web error the customer phones about while still on the site.
         let call_now = attempt == 0 && issue.from_web.is_some() && rng.chance(0.55);
         let channel = if call_now {
             Channel::Phone
+        } else if last == Ended::Abandoned(AbandonCause::Frustrated) && rng.chance(0.4) {
+            // Gave up on one channel: tries another.
+            Channel::Chat
         } else {
             choose_channel(rng, &life.traits, attempt)
         };
@@ -911,9 +1054,9 @@ fn handle_issue(ctx: &mut ChunkCtx<'_>, rng: &mut SimRng, life: &mut Life<'_>, i
                 if at >= world.end_us {
                     break;
                 }
-                let (resolved, abandoned, end) =
+                let (resolved, ended, end) =
                     phone_attempt(ctx, rng, life, &issue, at, overlap_device, &mut open_case);
-                after_abandon = abandoned;
+                last = ended;
                 t = end;
                 resolved
             }
@@ -927,13 +1070,14 @@ fn handle_issue(ctx: &mut ChunkCtx<'_>, rng: &mut SimRng, life: &mut Life<'_>, i
                 if at >= world.end_us {
                     break;
                 }
-                let (resolved, missed, end) =
+                let (resolved, ended, end) =
                     chat_attempt(ctx, rng, life, &issue, at, &mut open_case);
-                after_abandon = missed;
+                last = ended;
                 t = end;
                 resolved
             }
             Channel::SelfService => {
+                last = Ended::Normally;
                 let at = t + rng.exp_mean(HOUR as f64) as i64 + MIN;
                 if at >= world.end_us {
                     break;
@@ -956,6 +1100,7 @@ fn handle_issue(ctx: &mut ChunkCtx<'_>, rng: &mut SimRng, life: &mut Life<'_>, i
                 ok
             }
             Channel::Email => {
+                last = Ended::Normally;
                 let at = t + rng.exp_mean(4.0 * HOUR as f64) as i64 + MIN;
                 if at >= world.end_us {
                     break;
@@ -1048,7 +1193,8 @@ fn nps(ctx: &mut ChunkCtx<'_>, rng: &mut SimRng, life: &Life<'_>, b: &SimulatedC
 }
 
 /// Every overlap between one of the customer's calls and one of their web sessions (events of
-/// one anonymousId with gaps of at most 30 minutes).
+/// one anonymousId with gaps of at most 30 minutes) or chats (from the thread's creation to
+/// its last event or, for a missed chat, until the visitor left the queue).
 fn overlaps(ctx: &mut ChunkCtx<'_>, life: &Life<'_>) {
     let calls = &ctx.out.calls[life.calls_from..];
     if calls.is_empty() {
@@ -1070,13 +1216,37 @@ fn overlaps(ctx: &mut ChunkCtx<'_>, life: &Life<'_>) {
                     found.push(Overlap {
                         customer: life.person.index,
                         call_id: call.call_id().to_owned(),
-                        anon_id: anon.clone(),
+                        channel: "web",
+                        anon_id: Some(anon.clone()),
+                        chat_id: None,
                         call_started_us: cs,
                         call_ended_us: ce,
-                        web_started_us: s,
-                        web_ended_us: e,
+                        other_started_us: s,
+                        other_ended_us: e,
                     });
                 }
+            }
+        }
+    }
+    for chat in &ctx.out.chats[life.chats_from..] {
+        let s = chat.created_us;
+        let e = chat
+            .last_event_us()
+            .max(chat.created_us + chat.queue_wait_secs * SEC);
+        for call in calls {
+            let (cs, ce) = (call.started_us(), call.ended_us());
+            if cs <= e && s <= ce {
+                found.push(Overlap {
+                    customer: life.person.index,
+                    call_id: call.call_id().to_owned(),
+                    channel: "chat",
+                    anon_id: None,
+                    chat_id: Some(chat.chat_id.clone()),
+                    call_started_us: cs,
+                    call_ended_us: ce,
+                    other_started_us: s,
+                    other_ended_us: e,
+                });
             }
         }
     }
@@ -1148,6 +1318,7 @@ fn visitor(ctx: &mut ChunkCtx<'_>, rng: &mut SimRng, chunk: u64, k: u64) {
                 topic: None,
                 patience: 1.0,
                 mood: 0.3,
+                plan: ChatPlan::draw(rng, false),
             };
             let chat = simulate_chat(world, &mut ctx.counters, rng, req);
             let (path, title) = out

@@ -3,14 +3,21 @@
 
 use crate::catalog::{Intent, self_service};
 use crate::ids::{Counters, uuid4};
-use crate::model::{AgentLeg, Call, CallOutcome, IvrExit, Leg, Person, QueueVisit, VisitOutcome};
+use crate::model::{
+    AbandonCause, AgentLeg, Call, CallOutcome, IvrExit, Leg, Person, QueueVisit, VisitOutcome,
+};
 use crate::rng::{RngExt, SimRng};
 use crate::time::{MIN, SEC};
 use crate::world::{LoadChannel, System, World};
 
 use super::feedback::{Effort, csat_from, experience};
 use super::web::WebWriter;
-use super::{ChunkCtx, Issue, Life, Traits, new_case, post_interaction_surveys, update_case};
+use super::{
+    ChunkCtx, Ended, Issue, Life, Traits, new_case, post_interaction_surveys, update_case,
+};
+
+/// The IVR step that reads a self-service answer out (`main>orders>status>self_service`).
+pub(crate) const SELF_SERVICE_STEP: &str = "self_service";
 
 /// Asterisk `queues.conf` timeout: callers leave with EXITWITHTIMEOUT after this wait.
 pub(crate) const ASTERISK_QUEUE_TIMEOUT_SECS: i64 = 300;
@@ -23,6 +30,15 @@ pub(crate) struct CallRequest<'a> {
     pub(crate) intent: Intent,
     pub(crate) topic: &'static str,
     pub(crate) system: System,
+    /// Routed to the branch office's Asterisk (no queue_log, cdr_custom `Master.csv`, queues
+    /// without a timeout).
+    pub(crate) branch: bool,
+}
+
+/// Whether a customer's Asterisk calls go to the branch office's PBX: every third customer,
+/// by index (no random draw, so the rest of the simulation is unchanged by it).
+pub(crate) fn calls_the_branch(person: &Person) -> bool {
+    person.index.is_multiple_of(3)
 }
 
 fn secs(us: i64) -> i64 {
@@ -33,33 +49,69 @@ fn floor_sec(us: i64) -> i64 {
     us.div_euclid(SEC) * SEC
 }
 
-fn new_leg_id(system: System, counters: &mut Counters, rng: &mut SimRng, at_us: i64) -> String {
+fn new_leg_id(
+    system: System,
+    branch: bool,
+    counters: &mut Counters,
+    rng: &mut SimRng,
+    at_us: i64,
+) -> String {
     match system {
+        // The branch PBX sets `systemname`, which prefixes its uniqueids (as a real export in
+        // tests/fixtures/public/asterisk does).
+        System::Asterisk if branch => format!("branch-{}", counters.next_uniqueid(secs(at_us))),
         System::Asterisk => counters.next_uniqueid(secs(at_us)),
         System::Connect => uuid4(rng),
     }
 }
 
 /// Walks one IVR menu: prompt, no-input/no-match retries. Returns (seconds spent, errors,
-/// hung up, hung up right after an error).
-fn menu(rng: &mut SimRng, clumsy: f64, prompt: (i64, i64), hangup: f64) -> (i64, u32, bool, bool) {
+/// hung up after an error).
+fn menu(rng: &mut SimRng, clumsy: f64, prompt: (i64, i64)) -> (i64, u32, bool) {
     let mut t = rng.int_in(prompt.0, prompt.1);
     let mut errors = 0;
-    loop {
-        if errors < 3 && rng.chance(clumsy) {
-            errors += 1;
-            t += rng.int_in(5, 10);
-            if rng.chance(0.22) {
-                return (t, errors, true, true);
-            }
-            continue;
+    while errors < 3 && rng.chance(clumsy) {
+        errors += 1;
+        t += rng.int_in(5, 10);
+        if rng.chance(0.22) {
+            return (t, errors, true);
         }
-        break;
     }
-    if rng.chance(hangup) {
-        return (t + rng.int_in(1, 4), errors, true, false);
+    (t + rng.int_in(1, 3), errors, false)
+}
+
+/// What the caller is going to do, drawn before the call: the reason comes first and the
+/// behaviour follows from it.
+#[derive(Debug, Clone, Copy)]
+enum CallerPlan {
+    /// Serves themselves if they can, waits as patiently as they are.
+    Normal,
+    /// Leaves within seconds for reasons of their own (in the main menu or as soon as queued).
+    Short { in_ivr: bool },
+    /// Interrupted by something else this many seconds into the call.
+    Interrupted { at_secs: i64 },
+}
+
+impl CallerPlan {
+    fn draw(rng: &mut SimRng) -> CallerPlan {
+        match rng.weighted(&[0.957, 0.03, 0.013]) {
+            1 => CallerPlan::Short {
+                in_ivr: rng.chance(0.5),
+            },
+            2 => CallerPlan::Interrupted {
+                at_secs: 12 + rng.exp_mean(90.0) as i64,
+            },
+            _ => CallerPlan::Normal,
+        }
     }
-    (t + rng.int_in(1, 3), errors, false, false)
+
+    /// The instant an interrupted caller hangs up.
+    fn interrupted_at(self, start: i64) -> Option<i64> {
+        match self {
+            CallerPlan::Interrupted { at_secs } => Some(start + at_secs * SEC),
+            _ => None,
+        }
+    }
 }
 
 /// Simulates the queue part of a leg.
@@ -67,6 +119,7 @@ fn queue_visit(
     world: &World,
     rng: &mut SimRng,
     system: System,
+    branch: bool,
     intent: Intent,
     enqueued_us: i64,
     patience_secs: f64,
@@ -76,6 +129,8 @@ fn queue_visit(
     let ring_secs = rng.int_in(2, 7);
     let agent_wait = rng.exp_mean(mean_wait) + ring_secs as f64;
     let timeout = match system {
+        // The branch's queues have no timeout: callers wait until answered or they hang up.
+        System::Asterisk if branch => None,
         System::Asterisk => Some(ASTERISK_QUEUE_TIMEOUT_SECS),
         System::Connect => None,
     };
@@ -206,6 +261,7 @@ pub(crate) fn simulate_call(
     req: &CallRequest<'_>,
 ) -> Call {
     let system = req.system;
+    let branch = req.branch && system == System::Asterisk;
     let traits = req.traits;
     let person = req.person;
     let start = floor_sec(req.at_us);
@@ -238,31 +294,54 @@ pub(crate) fn simulate_call(
         },
     };
 
-    // IVR.
+    // IVR. The caller's plan is drawn first; how the call goes follows from it.
+    let plan = CallerPlan::draw(rng);
+    let interrupt = plan.interrupted_at(start);
     let ring = rng.int_in(0, 2);
     let answer = start + ring * SEC;
     let mut t = answer;
     let mut path = vec!["main"];
     let mut errors = 0u32;
     let mut exit = IvrExit::Queued;
-    let mut cause: Option<&'static str> = None;
-    let clumsy = traits.clumsy;
-    let (dt, e, hung, after_error) = menu(rng, clumsy, (8, 14), 0.02);
-    t += dt * SEC;
-    errors += e;
-    if hung {
-        exit = IvrExit::HungUp(0);
-        cause = after_error.then_some("ivr_errors");
+    let mut cause: Option<(AbandonCause, &'static str)> = None;
+    // The planted IVR menu redesign halves no-input / no-match errors from its day on.
+    let clumsy = if start >= world.ivr_redesign_us {
+        traits.clumsy / 2.0
     } else {
-        path.push(req.intent.name());
-        let (dt, e, hung, after_error) = menu(rng, clumsy, (6, 11), 0.015);
+        traits.clumsy
+    };
+    // An interrupted caller hangs up at the instant of the interruption, in whatever menu.
+    let interrupted = |t: i64| interrupt.filter(|at| *at <= t);
+    if let CallerPlan::Short { in_ivr: true } = plan {
+        t = start + rng.int_in(2, 7) * SEC;
+        exit = IvrExit::HungUp(0);
+        cause = Some((AbandonCause::Short, "short_abandon"));
+    } else {
+        let (dt, e, hung) = menu(rng, clumsy, (8, 14));
         t += dt * SEC;
         errors += e;
-        if hung {
-            exit = IvrExit::HungUp(1);
-            cause = after_error.then_some("ivr_errors");
+        if let Some(at) = interrupted(t) {
+            t = at.max(answer + SEC);
+            exit = IvrExit::HungUp(0);
+            cause = Some((AbandonCause::Unknown, "interrupted"));
+        } else if hung {
+            exit = IvrExit::HungUp(0);
+            cause = Some((AbandonCause::Frustrated, "ivr_errors"));
         } else {
-            path.push(req.topic);
+            path.push(req.intent.name());
+            let (dt, e, hung) = menu(rng, clumsy, (6, 11));
+            t += dt * SEC;
+            errors += e;
+            if let Some(at) = interrupted(t) {
+                t = at;
+                exit = IvrExit::HungUp(1);
+                cause = Some((AbandonCause::Unknown, "interrupted"));
+            } else if hung {
+                exit = IvrExit::HungUp(1);
+                cause = Some((AbandonCause::Frustrated, "ivr_errors"));
+            } else {
+                path.push(req.topic);
+            }
         }
     }
     let mut authenticated = false;
@@ -274,18 +353,30 @@ pub(crate) fn simulate_call(
             None => rng.chance(0.45),
         };
         if self_service(req.topic) {
+            // The answering menu reads the answer out (balance, order status...).
             t += rng.int_in(20, 70) * SEC;
-            if rng.chance(0.04) {
+            path.push(SELF_SERVICE_STEP);
+            if let Some(at) = interrupted(t) {
+                t = at;
                 exit = IvrExit::HungUp(2);
-            } else if rng.chance(0.5) {
-                exit = IvrExit::Contained;
-                t += rng.int_in(2, 5) * SEC;
+                cause = Some((AbandonCause::Unknown, "interrupted"));
+            } else if rng.chance(0.6) {
+                // The answer was what they needed: some hang up as soon as they have it,
+                // the others wait for the menu to say goodbye.
+                if rng.chance(0.45) {
+                    t += rng.int_in(1, 3) * SEC;
+                    exit = IvrExit::HungUp(3);
+                    cause = Some((AbandonCause::Informed, "after_answer"));
+                } else {
+                    exit = IvrExit::Contained;
+                    t += rng.int_in(2, 5) * SEC;
+                }
             }
         }
     }
 
     let mut legs = Vec::new();
-    let first_id = new_leg_id(system, counters, rng, start);
+    let first_id = new_leg_id(system, branch, counters, rng, start);
     let carrier = counters.next_channel_suffix();
     let mut leg0 = Leg {
         id: first_id,
@@ -300,24 +391,46 @@ pub(crate) fn simulate_call(
         csat: None,
         voicemail: false,
     };
-    let mut resolved = exit == IvrExit::Contained;
+    let mut resolved =
+        matches!(exit, IvrExit::Contained) || matches!(cause, Some((AbandonCause::Informed, _)));
     let mut outcome = match exit {
         IvrExit::Contained => CallOutcome::Contained,
         IvrExit::HungUp(_) => CallOutcome::AbandonedIvr,
         IvrExit::Queued => CallOutcome::Answered,
     };
+    let mut queue_cause: Option<(AbandonCause, &'static str)> = None;
     if exit == IvrExit::Queued {
-        let mut patience = if rng.chance(0.05) {
-            rng.uniform(0.0, 5.0)
-        } else {
-            rng.exp_mean(300.0 * traits.patience) + 5.0
-        };
+        let mut patience = rng.exp_mean(300.0 * traits.patience) + 40.0;
         if errors >= 2 {
-            patience *= 0.35;
+            patience = (patience * 0.35).max(15.0);
         }
         patience = patience.min(3_600.0);
         let enq = t + SEC;
-        let (visit, agent) = queue_visit(world, rng, system, req.intent, enq, patience);
+        // Who runs out of patience is frustrated; a short caller leaves within 5 s; an
+        // interrupted one leaves when the interruption comes, if that is sooner.
+        queue_cause = Some((
+            AbandonCause::Frustrated,
+            if errors >= 2 {
+                "ivr_errors"
+            } else {
+                "long_wait"
+            },
+        ));
+        match plan {
+            CallerPlan::Short { .. } => {
+                patience = rng.uniform(0.0, 5.0);
+                queue_cause = Some((AbandonCause::Short, "short_abandon"));
+            }
+            CallerPlan::Interrupted { .. } => {
+                let left = interrupt.map_or(0, |at| (at - enq).max(SEC)) as f64 / SEC as f64;
+                if left < patience {
+                    patience = left;
+                    queue_cause = Some((AbandonCause::Unknown, "interrupted"));
+                }
+            }
+            CallerPlan::Normal => {}
+        }
+        let (visit, agent) = queue_visit(world, rng, system, branch, req.intent, enq, patience);
         let dequeued = enq + visit.wait_secs * SEC;
         let visit_outcome = visit.outcome;
         leg0.queue = Some(visit);
@@ -338,11 +451,18 @@ pub(crate) fn simulate_call(
                     leg0.transferred_out = true;
                     let target = transfer_target(req.intent);
                     let leg1_start = leg0.end_us;
-                    let id = new_leg_id(system, counters, rng, leg1_start);
+                    let id = new_leg_id(system, branch, counters, rng, leg1_start);
                     let suffix = counters.next_channel_suffix();
                     let enq1 = leg1_start + rng.int_in(1, 2) * SEC;
-                    let (v1, a1) =
-                        queue_visit(world, rng, system, target, enq1, patience * 0.7 + 10.0);
+                    let (v1, a1) = queue_visit(
+                        world,
+                        rng,
+                        system,
+                        branch,
+                        target,
+                        enq1,
+                        patience * 0.7 + 10.0,
+                    );
                     let deq1 = enq1 + v1.wait_secs * SEC;
                     let mut leg1 = Leg {
                         id,
@@ -362,6 +482,7 @@ pub(crate) fn simulate_call(
                         VisitOutcome::Abandoned => CallOutcome::AbandonedQueue,
                         VisitOutcome::Timeout => CallOutcome::Timeout,
                     };
+                    queue_cause = Some((AbandonCause::Frustrated, "long_wait"));
                     if v1.outcome == VisitOutcome::Timeout {
                         leg1.voicemail = true;
                         leg1.end_us += rng.int_in(20, 90) * SEC;
@@ -399,19 +520,12 @@ pub(crate) fn simulate_call(
         legs.push(leg0);
     }
 
-    let last_wait = legs
-        .iter()
-        .rev()
-        .find_map(|l| l.queue.as_ref().map(|q| q.wait_secs));
-    let abandon_cause = match outcome {
+    let (abandon_cause, abandon_mechanism) = match outcome {
         CallOutcome::AbandonedIvr => cause,
-        CallOutcome::AbandonedQueue => Some(match last_wait {
-            Some(w) if w < 5 => "short_abandon",
-            _ if errors >= 2 => "ivr_errors",
-            _ => "long_wait",
-        }),
+        CallOutcome::AbandonedQueue => queue_cause,
         _ => None,
-    };
+    }
+    .unzip();
     let n = legs.len();
     let mut redeliver_same = vec![false; n];
     let mut redeliver_updated = vec![false; n];
@@ -435,6 +549,7 @@ pub(crate) fn simulate_call(
     };
     Call {
         system,
+        branch,
         customer: person.index,
         caller_digits,
         presented,
@@ -449,6 +564,7 @@ pub(crate) fn simulate_call(
         legs,
         outcome,
         abandon_cause,
+        abandon_mechanism,
         resolved,
         redeliver_updated,
         redeliver_same,
@@ -456,7 +572,7 @@ pub(crate) fn simulate_call(
     }
 }
 
-/// One phone call about an issue. Returns (resolved, abandoned, end).
+/// One phone call about an issue. Returns (resolved, how it ended, end).
 pub(super) fn phone_attempt(
     ctx: &mut ChunkCtx<'_>,
     rng: &mut SimRng,
@@ -465,7 +581,7 @@ pub(super) fn phone_attempt(
     at: i64,
     overlap_device: Option<usize>,
     open_case: &mut Option<usize>,
-) -> (bool, bool, i64) {
+) -> (bool, Ended, i64) {
     let world = ctx.world;
     let system = if rng.chance(0.6) {
         System::Connect
@@ -479,6 +595,7 @@ pub(super) fn phone_attempt(
         intent: issue.intent,
         topic: issue.topic,
         system,
+        branch: calls_the_branch(life.person),
     };
     let mut call = simulate_call(world, &mut ctx.counters, rng, &req);
     let start = call.started_us();
@@ -542,15 +659,19 @@ pub(super) fn phone_attempt(
             update_case(ctx, idx, Some(end + rng.int_in(1, 10) * MIN), end, false);
         }
     } else {
-        let x = -1.0 - 0.3 * f64::from(effort.ivr_errors);
+        // Served by self-service, or left unserved.
+        let x = if call.resolved {
+            0.8
+        } else {
+            -1.0 - 0.3 * f64::from(effort.ivr_errors)
+        };
         life.experiences.push((start, x));
     }
-    let abandoned = matches!(
-        call.outcome,
-        crate::model::CallOutcome::AbandonedIvr
-            | crate::model::CallOutcome::AbandonedQueue
-            | crate::model::CallOutcome::Timeout
-    );
+    let ended = match (call.outcome, call.abandon_cause) {
+        (_, Some(cause)) => Ended::Abandoned(cause),
+        (CallOutcome::Timeout, _) => Ended::Unserved,
+        _ => Ended::Normally,
+    };
     let end = call.ended_us();
     if let Some(device) = overlap_device {
         let visitor = life.visitor();
@@ -564,5 +685,5 @@ pub(super) fn phone_attempt(
     }
     let resolved = call.resolved;
     ctx.out.calls.push(call);
-    (resolved, abandoned, end)
+    (resolved, ended, end)
 }

@@ -323,6 +323,26 @@ impl WebWriter<'_, '_> {
         out
     }
 
+    /// A help-bot search that found the answer (the visitor then leaves the chat queue).
+    pub(crate) fn bot_answer(
+        &mut self,
+        rng: &mut SimRng,
+        device: &Device,
+        at: i64,
+        topic: &'static str,
+    ) {
+        let (hp, ht) = help_page(topic);
+        let query = pick_str(rng, bot_queries(topic));
+        let count = 1 + i64::from(rng.poisson(2.0));
+        self.push(
+            rng,
+            device,
+            at,
+            WebKind::Search(query, count),
+            Page::new(hp, ht),
+        );
+    }
+
     /// A `Chat Started` event on the page the chat was opened from.
     pub(crate) fn chat_started(
         &mut self,

@@ -37,6 +37,9 @@ use touchstone_value::{
 
 use crate::udf::cast_to;
 
+mod args;
+pub mod identity;
+
 /// Days per month for CLV with daily data (the `lifetimes` convention).
 pub const DAYS_PER_MONTH: f64 = 30.0;
 

@@ -4,6 +4,8 @@
 mod asterisk;
 mod connect;
 
+#[cfg(test)]
+pub(crate) use asterisk::BRANCH_COLUMNS;
 pub(super) use asterisk::asterisk;
-pub(crate) use asterisk::queue_log_day;
+pub(crate) use asterisk::{branch_cdr_custom_conf, queue_log_day};
 pub(super) use connect::connect;

@@ -1,0 +1,11 @@
+-- One row per identifier (CRM contact id, e-mail, E.164 phone, LiveChat visitor id, web
+-- anonymousId...): the customer it belongs to and why. Identifiers seen together on a record
+-- (int_identity_records) are linked; connected components are customers (identity_graph(), a
+-- native union-find operator). `status` says what the over-merge guards did: `linked`,
+-- `blocked` (on the identity blocklist: placeholders, role mailboxes), `capped` (seen with more
+-- customers than its type's max_links: a household landline, a switchboard, a shared cookie;
+-- links none of them) or `size_limited` (a link would have exceeded max_customer_identifiers).
+-- `customer_key` is the earliest CRM contact id of the customer, else `anon:` and a hash of its
+-- earliest-seen identifier, and is kept from the previous run (previous_customer_key) so adding a
+-- day of data never renumbers customers; identity_merges logs merges and splits.
+SELECT * FROM identity_graph('int_identity_records', 'previous_customer_identity')
