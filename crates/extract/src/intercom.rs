@@ -444,6 +444,9 @@ fn conversation(
         ratings.str("interaction_id", Some(&id));
         ratings.ts("offered_at", None);
         ratings.ts("responded_at", Some(rated_at));
+        ratings.str("response_status", Some("answered"));
+        ratings.str("score_label", None);
+        ratings.bool("reward_offered", None);
         if let Err(e) = ratings.end_row(line) {
             return Ok(Err(e));
         }

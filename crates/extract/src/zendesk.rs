@@ -522,6 +522,9 @@ fn rating(
             tb.text("interaction_id", ticket.as_deref());
             tb.ts("offered_at", created);
             tb.ts("responded_at", Some(responded));
+            tb.str("response_status", Some("answered"));
+            tb.str("score_label", None);
+            tb.bool("reward_offered", None);
         }
         None => {
             tb.str("source_system", Some("zendesk"));

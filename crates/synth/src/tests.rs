@@ -665,7 +665,8 @@ fn cdr_rows_have_21_columns_quoted_like_cdr_csv() {
             .push(f[20].0.parse().expect("sequence"));
         n += 1;
     }
-    assert!(n > 50);
+    // The small world's calls are shared by the main site, the branch site and Amazon Connect.
+    assert!(n > 30, "{n}");
     assert!(linked.values().any(|v| v.len() == 2), "no transfer legs");
     assert!(linked.values().all(|v| v.len() <= 2));
 }
@@ -1270,6 +1271,7 @@ fn csat_per_day_from_truth_equals_exports() {
             "connect_ctr",
             "intercom",
             "livechat",
+            "qualtrics",
             "survey_export",
             "zendesk",
             "zendesk_chat"
