@@ -40,7 +40,7 @@ fn the_default_pipeline_validates() {
         .expect("run");
     assert_success(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("valid — 12 sources"), "{stdout}");
+    assert!(stdout.contains("valid — 14 sources"), "{stdout}");
 }
 
 #[test]
