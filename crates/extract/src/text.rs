@@ -2,16 +2,16 @@
 //! of bytes that are not valid in it.
 //!
 //! Readers work on UTF-8 bytes. [`read_file_partial`](crate::read_file_partial) puts a
-//! [`Transcoder`] in front of a reader when the file is not UTF-8 (a declared `encoding:`
+//! `Transcoder` in front of a reader when the file is not UTF-8 (a declared `encoding:`
 //! other than UTF-8, or a UTF-16 byte-order mark), so every reader, CSV or JSON, sees UTF-8
 //! whatever the file's encoding. A byte sequence that is not valid in the declared encoding is
 //! passed on as the single byte `0xFF` (never valid UTF-8), so that it is repaired exactly like
 //! an invalid byte in a UTF-8 file:
 //!
-//! - a reader decodes a record's fields with [`lossy`] (invalid sequences become U+FFFD) and
+//! - a reader decodes a record's fields with `lossy` (invalid sequences become U+FFFD) and
 //!   stages the record;
-//! - [`Ctx::settle`](crate::Ctx) and [`Ctx::staged_record`](crate::Ctx) count a staged record
-//!   whose raw bytes were not valid UTF-8 in [`FileStats::rows_repaired`](crate::FileStats).
+//! - the reader's context counts a staged record whose raw bytes were not valid UTF-8 in
+//!   [`FileStats::rows_repaired`](crate::FileStats).
 //!
 //! So a garbled caller name never costs a call: the row is staged with U+FFFD in place of the
 //! bad bytes and counted as repaired, per source, in the run summary and the ledger.

@@ -60,6 +60,13 @@ const FIXTURE: &[&str] = &[
         (timestamp '2026-09-01 10:00:00', 'ces', 'customer', true, 'voice', 6.0, 'survey'),
         (timestamp '2026-09-02 10:00:00', 'csat', 'customer', false, 'voice', 1.0, 'asterisk')
      ) as t(responded_at, instrument, respondent_type, is_top_box, channel, score, source_system)",
+    "create table fct_survey_invitations as select * from (values
+        (timestamp '2026-09-01 09:00:00', true, true),
+        (timestamp '2026-09-01 09:30:00', true, false),
+        (timestamp '2026-09-01 10:00:00', true, false),
+        (timestamp '2026-09-01 11:00:00', false, false),
+        (timestamp '2026-09-02 09:00:00', true, true)
+     ) as t(sent_or_answered_at, offered, answered)",
     "create table int_web_events as select * from (values
         (timestamp '2026-09-01 10:00:00', 'refund', 0),
         (timestamp '2026-09-01 10:01:00', 'refund', 3),
@@ -214,6 +221,10 @@ async fn every_shipped_metric_matches_its_hand_computed_value() {
     c.value("transfer_rate", D1, "", 50.0);
     // Touchpoints: day 1 voice k1, chat k2, case k3 (closed day 2); day 2 case k4 (open);
     // day 3 voice k1; purchases k2 on 09-05 and k3 on 09-20; web is not a contact.
+    // Invitations: day 1 three offered (one answered) and one never sent (left out); day 2 one
+    // offered and answered.
+    c.value("survey_response_rate", D1, "", 100.0 / 3.0);
+    c.value("survey_response_rate", D2, "", 100.0);
     c.value("inbound_volume", D1, "", 3.0);
     c.value("inbound_volume", D1, "channel=voice", 1.0);
     c.value("inbound_volume", D1, "channel=case", 1.0);

@@ -930,7 +930,7 @@ impl Stages<'_> {
         self.lease.check()?;
         let started = Instant::now();
         self.progress.event(&RunEvent::MetricsStarted);
-        let metrics = touchstone_metrics::compile_all(&ctx, &self.prepared.metrics).await?;
+        let metrics = self.metric_rows(&ctx).await?;
         if let Some(df) = metrics {
             let written = crate::metrics::write(
                 &ctx,
@@ -954,6 +954,45 @@ impl Stages<'_> {
             secs: started.elapsed().as_secs_f64(),
         });
         Ok(())
+    }
+}
+
+impl Stages<'_> {
+    /// Every metric's rows, computed one metric at a time: as one plan (a union of dozens of
+    /// aggregations and windows) its sorts would all run at once and share the memory pool in
+    /// slivers too thin to spill. The rows are few (metric × period × dimensions).
+    async fn metric_rows(
+        &self,
+        ctx: &SessionContext,
+    ) -> Result<Option<datafusion::prelude::DataFrame>, PipelineError> {
+        let frames = touchstone_metrics::compile_each(ctx, &self.prepared.metrics).await?;
+        let Some((_, first)) = frames.first() else {
+            return Ok(None);
+        };
+        let schema = Arc::new(arrow::datatypes::Schema::new(
+            first
+                .schema()
+                .as_arrow()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
+        let mut batches = Vec::new();
+        for (i, df) in frames {
+            let name = self.prepared.metrics.metrics[i].name().to_string();
+            let engine = || PipelineError::engine(format!("computing metric {name}"));
+            for batch in df.collect().await.map_err(engine())? {
+                let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
+                    .map_err(|e| engine()(e.into()))?;
+                batches.push(batch);
+            }
+        }
+        let table = MemTable::try_new(schema, vec![batches])
+            .map_err(PipelineError::engine("collecting the metrics"))?;
+        ctx.read_table(Arc::new(table))
+            .map(Some)
+            .map_err(PipelineError::engine("collecting the metrics"))
     }
 }
 

@@ -12,25 +12,9 @@ use crate::{Ctx, ExtractError, ReadOptions};
 
 const MICROS: i64 = 1_000_000;
 
-/// The sixteen columns every `cdr_csv` record has, in order.
-const BASE: [&str; 16] = [
-    "accountcode",
-    "src",
-    "dst",
-    "dcontext",
-    "clid",
-    "channel",
-    "dstchannel",
-    "lastapp",
-    "lastdata",
-    "start",
-    "answer",
-    "end",
-    "duration",
-    "billsec",
-    "disposition",
-    "amaflags",
-];
+/// The sixteen columns every `cdr_csv` record has, in order: the first of the fields Asterisk
+/// can write.
+const BASE: &[&str] = touchstone_core::format::ASTERISK_CDR_FIELDS.split_at(16).0;
 
 /// The dispositions Asterisk writes (`ast_cdr_disp2str`).
 const DISPOSITIONS: [&str; 6] = [
@@ -283,7 +267,7 @@ pub(crate) fn read(
                 reason,
             } => {
                 ctx.read();
-                let names = custom.as_ref().map_or(&BASE[..], |f| &f.names[..]);
+                let names = custom.as_ref().map_or(BASE, |f| &f.names[..]);
                 let name = |i: usize| names.get(i).map(|n| format!("{} '{n}'", i + 1));
                 ctx.reject(line, malformed_reason(field, &reason, name), reader.raw())?;
             }
