@@ -168,7 +168,7 @@ fn a_missing_source_path_stops_the_run_before_anything_is_written() {
         err.contains("pipelines/customer_success.yaml:17:11: error[E1009]: source 'salesforce': no file matches"),
         "{err}"
     );
-    assert!(err.contains("12 errors; nothing was written"), "{err}");
+    assert!(err.contains("14 errors; nothing was written"), "{err}");
     assert!(!warehouse.exists(), "the warehouse must not be created");
 }
 

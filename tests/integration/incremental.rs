@@ -59,7 +59,10 @@ async fn a_daily_run_reads_only_new_and_changed_files() {
     let raw = dir.path().join("raw");
     generate(&raw, 300, 3, 21);
     let aside = dir.path().join("aside");
-    let day3 = set_day_aside(&raw, &aside, "2026-08-03");
+    // Day 3's files, and the next day's (events of day 3's evening delivered after midnight
+    // UTC), which in real life arrive after day 3's.
+    let day3 =
+        set_day_aside(&raw, &aside, "2026-08-03") + set_day_aside(&raw, &aside, "2026-08-04");
     assert!(
         day3 >= 3,
         "the generator writes daily files ({day3} set aside)"
@@ -75,7 +78,8 @@ async fn a_daily_run_reads_only_new_and_changed_files() {
         .sum();
 
     // Day 3 arrives; the survey export is re-exported with one more answer at the end.
-    let back = set_day_aside(&aside, &raw, "2026-08-03");
+    let back =
+        set_day_aside(&aside, &raw, "2026-08-03") + set_day_aside(&aside, &raw, "2026-08-04");
     assert_eq!(back, day3);
     let responses = raw.join("surveys/responses.csv");
     let text = std::fs::read_to_string(&responses).expect("responses");

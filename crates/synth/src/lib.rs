@@ -478,6 +478,21 @@ pub(crate) fn generate_with(
         pending = computed;
         next += window;
     }
+    // A daily export job writes a file for a day with no conversations or tickets too.
+    for day in 0..opts.days {
+        let d = crate::time::day_number(world.start_us) + i64::from(day);
+        if render::intercom_day_paths(d)
+            .iter()
+            .all(|p| !out.touched.contains(p))
+        {
+            let (rel, part) = render::intercom_empty_day(d)?;
+            out.append(&rel, &part)?;
+        }
+        let (rel, part) = render::zendesk_empty_day(d)?;
+        if !out.touched.contains(&rel) {
+            out.append(&rel, &part)?;
+        }
+    }
     out.close()?;
     let truth_files = truth_writers.finish()?;
     let mut bytes = out.bytes;

@@ -434,6 +434,29 @@ impl Chat {
         }
     }
 
+    /// The visitor's id as the chat product exports it: LiveChat's visitor id itself, Zendesk
+    /// Chat's `1.<16 hex digits>`, Intercom's 24-hex-digit contact id.
+    pub(crate) fn exported_visitor_id(&self) -> String {
+        let hex: String = self.visitor_id.chars().filter(|c| *c != '-').collect();
+        match self.system {
+            ChatSystem::LiveChat => self.visitor_id.clone(),
+            ChatSystem::ZendeskChat => format!("1.{}", &hex[..16.min(hex.len())]),
+            ChatSystem::Intercom => hex[..24.min(hex.len())].to_owned(),
+        }
+    }
+
+    /// Whether the chat product's export carries the visitor's website cookie (`anonymousId`):
+    /// only LiveChat's session fields do.
+    pub(crate) fn exports_cookie(&self) -> bool {
+        self.system == ChatSystem::LiveChat
+    }
+
+    /// Whether the export carries the signed-in visitor's CRM contact id: LiveChat's session
+    /// fields and Intercom's contact `external_id` do, Zendesk Chat's visitor does not.
+    pub(crate) fn exports_crm_id(&self) -> bool {
+        self.system != ChatSystem::ZendeskChat
+    }
+
     pub(crate) fn last_event_us(&self) -> i64 {
         self.events
             .iter()

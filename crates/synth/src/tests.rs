@@ -1978,3 +1978,47 @@ fn cdrs_carry_legacy_code_page_bytes() {
         crate::render::BRANCH_COLUMNS.len()
     );
 }
+
+/// A world too small to have an Intercom conversation or a Zendesk ticket every day still has
+/// each day's Intercom and Zendesk ticket export, as a daily export job writes them: an empty
+/// page, counted as no record.
+#[test]
+fn quiet_days_still_have_their_daily_json_exports() {
+    let r = run(3, 4, 5, 3);
+    for day in 1..=4 {
+        let date = format!("2026-08-0{day}");
+        let files = files_under(&r.path);
+        let intercom: Vec<_> = files
+            .iter()
+            .filter(|(p, _)| p.starts_with("intercom/") && p.contains(&date))
+            .collect();
+        assert_eq!(intercom.len(), 1, "{date}: {intercom:?}");
+        let tickets = files
+            .iter()
+            .find(|(p, _)| *p == format!("zendesk/support/tickets/tickets-{date}.json"))
+            .unwrap_or_else(|| panic!("no Zendesk tickets export for {date}"));
+        for line in std::str::from_utf8(&tickets.1).expect("utf-8").lines() {
+            let page: serde_json::Value = serde_json::from_str(line).expect("a JSON page");
+            assert!(page["tickets"].is_array(), "{line}");
+        }
+    }
+    // Each page's records are its conversations or tickets, so an empty page counts none.
+    for (path, records) in &r.summary.files {
+        let key = if path.starts_with("intercom/conversations-") {
+            "conversations"
+        } else if path.starts_with("zendesk/support/tickets/") {
+            "tickets"
+        } else {
+            continue;
+        };
+        let text = std::fs::read_to_string(r.path.join(path)).expect("read");
+        let in_file: usize = text
+            .lines()
+            .map(|l| {
+                let page: serde_json::Value = serde_json::from_str(l).expect("page");
+                page[key].as_array().map_or(0, Vec::len)
+            })
+            .sum();
+        assert_eq!(*records, in_file as u64, "{path}");
+    }
+}

@@ -22,7 +22,7 @@ use crate::model::{Author, Chat, ChatSystem, ChunkRecords};
 use crate::time::{SEC, date_of_day, day_number};
 use crate::world::World;
 
-use super::{Rendered, to_json};
+use super::{Part, Rendered, to_json};
 
 /// Conversations per list page.
 const PAGE: usize = 50;
@@ -41,7 +41,7 @@ fn unix(us: i64) -> i64 {
 }
 
 fn conversation(world: &World, chat: &Chat) -> Value {
-    let contact_id: String = chat.visitor_id.replace('-', "")[..24].to_owned();
+    let contact_id = chat.exported_visitor_id();
     let agent = chat.agent.and_then(|a| world.agents.get(a).map(|x| (a, x)));
     let admin = agent.map(|(a, x)| {
         json!({"type": "admin", "id": admin_id(a), "name": x.full_name(), "email": x.email()})
@@ -157,6 +157,37 @@ fn conversation(world: &World, chat: &Chat) -> Value {
         "conversation_rating": rating,
         "conversation_parts": {"type": "conversation_part.list", "conversation_parts": parts, "total_count": parts.len()},
     })
+}
+
+/// The export of a UTC day on which no conversation started: the one empty list page the
+/// export job saved (so a small world still has an Intercom file for every day, as a daily job
+/// writes one). Its path, and its bytes (no record).
+pub(crate) fn intercom_empty_day(day: i64) -> Result<(String, Part), SynthError> {
+    let body = json!({
+        "type": "conversation.list",
+        "pages": {"type": "pages", "page": 1, "per_page": PAGE, "total_pages": 0, "next": null},
+        "total_count": 0,
+        "conversations": [],
+    });
+    let mut data = to_json("Intercom conversations page", &body)?;
+    data.push(b'\n');
+    let part = Part {
+        data,
+        ..Part::default()
+    };
+    Ok((
+        format!("intercom/conversations-{}.json", date_of_day(day)),
+        part,
+    ))
+}
+
+/// The paths a UTC day's Intercom conversations can be saved under.
+pub(crate) fn intercom_day_paths(day: i64) -> [String; 2] {
+    let date = date_of_day(day);
+    [
+        format!("intercom/conversations-{date}.json"),
+        format!("intercom/webhooks-{date}.jsonl"),
+    ]
 }
 
 pub(super) fn intercom(

@@ -38,6 +38,7 @@ pub(crate) use hubspot::{
     DEAL_HEADER as HUBSPOT_DEAL_HEADER, contact_record_id, hubspot_csv, in_hubspot,
 };
 use intercom::intercom;
+pub(crate) use intercom::{intercom_day_paths, intercom_empty_day};
 #[cfg(test)]
 pub(crate) use ivr::BRANCH_COLUMNS;
 use ivr::{asterisk, connect};
@@ -47,6 +48,7 @@ use surveys::surveys;
 pub(crate) use surveys::{QUALTRICS_SURVEY, SURVEY_HEADER, qualtrics_header, survey_csv};
 use web::segment;
 use zendesk::zendesk;
+pub(crate) use zendesk::zendesk_empty_day;
 
 /// Bytes for one output file, with the number of records they hold (and how many of those are
 /// deliveries of a record already written: at-least-once duplicates a reader counts as such).

@@ -213,6 +213,29 @@ fn tickets(
     Ok(())
 }
 
+/// The ticket export of a UTC day on which no ticket changed: the one empty page the export
+/// job saved (`end_of_stream`, no tickets). Its path, and its bytes (no record).
+pub(crate) fn zendesk_empty_day(day: i64) -> Result<(String, super::Part), SynthError> {
+    let end_time = (day + 1) * 86_400;
+    let body = json!({
+        "tickets": [],
+        "users": [],
+        "count": 0,
+        "end_of_stream": true,
+        "next_page": format!("{SUBDOMAIN}/incremental/tickets.json?include=users%2Cmetric_sets&start_time={end_time}"),
+        "end_time": end_time,
+    });
+    let mut data = to_json("Zendesk tickets page", &body)?;
+    data.push(b'\n');
+    Ok((
+        format!("zendesk/support/tickets/tickets-{}.json", date_of_day(day)),
+        super::Part {
+            data,
+            ..super::Part::default()
+        },
+    ))
+}
+
 fn ratings(
     recs: &ChunkRecords,
     agent_of_user: &HashMap<&str, usize>,
@@ -286,7 +309,7 @@ fn chat_json(world: &World, chat: &Chat, ticket: Option<u64>) -> Value {
         .and_then(|a| world.agents.get(a))
         .map(|a| a.first)
         .unwrap_or("Agent");
-    let visitor_id = format!("1.{}", &chat.visitor_id[..8]);
+    let visitor_id = chat.exported_visitor_id();
     let mut history: Vec<HistoryEntry<'_>> = Vec::new();
     let mut joined = false;
     for (k, e) in chat.events.iter().enumerate() {
