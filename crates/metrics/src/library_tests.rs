@@ -24,12 +24,14 @@ const FIXTURE: &[&str] = &[
         (timestamp '2026-09-01 10:25:00', 'unknown', cast(null as bigint), 'amazon_connect')
      ) as t(enqueued_at, outcome, wait_secs, source_system)",
     "create table fct_calls as select * from (values
-        (timestamp '2026-09-01 09:00:00', 'main>billing', 'inbound', true, 0, cast(null as varchar), false, 0, false, 'asterisk'),
-        (timestamp '2026-09-01 09:10:00', 'main', 'inbound', false, 2, 'ivr_errors', false, 0, false, 'asterisk'),
-        (timestamp '2026-09-01 09:20:00', 'main>orders>status', 'inbound', false, 1, cast(null as varchar), true, 300, true, 'amazon_connect'),
-        (timestamp '2026-09-01 09:30:00', 'main>account', 'inbound', false, 0, 'long_wait', false, 0, false, 'amazon_connect'),
-        (timestamp '2026-09-01 09:40:00', cast(null as varchar), 'outbound', false, cast(null as bigint), cast(null as varchar), true, 100, false, 'amazon_connect')
-     ) as t(started_at, ivr_path, direction, contained, ivr_errors, abandon_reason, answered, talk_secs, transferred, source_system)",
+        (timestamp '2026-09-01 09:00:00', 'main>billing', 'inbound', true, 0, cast(null as varchar), false, 0, false, 'asterisk', cast(null as varchar)),
+        (timestamp '2026-09-01 09:10:00', 'main', 'inbound', false, 2, 'ivr_errors', false, 0, false, 'asterisk', 'frustrated'),
+        (timestamp '2026-09-01 09:20:00', 'main>orders>status', 'inbound', false, 1, cast(null as varchar), true, 300, true, 'amazon_connect', cast(null as varchar)),
+        (timestamp '2026-09-01 09:30:00', 'main>account', 'inbound', false, 0, 'long_wait', false, 0, false, 'amazon_connect', 'informed'),
+        (timestamp '2026-09-01 09:40:00', cast(null as varchar), 'outbound', false, cast(null as bigint), cast(null as varchar), true, 100, false, 'amazon_connect', cast(null as varchar)),
+        (timestamp '2026-09-02 09:00:00', 'main', 'inbound', false, 0, cast(null as varchar), false, 0, false, 'asterisk', 'short'),
+        (timestamp '2026-09-02 09:05:00', 'main', 'inbound', false, 3, cast(null as varchar), false, 0, false, 'asterisk', 'frustrated')
+     ) as t(started_at, ivr_path, direction, contained, ivr_errors, abandon_reason, answered, talk_secs, transferred, source_system, abandon_cause)",
     "create table fct_touchpoints as select * from (values
         (timestamp '2026-09-01 10:00:00', timestamp '2026-09-01 10:05:00', 'inbound', 'voice', 'k1'),
         (timestamp '2026-09-01 11:00:00', timestamp '2026-09-01 11:10:00', 'inbound', 'chat', 'k2'),
@@ -217,6 +219,14 @@ async fn every_shipped_metric_matches_its_hand_computed_value() {
         1.0,
     );
     c.value("abandonment_by_reason", D1, "abandon_reason=long_wait", 1.0);
+    // Causes: day 1 frustrated (09:10) and informed (09:30); day 2 short and frustrated.
+    c.value("abandonment_by_cause", D1, "", 2.0);
+    c.value("abandonment_by_cause", D1, "abandon_cause=frustrated", 1.0);
+    c.value("abandonment_by_cause", D1, "abandon_cause=informed", 1.0);
+    c.value("abandonment_by_cause", D2, "abandon_cause=short", 1.0);
+    c.value("abandonment_by_cause", D2, "abandon_cause=frustrated", 1.0);
+    c.value("frustrated_abandon_rate", D1, "", 50.0);
+    c.value("frustrated_abandon_rate", D2, "", 50.0);
     c.value("average_handle_time", D1, "", 200.0);
     c.value("transfer_rate", D1, "", 50.0);
     // Touchpoints: day 1 voice k1, chat k2, case k3 (closed day 2); day 2 case k4 (open);
