@@ -151,6 +151,7 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     udf::register(&ctx);
     native::register(&ctx, options.value);
     native::identity::register(&ctx, &options.journeys.identity);
+    native::sessions::register(&ctx, &options.journeys.sessions);
     register_settings(&ctx, &options.value, &options.journeys.sessions.abandon)?;
     Ok(ctx)
 }

@@ -1,0 +1,770 @@
+//! Sort-once web sessionization as table functions:
+//!
+//! | function | returns |
+//! |---|---|
+//! | `web_sessions('events')` | one row per session: `session_id` (`<visitor_id>#<n>`), `visitor_id`, `anonymous_id`, `user_id` and `email` (the last seen), `started_at`, `ended_at`, `events`, `page_views`, `errors`, `bot_searches`, `failed_bot_searches`, `landing_url` |
+//! | `web_session_events('events')` | every input row with its `session_id` |
+//!
+//! `events` has one row per event: `visitor_id`, `occurred_at` and `message_id`, and for
+//! `web_sessions` also `anonymous_id`, `user_id`, `email`, `event_type`, `url`, `error_code`,
+//! `search_query`, `search_result_count`. A visitor's events, in the order of
+//! (`occurred_at`, `message_id`), are split into sessions where two consecutive events are more
+//! than `journeys.web_session_gap_mins` apart (default 30: the Segment and Snowplow
+//! convention); the n-th session of a visitor is `<visitor_id>#<n>`.
+//!
+//! The input is hash-partitioned by `visitor_id` and sorted once by (`visitor_id`,
+//! `occurred_at`, `message_id`) with DataFusion's sort, which spills within the session's memory
+//! limit; the operator then reads it in one pass, holding one open session, and streams its
+//! rows. The same sessions as the window functions `LAG` and a running `SUM` over
+//! `PARTITION BY visitor_id`, without their per-partition buffers or a `GROUP BY` over
+//! millions of sessions.
+
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{
+    Array, ArrayRef, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+};
+use arrow::compute::SortOptions;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result, plan_err};
+use datafusion::datasource::TableProvider;
+use datafusion::execution::context::SessionState;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{
+    EquivalenceProperties, LexOrdering, OrderingRequirements, PhysicalExpr, PhysicalSortExpr,
+};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
+    ExecutionPlanProperties, InputDistributionRequirements, Partitioning, PlanProperties,
+    ReplaceChildrenOptions,
+};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use touchstone_core::config::SessionSettings;
+
+use super::args::{literal_args, required_columns, table_schema, timestamps};
+use crate::udf::{cast_to, normalize_email};
+
+/// Name of the one-row-per-session function.
+pub const WEB_SESSIONS: &str = "web_sessions";
+/// Name of the one-row-per-event function.
+pub const WEB_SESSION_EVENTS: &str = "web_session_events";
+
+/// Registers both functions in `ctx`, with the session gap of `settings`.
+pub fn register(ctx: &SessionContext, settings: &SessionSettings) {
+    let gap_us = settings.web_session_gap_secs.saturating_mul(1_000_000);
+    for mode in [Mode::Sessions, Mode::Events] {
+        ctx.register_udtf(mode.name(), Arc::new(SessionFunction { mode, gap_us }));
+    }
+}
+
+/// What the operator emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One row per session.
+    Sessions,
+    /// Every input row with its session id.
+    Events,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Sessions => WEB_SESSIONS,
+            Mode::Events => WEB_SESSION_EVENTS,
+        }
+    }
+
+    fn inputs(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Mode::Sessions => &[
+                ("visitor_id", "text"),
+                ("occurred_at", "timestamp"),
+                ("message_id", "text"),
+                ("anonymous_id", "text"),
+                ("user_id", "text"),
+                ("email", "text"),
+                ("event_type", "text"),
+                ("url", "text"),
+                ("error_code", "text"),
+                ("search_query", "text"),
+                ("search_result_count", "number"),
+            ],
+            Mode::Events => &[
+                ("visitor_id", "text"),
+                ("occurred_at", "timestamp"),
+                ("message_id", "text"),
+            ],
+        }
+    }
+}
+
+fn ts_field(name: &str) -> Field {
+    Field::new(
+        name,
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        true,
+    )
+}
+
+/// The columns of `web_sessions`.
+pub static SESSIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    let count = |name: &str| Field::new(name, DataType::Int64, false);
+    Arc::new(Schema::new(vec![
+        text("session_id"),
+        text("visitor_id"),
+        text("anonymous_id"),
+        text("user_id"),
+        text("email"),
+        ts_field("started_at"),
+        ts_field("ended_at"),
+        count("events"),
+        count("page_views"),
+        count("errors"),
+        count("bot_searches"),
+        count("failed_bot_searches"),
+        text("landing_url"),
+    ]))
+});
+
+#[derive(Debug)]
+struct SessionFunction {
+    mode: Mode,
+    gap_us: i64,
+}
+
+impl TableFunctionImpl for SessionFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let name = self.mode.name();
+        let usage = format!("{name}('int_web_unique_events')");
+        let tables = literal_args(name, args.exprs(), 1, &usage)?;
+        let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {
+            return plan_err!("{name}: needs a DataFusion SessionState");
+        };
+        required_columns(state, name, &tables[0], self.mode.inputs())?;
+        let schema = match self.mode {
+            Mode::Sessions => Arc::clone(&SESSIONS_SCHEMA),
+            Mode::Events => {
+                let input = table_schema(state, name, &tables[0])?;
+                let mut fields: Vec<Field> =
+                    input.fields().iter().map(|f| f.as_ref().clone()).collect();
+                if fields.iter().any(|f| f.name() == "session_id") {
+                    return plan_err!(
+                        "{name}('{}'): the input already has a column session_id",
+                        tables[0]
+                    );
+                }
+                fields.push(Field::new("session_id", DataType::Utf8, true));
+                Arc::new(Schema::new(fields))
+            }
+        };
+        Ok(Arc::new(SessionTable {
+            mode: self.mode,
+            input: tables[0].clone(),
+            gap_us: self.gap_us,
+            schema,
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct SessionTable {
+    mode: Mode,
+    input: String,
+    gap_us: i64,
+    schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for SessionTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let Some(state) = state.as_any().downcast_ref::<SessionState>() else {
+            return plan_err!("{}: needs a DataFusion SessionState", self.mode.name());
+        };
+        let ctx = SessionContext::new_with_state(state.clone());
+        let input = ctx
+            .table(self.input.as_str())
+            .await?
+            .create_physical_plan()
+            .await?;
+        let exec = SessionizeExec::try_new(
+            self.mode,
+            self.gap_us,
+            input,
+            Arc::clone(&self.schema),
+            projection.cloned(),
+            state.config().target_partitions(),
+        )?;
+        Ok(Arc::new(exec))
+    }
+}
+
+/// The operator: reads its input hash-partitioned by `visitor_id` and sorted by (`visitor_id`,
+/// `occurred_at`, `message_id`) within each partition, and emits sessions or events.
+#[derive(Debug, Clone)]
+pub struct SessionizeExec {
+    mode: Mode,
+    gap_us: i64,
+    input: Arc<dyn ExecutionPlan>,
+    /// Every output column.
+    full_schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    /// The sort the input must have.
+    ordering: LexOrdering,
+    visitor: Arc<dyn PhysicalExpr>,
+    properties: Arc<PlanProperties>,
+}
+
+impl SessionizeExec {
+    /// Sorts `input` (repartitioned by visitor into `partitions`) and sessionizes it.
+    fn try_new(
+        mode: Mode,
+        gap_us: i64,
+        input: Arc<dyn ExecutionPlan>,
+        full_schema: SchemaRef,
+        projection: Option<Vec<usize>>,
+        partitions: usize,
+    ) -> Result<Self> {
+        let schema = input.schema();
+        let column = |name: &str| -> Result<Arc<dyn PhysicalExpr>> {
+            Ok(Arc::new(Column::new_with_schema(name, &schema)?))
+        };
+        let visitor = column("visitor_id")?;
+        let asc = SortOptions {
+            descending: false,
+            nulls_first: false,
+        };
+        let ordering = LexOrdering::new([
+            PhysicalSortExpr::new(Arc::clone(&visitor), asc),
+            PhysicalSortExpr::new(column("occurred_at")?, asc),
+            PhysicalSortExpr::new(column("message_id")?, asc),
+        ])
+        .ok_or_else(|| DataFusionError::Internal("empty session ordering".into()))?;
+        let partitions = partitions.max(1);
+        let repartitioned = Arc::new(RepartitionExec::try_new(
+            input,
+            Partitioning::Hash(vec![Arc::clone(&visitor)], partitions),
+        )?);
+        let sorted: Arc<dyn ExecutionPlan> = Arc::new(
+            SortExec::new(ordering.clone(), repartitioned).with_preserve_partitioning(true),
+        );
+        Self::with_input(
+            mode,
+            gap_us,
+            sorted,
+            full_schema,
+            projection,
+            ordering,
+            visitor,
+        )
+    }
+
+    fn with_input(
+        mode: Mode,
+        gap_us: i64,
+        input: Arc<dyn ExecutionPlan>,
+        full_schema: SchemaRef,
+        projection: Option<Vec<usize>>,
+        ordering: LexOrdering,
+        visitor: Arc<dyn PhysicalExpr>,
+    ) -> Result<Self> {
+        let out_schema = match &projection {
+            Some(p) => Arc::new(full_schema.project(p)?),
+            None => Arc::clone(&full_schema),
+        };
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(out_schema),
+            Partitioning::UnknownPartitioning(input.output_partitioning().partition_count()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(SessionizeExec {
+            mode,
+            gap_us,
+            input,
+            full_schema,
+            projection,
+            ordering,
+            visitor,
+            properties: Arc::new(properties),
+        })
+    }
+}
+
+impl DisplayAs for SessionizeExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "SessionizeExec: mode={:?}, gap_secs={}",
+            self.mode,
+            self.gap_us / 1_000_000
+        )
+    }
+}
+
+impl ExecutionPlan for SessionizeExec {
+    fn name(&self) -> &str {
+        "SessionizeExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        InputDistributionRequirements::new(vec![Distribution::KeyPartitioned(vec![Arc::clone(
+            &self.visitor,
+        )])])
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        vec![Some(OrderingRequirements::from(self.ordering.clone()))]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.len() != 1 {
+            return plan_err!("SessionizeExec takes one input, got {}", children.len());
+        }
+        Ok(Arc::new(Self::with_input(
+            self.mode,
+            self.gap_us,
+            children.swap_remove(0),
+            Arc::clone(&self.full_schema),
+            self.projection.clone(),
+            self.ordering.clone(),
+            Arc::clone(&self.visitor),
+        )?))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, Arc::clone(&context))?;
+        let batch_size = context.session_config().batch_size().max(1);
+        let out_schema = self.schema();
+        let state = Stream {
+            input,
+            sessionizer: Sessionizer::new(self.gap_us),
+            mode: self.mode,
+            full_schema: Arc::clone(&self.full_schema),
+            projection: self.projection.clone(),
+            batch_size,
+            done: false,
+        };
+        let stream = futures::stream::unfold(state, |mut s| async move {
+            match s.next_batch().await {
+                Ok(Some(batch)) => Some((Ok(batch), s)),
+                Ok(None) => None,
+                Err(e) => {
+                    s.done = true;
+                    Some((Err(e), s))
+                }
+            }
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, stream)))
+    }
+}
+
+struct Stream {
+    input: SendableRecordBatchStream,
+    sessionizer: Sessionizer,
+    mode: Mode,
+    full_schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    batch_size: usize,
+    done: bool,
+}
+
+impl Stream {
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            match self.input.next().await {
+                Some(batch) => {
+                    let batch = batch?;
+                    let out = match self.mode {
+                        Mode::Events => Some(self.sessionizer.events(&batch, &self.full_schema)?),
+                        Mode::Sessions => {
+                            self.sessionizer.sessions(&batch)?;
+                            if self.sessionizer.out.len() >= self.batch_size {
+                                Some(self.sessionizer.out.finish(&self.full_schema)?)
+                            } else {
+                                None
+                            }
+                        }
+                    };
+                    if let Some(out) = out.filter(|b| b.num_rows() > 0) {
+                        return self.project(out).map(Some);
+                    }
+                }
+                None => {
+                    self.done = true;
+                    if self.mode == Mode::Sessions {
+                        self.sessionizer.close();
+                        if self.sessionizer.out.len() > 0 {
+                            let out = self.sessionizer.out.finish(&self.full_schema)?;
+                            return self.project(out).map(Some);
+                        }
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn project(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        match &self.projection {
+            Some(p) => Ok(batch.project(p)?),
+            None => Ok(batch),
+        }
+    }
+}
+
+/// The state of the pass: the current visitor, their session count and last event time, and
+/// (for [`Mode::Sessions`]) the open session.
+#[derive(Debug)]
+pub(crate) struct Sessionizer {
+    gap_us: i64,
+    /// `None` before the first row; then the current visitor (itself null for rows without).
+    visitor: Option<Option<String>>,
+    /// Sessions of the current visitor so far.
+    n: u64,
+    /// The previous row's time.
+    previous_at: Option<i64>,
+    open: Option<Open>,
+    out: SessionColumns,
+}
+
+/// One open session's aggregates.
+#[derive(Debug, Default)]
+struct Open {
+    session_id: Option<String>,
+    visitor_id: Option<String>,
+    anonymous_id: Option<String>,
+    user_id: Option<String>,
+    email: Option<String>,
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+    events: i64,
+    page_views: i64,
+    errors: i64,
+    bot_searches: i64,
+    failed_bot_searches: i64,
+    landing_url: Option<String>,
+}
+
+impl Sessionizer {
+    pub(crate) fn new(gap_us: i64) -> Self {
+        Sessionizer {
+            gap_us,
+            visitor: None,
+            n: 0,
+            previous_at: None,
+            open: None,
+            out: SessionColumns::default(),
+        }
+    }
+
+    /// Moves to the row of `visitor` at `at`; true when it starts a session. Rows without a
+    /// visitor are one group with no session id, never split (as `PARTITION BY` and
+    /// `GROUP BY` treat nulls).
+    fn advance(&mut self, visitor: Option<&str>, at: Option<i64>) -> bool {
+        let same_visitor = self
+            .visitor
+            .as_ref()
+            .is_some_and(|v| v.as_deref() == visitor);
+        let new = if !same_visitor {
+            self.visitor = Some(visitor.map(str::to_string));
+            self.n = 0;
+            true
+        } else if visitor.is_none() {
+            false
+        } else {
+            match (self.previous_at, at) {
+                // The first row, or one after a row without a time.
+                (None, _) => true,
+                (Some(prev), Some(at)) => at.saturating_sub(prev) > self.gap_us,
+                // No time: it cannot be further than the gap from anything.
+                (Some(_), None) => false,
+            }
+        };
+        if new {
+            self.n += 1;
+        }
+        self.previous_at = at;
+        new
+    }
+
+    fn session_id(&self) -> Option<String> {
+        match &self.visitor {
+            Some(Some(v)) => Some(format!("{v}#{}", self.n)),
+            _ => None,
+        }
+    }
+
+    /// Every row of `batch` with its session id appended.
+    fn events(&mut self, batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+        let visitor: StringArray = text(batch, "visitor_id")?;
+        let at = timestamps(batch, "occurred_at")?;
+        let mut ids = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 24);
+        for i in 0..batch.num_rows() {
+            let v = visitor.is_valid(i).then(|| visitor.value(i));
+            self.advance(v, at.is_valid(i).then(|| at.value(i)));
+            ids.append_option(self.session_id());
+        }
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns.push(Arc::new(ids.finish()));
+        Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+    }
+
+    /// Adds the rows of `batch` to the open session, closing sessions as they end.
+    fn sessions(&mut self, batch: &RecordBatch) -> Result<()> {
+        let visitor: StringArray = text(batch, "visitor_id")?;
+        let at = timestamps(batch, "occurred_at")?;
+        let anonymous: StringArray = text(batch, "anonymous_id")?;
+        let user: StringArray = text(batch, "user_id")?;
+        let email: StringArray = text(batch, "email")?;
+        let event_type: StringArray = text(batch, "event_type")?;
+        let url: StringArray = text(batch, "url")?;
+        let error: StringArray = text(batch, "error_code")?;
+        let search: StringArray = text(batch, "search_query")?;
+        let results: Int64Array = cast_to(
+            batch
+                .column_by_name("search_result_count")
+                .ok_or_else(|| missing("search_result_count"))?,
+            &DataType::Int64,
+        )?;
+        for i in 0..batch.num_rows() {
+            let t = at.is_valid(i).then(|| at.value(i));
+            if self.advance(value(&visitor, i), t) {
+                self.close();
+                self.open = Some(Open {
+                    session_id: self.session_id(),
+                    visitor_id: value(&visitor, i).map(str::to_string),
+                    landing_url: value(&url, i).map(str::to_string),
+                    ..Open::default()
+                });
+            }
+            let Some(s) = self.open.as_mut() else {
+                continue;
+            };
+            if let Some(a) = value(&anonymous, i)
+                && s.anonymous_id.as_deref().is_none_or(|m| a > m)
+            {
+                s.anonymous_id = Some(a.to_string());
+            }
+            if let Some(u) = value(&user, i) {
+                s.user_id = Some(u.to_string());
+            }
+            if let Some(e) = value(&email, i).and_then(normalize_email) {
+                s.email = Some(e);
+            }
+            if let Some(t) = t {
+                s.started_at = Some(s.started_at.map_or(t, |v| v.min(t)));
+                s.ended_at = Some(s.ended_at.map_or(t, |v| v.max(t)));
+            }
+            s.events += 1;
+            if value(&event_type, i) == Some("page") {
+                s.page_views += 1;
+            }
+            if error.is_valid(i) {
+                s.errors += 1;
+            }
+            if search.is_valid(i) {
+                s.bot_searches += 1;
+                if results.is_valid(i) && results.value(i) == 0 {
+                    s.failed_bot_searches += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Emits the open session, if any.
+    fn close(&mut self) {
+        if let Some(s) = self.open.take() {
+            self.out.push(s);
+        }
+    }
+}
+
+fn missing(name: &str) -> DataFusionError {
+    DataFusionError::Plan(format!("the sessionization input has no column '{name}'"))
+}
+
+fn text(batch: &RecordBatch, name: &str) -> Result<StringArray> {
+    cast_to(
+        batch.column_by_name(name).ok_or_else(|| missing(name))?,
+        &DataType::Utf8,
+    )
+}
+
+/// The value of row `i` of `a`, `None` when null.
+fn value(a: &StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+/// Builders of the session rows.
+#[derive(Debug, Default)]
+struct SessionColumns {
+    rows: usize,
+    session_id: StringBuilder,
+    visitor_id: StringBuilder,
+    anonymous_id: StringBuilder,
+    user_id: StringBuilder,
+    email: StringBuilder,
+    started_at: TimestampMicrosecondBuilder,
+    ended_at: TimestampMicrosecondBuilder,
+    events: Int64Builder,
+    page_views: Int64Builder,
+    errors: Int64Builder,
+    bot_searches: Int64Builder,
+    failed_bot_searches: Int64Builder,
+    landing_url: StringBuilder,
+}
+
+impl SessionColumns {
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn push(&mut self, s: Open) {
+        self.rows += 1;
+        self.session_id.append_option(s.session_id);
+        self.visitor_id.append_option(s.visitor_id);
+        self.anonymous_id.append_option(s.anonymous_id);
+        self.user_id.append_option(s.user_id);
+        self.email.append_option(s.email);
+        self.started_at.append_option(s.started_at);
+        self.ended_at.append_option(s.ended_at);
+        self.events.append_value(s.events);
+        self.page_views.append_value(s.page_views);
+        self.errors.append_value(s.errors);
+        self.bot_searches.append_value(s.bot_searches);
+        self.failed_bot_searches.append_value(s.failed_bot_searches);
+        self.landing_url.append_option(s.landing_url);
+    }
+
+    fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
+        self.rows = 0;
+        let ts = |b: &mut TimestampMicrosecondBuilder| -> ArrayRef {
+            let a: TimestampMicrosecondArray = b.finish();
+            Arc::new(a.with_timezone("UTC"))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.session_id.finish()),
+            Arc::new(self.visitor_id.finish()),
+            Arc::new(self.anonymous_id.finish()),
+            Arc::new(self.user_id.finish()),
+            Arc::new(self.email.finish()),
+            ts(&mut self.started_at),
+            ts(&mut self.ended_at),
+            Arc::new(self.events.finish()),
+            Arc::new(self.page_views.finish()),
+            Arc::new(self.errors.finish()),
+            Arc::new(self.bot_searches.finish()),
+            Arc::new(self.failed_bot_searches.finish()),
+            Arc::new(self.landing_url.finish()),
+        ];
+        Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(min: i64) -> Option<i64> {
+        Some(min * 60_000_000)
+    }
+
+    #[test]
+    fn a_gap_of_exactly_the_limit_stays_in_the_session_and_a_visitor_change_restarts() {
+        let mut s = Sessionizer::new(30 * 60_000_000);
+        let mut ids = Vec::new();
+        for (v, t) in [
+            (Some("a"), at(0)),
+            (Some("a"), at(30)),
+            (Some("a"), at(60)),
+            (Some("a"), Some(60 * 60_000_000 + 30 * 60_000_000 + 1)),
+            (Some("b"), at(0)),
+            (None, at(0)),
+            (None, at(500)),
+        ] {
+            s.advance(v, t);
+            ids.push(s.session_id());
+        }
+        let ids: Vec<Option<&str>> = ids.iter().map(Option::as_deref).collect();
+        assert_eq!(
+            ids,
+            [
+                Some("a#1"),
+                Some("a#1"),
+                Some("a#1"),
+                Some("a#2"),
+                Some("b#1"),
+                None,
+                None
+            ]
+        );
+    }
+}
