@@ -158,8 +158,16 @@ impl TableFunctionImpl for SessionFunction {
             Mode::Sessions => Arc::clone(&SESSIONS_SCHEMA),
             Mode::Events => {
                 let input = table_schema(state, name, &tables[0])?;
-                let mut fields: Vec<Field> =
-                    input.fields().iter().map(|f| f.as_ref().clone()).collect();
+                let mut fields: Vec<Field> = input
+                    .fields()
+                    .iter()
+                    .map(|f| match f.data_type() {
+                        DataType::Utf8View | DataType::LargeUtf8 => {
+                            f.as_ref().clone().with_data_type(DataType::Utf8)
+                        }
+                        _ => f.as_ref().clone(),
+                    })
+                    .collect();
                 if fields.iter().any(|f| f.name() == "session_id") {
                     return plan_err!(
                         "{name}('{}'): the input already has a column session_id",
@@ -208,11 +216,42 @@ impl TableProvider for SessionTable {
             return plan_err!("{}: needs a DataFusion SessionState", self.mode.name());
         };
         let ctx = SessionContext::new_with_state(state.clone());
-        let input = ctx
-            .table(self.input.as_str())
-            .await?
-            .create_physical_plan()
-            .await?;
+        let input = ctx.table(self.input.as_str()).await?;
+        // Only the columns a session is made of go through the sort (and the plan below reads
+        // only those). Strings are compacted to plain UTF-8: a string view read from Parquet
+        // shares its row group's buffers, so each batch of it counts (against the sort's share
+        // of the pool) as the whole row group, and a small memory limit cannot sort one batch.
+        let columns: Vec<Expr> = input
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| {
+                self.mode == Mode::Events || self.mode.inputs().iter().any(|(c, _)| c == f.name())
+            })
+            .map(|f| {
+                let c = datafusion::prelude::col(datafusion::common::Column::from_name(f.name()));
+                match f.data_type() {
+                    DataType::Utf8View | DataType::LargeUtf8 => {
+                        datafusion::prelude::cast(c, DataType::Utf8).alias(f.name())
+                    }
+                    _ => c,
+                }
+            })
+            .collect();
+        let input = input.select(columns)?;
+        let session_column = self.schema.fields().len() - 1;
+        if self.mode == Mode::Events
+            && let Some(p) = projection
+            && !p.contains(&session_column)
+        {
+            // The events without their session ids (a metric counting events): no sort.
+            let names: Vec<&str> = p
+                .iter()
+                .map(|&i| self.schema.field(i).name().as_str())
+                .collect();
+            return input.select_columns(&names)?.create_physical_plan().await;
+        }
+        let input = input.create_physical_plan().await?;
         let exec = SessionizeExec::try_new(
             self.mode,
             self.gap_us,
