@@ -23,7 +23,7 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use touchstone_core::config::{AbandonSettings, JourneySettings, ValueSettings};
+use touchstone_core::config::{JourneySettings, SessionSettings, ValueSettings};
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, first_line};
 use touchstone_core::schema::StagingTable;
 
@@ -177,7 +177,7 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     native::register(&ctx, options.value);
     native::identity::register(&ctx, &options.journeys.identity);
     native::sessions::register(&ctx, &options.journeys.sessions);
-    register_settings(&ctx, &options.value, &options.journeys.sessions.abandon)?;
+    register_settings(&ctx, &options.value, &options.journeys.sessions)?;
     Ok(ctx)
 }
 
@@ -280,14 +280,16 @@ fn register_row(
 /// Name of the one-row table of the pipeline's value settings, readable from every model.
 pub const PIPELINE_SETTINGS: &str = "pipeline_settings";
 
-/// Registers `pipeline_settings`: the pipeline's `value:` settings and `journeys.abandon`
-/// thresholds (`abandon_*`) as one row, so SQL models use the same margin, horizon and costs
-/// as the model table functions.
+/// Registers `pipeline_settings`: the pipeline's `value:` settings, `journeys.abandon`
+/// thresholds (`abandon_*`) and journey settings (`simultaneous_tolerance_secs`,
+/// `purchase_within_days`, `repeat_within_days`) as one row, so SQL models use the same
+/// margin, horizon and costs as the model table functions.
 fn register_settings(
     ctx: &SessionContext,
     value: &ValueSettings,
-    abandon: &AbandonSettings,
+    journeys: &SessionSettings,
 ) -> Result<(), TransformError> {
+    let abandon = &journeys.abandon;
     use arrow::array::{Float64Array, Int64Array};
     let schema = Arc::new(Schema::new(vec![
         Field::new("value_model", DataType::Utf8, false),
@@ -303,6 +305,9 @@ fn register_settings(
         Field::new("abandon_short_chat_secs", DataType::Int64, false),
         Field::new("abandon_long_wait_secs", DataType::Int64, false),
         Field::new("abandon_callback_hours", DataType::Int64, false),
+        Field::new("simultaneous_tolerance_secs", DataType::Int64, false),
+        Field::new("purchase_within_days", DataType::Int64, false),
+        Field::new("repeat_within_days", DataType::Int64, false),
     ]));
     register_row(
         ctx,
@@ -322,6 +327,15 @@ fn register_settings(
             Arc::new(Int64Array::from(vec![i64::from(abandon.short_chat_secs)])),
             Arc::new(Int64Array::from(vec![i64::from(abandon.long_wait_secs)])),
             Arc::new(Int64Array::from(vec![i64::from(abandon.callback_hours)])),
+            Arc::new(Int64Array::from(vec![i64::from(
+                journeys.simultaneous_tolerance_secs,
+            )])),
+            Arc::new(Int64Array::from(vec![i64::from(
+                journeys.purchase_within_days,
+            )])),
+            Arc::new(Int64Array::from(vec![i64::from(
+                journeys.repeat_within_days,
+            )])),
         ],
     )
 }

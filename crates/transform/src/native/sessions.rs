@@ -23,8 +23,8 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    Array, ArrayRef, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    Array, ArrayRef, BooleanBuilder, Float64Builder, Int64Array, Int64Builder, RecordBatch,
+    StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use arrow::compute::SortOptions;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -60,11 +60,17 @@ use crate::udf::{cast_to, normalize_email};
 pub const WEB_SESSIONS: &str = "web_sessions";
 /// Name of the one-row-per-event function.
 pub const WEB_SESSION_EVENTS: &str = "web_session_events";
+/// Name of the journey function: touchpoints cut into journeys the same way.
+pub const JOURNEY_STEPS: &str = "journey_steps";
 
-/// Registers both functions in `ctx`, with the session gap of `settings`.
+/// Registers the functions in `ctx`, with the session gap and journey window of `settings`.
 pub fn register(ctx: &SessionContext, settings: &SessionSettings) {
-    let gap_us = settings.web_session_gap_secs.saturating_mul(1_000_000);
-    for mode in [Mode::Sessions, Mode::Events] {
+    for mode in [Mode::Sessions, Mode::Events, Mode::Journeys] {
+        let gap_secs = match mode {
+            Mode::Journeys => settings.window_secs,
+            Mode::Sessions | Mode::Events => settings.web_session_gap_secs,
+        };
+        let gap_us = gap_secs.saturating_mul(1_000_000);
         ctx.register_udtf(mode.name(), Arc::new(SessionFunction { mode, gap_us }));
     }
 }
@@ -76,6 +82,10 @@ pub enum Mode {
     Sessions,
     /// Every input row with its session id.
     Events,
+    /// Every touchpoint (`customer_key`, `started_at`, `touchpoint_id`, `channel`) with its
+    /// `journey_id` (`<customer_key>#<n>`), `step` in the journey, `is_channel_switch` (another
+    /// channel than the journey's previous touch) and `secs_since_previous` (in the journey).
+    Journeys,
 }
 
 impl Mode {
@@ -83,6 +93,29 @@ impl Mode {
         match self {
             Mode::Sessions => WEB_SESSIONS,
             Mode::Events => WEB_SESSION_EVENTS,
+            Mode::Journeys => JOURNEY_STEPS,
+        }
+    }
+
+    /// The group, time and tie-break columns of the sort.
+    fn keys(self) -> [&'static str; 3] {
+        match self {
+            Mode::Sessions | Mode::Events => ["visitor_id", "occurred_at", "message_id"],
+            Mode::Journeys => ["customer_key", "started_at", "touchpoint_id"],
+        }
+    }
+
+    /// The columns the function adds to its input rows (not for [`Mode::Sessions`]).
+    fn added(self) -> Vec<Field> {
+        match self {
+            Mode::Sessions => Vec::new(),
+            Mode::Events => vec![Field::new("session_id", DataType::Utf8, true)],
+            Mode::Journeys => vec![
+                Field::new("journey_id", DataType::Utf8, true),
+                Field::new("step", DataType::Int64, false),
+                Field::new("is_channel_switch", DataType::Boolean, false),
+                Field::new("secs_since_previous", DataType::Float64, true),
+            ],
         }
     }
 
@@ -105,6 +138,12 @@ impl Mode {
                 ("visitor_id", "text"),
                 ("occurred_at", "timestamp"),
                 ("message_id", "text"),
+            ],
+            Mode::Journeys => &[
+                ("customer_key", "text"),
+                ("started_at", "timestamp"),
+                ("touchpoint_id", "text"),
+                ("channel", "text"),
             ],
         }
     }
@@ -148,7 +187,10 @@ struct SessionFunction {
 impl TableFunctionImpl for SessionFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let name = self.mode.name();
-        let usage = format!("{name}('int_web_unique_events')");
+        let usage = match self.mode {
+            Mode::Journeys => format!("{name}('int_journey_touches')"),
+            Mode::Sessions | Mode::Events => format!("{name}('int_web_unique_events')"),
+        };
         let tables = literal_args(name, args.exprs(), 1, &usage)?;
         let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {
             return plan_err!("{name}: needs a DataFusion SessionState");
@@ -156,7 +198,7 @@ impl TableFunctionImpl for SessionFunction {
         required_columns(state, name, &tables[0], self.mode.inputs())?;
         let schema = match self.mode {
             Mode::Sessions => Arc::clone(&SESSIONS_SCHEMA),
-            Mode::Events => {
+            Mode::Events | Mode::Journeys => {
                 let input = table_schema(state, name, &tables[0])?;
                 let mut fields: Vec<Field> = input
                     .fields()
@@ -168,13 +210,16 @@ impl TableFunctionImpl for SessionFunction {
                         _ => f.as_ref().clone(),
                     })
                     .collect();
-                if fields.iter().any(|f| f.name() == "session_id") {
-                    return plan_err!(
-                        "{name}('{}'): the input already has a column session_id",
-                        tables[0]
-                    );
+                for added in self.mode.added() {
+                    if fields.iter().any(|f| f.name() == added.name()) {
+                        return plan_err!(
+                            "{name}('{}'): the input already has a column {}",
+                            tables[0],
+                            added.name()
+                        );
+                    }
+                    fields.push(added);
                 }
-                fields.push(Field::new("session_id", DataType::Utf8, true));
                 Arc::new(Schema::new(fields))
             }
         };
@@ -226,7 +271,7 @@ impl TableProvider for SessionTable {
             .fields()
             .iter()
             .filter(|f| {
-                self.mode == Mode::Events || self.mode.inputs().iter().any(|(c, _)| c == f.name())
+                self.mode != Mode::Sessions || self.mode.inputs().iter().any(|(c, _)| c == f.name())
             })
             .map(|f| {
                 let c = datafusion::prelude::col(datafusion::common::Column::from_name(f.name()));
@@ -239,10 +284,10 @@ impl TableProvider for SessionTable {
             })
             .collect();
         let input = input.select(columns)?;
-        let session_column = self.schema.fields().len() - 1;
-        if self.mode == Mode::Events
+        let added = self.schema.fields().len() - self.mode.added().len();
+        if self.mode != Mode::Sessions
             && let Some(p) = projection
-            && !p.contains(&session_column)
+            && p.iter().all(|&i| i < added)
         {
             // The events without their session ids (a metric counting events): no sort.
             let names: Vec<&str> = p
@@ -294,15 +339,16 @@ impl SessionizeExec {
         let column = |name: &str| -> Result<Arc<dyn PhysicalExpr>> {
             Ok(Arc::new(Column::new_with_schema(name, &schema)?))
         };
-        let visitor = column("visitor_id")?;
+        let [key, time, tiebreak] = mode.keys();
+        let visitor = column(key)?;
         let asc = SortOptions {
             descending: false,
             nulls_first: false,
         };
         let ordering = LexOrdering::new([
             PhysicalSortExpr::new(Arc::clone(&visitor), asc),
-            PhysicalSortExpr::new(column("occurred_at")?, asc),
-            PhysicalSortExpr::new(column("message_id")?, asc),
+            PhysicalSortExpr::new(column(time)?, asc),
+            PhysicalSortExpr::new(column(tiebreak)?, asc),
         ])
         .ok_or_else(|| DataFusionError::Internal("empty session ordering".into()))?;
         let partitions = partitions.max(1);
@@ -481,7 +527,11 @@ impl Stream {
                 Some(batch) => {
                     let batch = batch?;
                     let out = match self.mode {
-                        Mode::Events => Some(self.sessionizer.events(&batch, &self.full_schema)?),
+                        Mode::Events | Mode::Journeys => Some(self.sessionizer.events(
+                            &batch,
+                            self.mode,
+                            &self.full_schema,
+                        )?),
                         Mode::Sessions => {
                             self.sessionizer.sessions(&batch)?;
                             if self.sessionizer.out.len() >= self.batch_size {
@@ -531,6 +581,9 @@ pub(crate) struct Sessionizer {
     previous_at: Option<i64>,
     open: Option<Open>,
     out: SessionColumns,
+    /// Journeys: the current touch's step and the previous touch's channel.
+    step: i64,
+    previous_channel: Option<String>,
 }
 
 /// One open session's aggregates.
@@ -560,6 +613,8 @@ impl Sessionizer {
             previous_at: None,
             open: None,
             out: SessionColumns::default(),
+            step: 0,
+            previous_channel: None,
         }
     }
 
@@ -600,18 +655,50 @@ impl Sessionizer {
         }
     }
 
-    /// Every row of `batch` with its session id appended.
-    fn events(&mut self, batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
-        let visitor: StringArray = text(batch, "visitor_id")?;
-        let at = timestamps(batch, "occurred_at")?;
-        let mut ids = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 24);
-        for i in 0..batch.num_rows() {
-            let v = visitor.is_valid(i).then(|| visitor.value(i));
-            self.advance(v, at.is_valid(i).then(|| at.value(i)));
+    /// Every row of `batch` with its session (or journey) id appended, and for journeys the
+    /// step, whether the channel changed and the time since the previous touch.
+    fn events(
+        &mut self,
+        batch: &RecordBatch,
+        mode: Mode,
+        schema: &SchemaRef,
+    ) -> Result<RecordBatch> {
+        let [key, time, _] = mode.keys();
+        let visitor: StringArray = text(batch, key)?;
+        let at = timestamps(batch, time)?;
+        let channel: Option<StringArray> = match mode {
+            Mode::Journeys => Some(text(batch, "channel")?),
+            Mode::Sessions | Mode::Events => None,
+        };
+        let n = batch.num_rows();
+        let mut ids = StringBuilder::with_capacity(n, n * 24);
+        let mut steps = Int64Builder::with_capacity(n);
+        let mut switches = BooleanBuilder::with_capacity(n);
+        let mut since = Float64Builder::with_capacity(n);
+        for i in 0..n {
+            let previous_at = self.previous_at;
+            let t = at.is_valid(i).then(|| at.value(i));
+            let new = self.advance(value(&visitor, i), t);
             ids.append_option(self.session_id());
+            if let Some(channel) = &channel {
+                let c = value(channel, i);
+                self.step = if new { 1 } else { self.step + 1 };
+                steps.append_value(self.step);
+                switches.append_value(!new && c != self.previous_channel.as_deref());
+                since.append_option(match (new, previous_at, t) {
+                    (false, Some(p), Some(t)) => Some((t - p) as f64 / 1e6),
+                    _ => None,
+                });
+                self.previous_channel = c.map(str::to_string);
+            }
         }
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         columns.push(Arc::new(ids.finish()));
+        if mode == Mode::Journeys {
+            columns.push(Arc::new(steps.finish()));
+            columns.push(Arc::new(switches.finish()));
+            columns.push(Arc::new(since.finish()));
+        }
         Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
     }
 
