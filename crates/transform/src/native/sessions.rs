@@ -290,11 +290,15 @@ impl TableProvider for SessionTable {
             && p.iter().all(|&i| i < added)
         {
             // The events without their session ids (a metric counting events): no sort.
-            let names: Vec<&str> = p
-                .iter()
-                .map(|&i| self.schema.field(i).name().as_str())
-                .collect();
-            return input.select_columns(&names)?.create_physical_plan().await;
+            let input = input.create_physical_plan().await?;
+            return Ok(Arc::new(SessionizeExec::try_new(
+                self.mode,
+                self.gap_us,
+                input,
+                Arc::clone(&self.schema),
+                projection.cloned(),
+                None,
+            )?));
         }
         let input = input.create_physical_plan().await?;
         let exec = SessionizeExec::try_new(
@@ -303,7 +307,7 @@ impl TableProvider for SessionTable {
             input,
             Arc::clone(&self.schema),
             projection.cloned(),
-            state.config().target_partitions(),
+            Some(state.config().target_partitions()),
         )?;
         Ok(Arc::new(exec))
     }
@@ -322,18 +326,21 @@ pub struct SessionizeExec {
     /// The sort the input must have.
     ordering: LexOrdering,
     visitor: Arc<dyn PhysicalExpr>,
+    /// False when the rows pass through unsorted and without ids (none is read).
+    sorted: bool,
     properties: Arc<PlanProperties>,
 }
 
 impl SessionizeExec {
-    /// Sorts `input` (repartitioned by visitor into `partitions`) and sessionizes it.
+    /// Sorts `input` (repartitioned by visitor into `partitions`) and sessionizes it; with no
+    /// `partitions`, passes the input rows through (a projection without the added columns).
     fn try_new(
         mode: Mode,
         gap_us: i64,
         input: Arc<dyn ExecutionPlan>,
         full_schema: SchemaRef,
         projection: Option<Vec<usize>>,
-        partitions: usize,
+        partitions: Option<usize>,
     ) -> Result<Self> {
         let schema = input.schema();
         let column = |name: &str| -> Result<Arc<dyn PhysicalExpr>> {
@@ -351,6 +358,18 @@ impl SessionizeExec {
             PhysicalSortExpr::new(column(tiebreak)?, asc),
         ])
         .ok_or_else(|| DataFusionError::Internal("empty session ordering".into()))?;
+        let Some(partitions) = partitions else {
+            return Self::with_input(
+                mode,
+                gap_us,
+                input,
+                full_schema,
+                projection,
+                ordering,
+                visitor,
+                false,
+            );
+        };
         let partitions = partitions.max(1);
         let repartitioned = Arc::new(RepartitionExec::try_new(
             input,
@@ -367,9 +386,11 @@ impl SessionizeExec {
             projection,
             ordering,
             visitor,
+            true,
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn with_input(
         mode: Mode,
         gap_us: i64,
@@ -378,6 +399,7 @@ impl SessionizeExec {
         projection: Option<Vec<usize>>,
         ordering: LexOrdering,
         visitor: Arc<dyn PhysicalExpr>,
+        sorted: bool,
     ) -> Result<Self> {
         let out_schema = match &projection {
             Some(p) => Arc::new(full_schema.project(p)?),
@@ -397,6 +419,7 @@ impl SessionizeExec {
             projection,
             ordering,
             visitor,
+            sorted,
             properties: Arc::new(properties),
         })
     }
@@ -423,13 +446,18 @@ impl ExecutionPlan for SessionizeExec {
     }
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
-        InputDistributionRequirements::new(vec![Distribution::KeyPartitioned(vec![Arc::clone(
-            &self.visitor,
-        )])])
+        InputDistributionRequirements::new(vec![if self.sorted {
+            Distribution::KeyPartitioned(vec![Arc::clone(&self.visitor)])
+        } else {
+            Distribution::UnspecifiedDistribution
+        }])
     }
 
     fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
-        vec![Some(OrderingRequirements::from(self.ordering.clone()))]
+        vec![
+            self.sorted
+                .then(|| OrderingRequirements::from(self.ordering.clone())),
+        ]
     }
 
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
@@ -463,6 +491,7 @@ impl ExecutionPlan for SessionizeExec {
             self.projection.clone(),
             self.ordering.clone(),
             Arc::clone(&self.visitor),
+            self.sorted,
         )?))
     }
 
@@ -491,6 +520,7 @@ impl ExecutionPlan for SessionizeExec {
             full_schema: Arc::clone(&self.full_schema),
             projection: self.projection.clone(),
             batch_size,
+            sorted: self.sorted,
             done: false,
         };
         let stream = futures::stream::unfold(state, |mut s| async move {
@@ -514,6 +544,7 @@ struct Stream {
     full_schema: SchemaRef,
     projection: Option<Vec<usize>>,
     batch_size: usize,
+    sorted: bool,
     done: bool,
 }
 
@@ -526,6 +557,16 @@ impl Stream {
             match self.input.next().await {
                 Some(batch) => {
                     let batch = batch?;
+                    if !self.sorted {
+                        let n = batch.num_columns();
+                        let fields: Vec<Field> = self.full_schema.fields()[..n]
+                            .iter()
+                            .map(|f| f.as_ref().clone())
+                            .collect();
+                        let columns = conform(&batch, &fields)?;
+                        let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+                        return self.project(out).map(Some);
+                    }
                     let out = match self.mode {
                         Mode::Events | Mode::Journeys => Some(self.sessionizer.events(
                             &batch,
@@ -692,7 +733,7 @@ impl Sessionizer {
                 self.previous_channel = c.map(str::to_string);
             }
         }
-        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        let mut columns = conform(batch, schema.fields().iter().map(|f| f.as_ref()))?;
         columns.push(Arc::new(ids.finish()));
         if mode == Mode::Journeys {
             columns.push(Arc::new(steps.finish()));
@@ -771,6 +812,26 @@ impl Sessionizer {
             self.out.push(s);
         }
     }
+}
+
+/// The columns of `batch` cast to the types of `fields` where they differ (a plan can give a
+/// string column as a view where its schema says plain UTF-8).
+fn conform<'a>(
+    batch: &RecordBatch,
+    fields: impl IntoIterator<Item = &'a Field>,
+) -> Result<Vec<ArrayRef>> {
+    batch
+        .columns()
+        .iter()
+        .zip(fields)
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(Arc::clone(c))
+            } else {
+                Ok(arrow::compute::cast(c, f.data_type())?)
+            }
+        })
+        .collect()
 }
 
 fn missing(name: &str) -> DataFusionError {
