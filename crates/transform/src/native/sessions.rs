@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `web_sessions('events')` | one row per session: `session_id` (`<visitor_id>#<n>`), `visitor_id`, `anonymous_id`, `user_id` and `email` (the last seen), `started_at`, `ended_at`, `events`, `page_views`, `errors`, `bot_searches`, `failed_bot_searches`, `landing_url` |
 //! | `web_session_events('events')` | every input row with its `session_id` |
+//! | `journey_steps('touches')` | every touch (`customer_key`, `started_at`, `touchpoint_id`, `channel`) with its `journey_id` (`<customer_key>#<n>`), `step`, `is_channel_switch`, `secs_since_previous`; a touch more than `journeys.window_hours` after the previous one starts a journey |
 //!
 //! `events` has one row per event: `visitor_id`, `occurred_at` and `message_id`, and for
 //! `web_sessions` also `anonymous_id`, `user_id`, `email`, `event_type`, `url`, `error_code`,
