@@ -920,6 +920,62 @@ impl SessionColumns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{SessionOptions, SpillCounter, new_session};
+
+    /// A hostile input: one bot visitor with 300,000 events a second apart (a session that
+    /// never ends, then an hour's pause and another), under a 24 MiB limit. The sort spills,
+    /// the pass holds one session, and the two sessions come out whole.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_bot_with_300k_events_is_sessionized_within_a_small_limit_by_spilling() {
+        let spill = tempfile::tempdir().unwrap();
+        let counter = Arc::new(SpillCounter::default());
+        let ctx = new_session(&SessionOptions {
+            memory_limit_bytes: Some(24 << 20),
+            spill_dir: Some(spill.path().to_path_buf()),
+            spill_counter: Some(Arc::clone(&counter)),
+            target_partitions: Some(2),
+            ..SessionOptions::default()
+        })
+        .unwrap();
+        ctx.sql(
+            "create view hits as select
+                'bot' as visitor_id,
+                to_timestamp_seconds(1786000000 + value + case when value >= 150000 then 3600 else 0 end) as occurred_at,
+                lpad(cast(value as varchar), 8, '0') as message_id,
+                'bot' as anonymous_id,
+                cast(null as varchar) as user_id,
+                case when value = 7 then 'Bot@Example.com' end as email,
+                'page' as event_type,
+                'https://shop.example.com/' || cast(value % 97 as varchar) || '/' || repeat('x', 40) as url,
+                case when value % 3 = 0 then 'E42' end as error_code,
+                cast(null as varchar) as search_query,
+                cast(null as bigint) as search_result_count
+             from range(300000)",
+        )
+        .await
+        .unwrap();
+        let batches = ctx
+            .sql("select session_id, email, events, errors, landing_url from web_sessions('hits') order by session_id")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 2, "{text}");
+        assert!(
+            text.contains("| bot#1      | bot@example.com | 150000 | 50000  |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| bot#2      |                 | 150000 | 50000  |"),
+            "{text}"
+        );
+        assert!(counter.files() > 0, "the sort did not spill under 24 MiB");
+    }
 
     fn at(min: i64) -> Option<i64> {
         Some(min * 60_000_000)
