@@ -261,7 +261,14 @@ impl TableProvider for SessionTable {
         let Some(state) = state.as_any().downcast_ref::<SessionState>() else {
             return plan_err!("{}: needs a DataFusion SessionState", self.mode.name());
         };
-        let ctx = SessionContext::new_with_state(state.clone());
+        // The input's plan is returned unoptimized: the session optimizes the whole plan this
+        // scan is part of once. (An input optimized here, then again with the rest, would have
+        // its joins swapped after their dynamic filters were built, which DataFusion refuses.)
+        let unoptimized =
+            datafusion::execution::SessionStateBuilder::new_from_existing(state.clone())
+                .with_physical_optimizer_rules(vec![])
+                .build();
+        let ctx = SessionContext::new_with_state(unoptimized);
         let input = ctx.table(self.input.as_str()).await?;
         // Only the columns a session is made of go through the sort (and the plan below reads
         // only those). Strings are compacted to plain UTF-8: a string view read from Parquet
