@@ -1,7 +1,8 @@
 -- The identifiers each interaction carries, normalized, before matching: a CRM contact id
 -- (IVR authentication, signed-in web or chat visitor, case or order contact), an email, a
 -- phone, a browser cookie. `kind` and `id` name the interaction; int_customer_keys finds each
--- one's customer in the identity graph.
+-- one's customer in the identity graph. A survey answer about a case (a Zendesk satisfaction
+-- rating: interaction_channel 'case') carries the identifiers of that case.
 SELECT
     'call' AS kind,
     source_system || ':' || chain_id AS id,
@@ -23,12 +24,19 @@ FROM int_chats c
 UNION ALL
 SELECT
     'survey',
-    response_id,
-    CAST(NULL AS VARCHAR),
-    normalize_email(coalesce(customer_email, CASE WHEN respondent_type = 'customer' THEN respondent_id END)),
-    normalize_phone(customer_phone),
+    s.response_id,
+    c.contact_id,
+    normalize_email(coalesce(
+        s.customer_email,
+        c.supplied_email,
+        CASE WHEN s.respondent_type = 'customer' AND c.case_id IS NULL THEN s.respondent_id END
+    )),
+    normalize_phone(coalesce(s.customer_phone, c.supplied_phone)),
     CAST(NULL AS VARCHAR)
-FROM stg_survey_responses
+FROM stg_survey_responses s
+-- An answer about a case (a Zendesk satisfaction rating) is the case requester's.
+LEFT JOIN int_cases c
+    ON s.interaction_channel = 'case' AND c.source_system = s.source_system AND c.case_id = s.interaction_id
 UNION ALL
 SELECT 'web', session_id, user_id, email, CAST(NULL AS VARCHAR), anonymous_id
 FROM int_web_sessions

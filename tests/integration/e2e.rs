@@ -150,6 +150,8 @@ fn conservation_and_counts(summary: &Value, generated: &touchstone_synth::Genera
         ("livechat", generated.total("livechat")),
         ("surveys", generated.total("survey")),
         ("web", generated.total("web")),
+        ("zendesk", generated.total("zendesk")),
+        ("intercom", generated.total("intercom")),
         ("asterisk_branch", generated.total("asterisk_branch_cdr")),
         ("qualtrics", generated.total("qualtrics")),
         (
@@ -168,12 +170,25 @@ fn conservation_and_counts(summary: &Value, generated: &touchstone_synth::Genera
     assert_eq!(sources.len(), expected.len());
     for s in sources {
         let name = s["name"].as_str().expect("name");
-        let (read, staged, rejected) = (
+        let (read, staged, rejected, duplicates) = (
             s["rows_read"].as_u64().expect("read"),
             s["rows_staged"].as_u64().expect("staged"),
             s["rows_rejected"].as_u64().expect("rejected"),
+            s["duplicates"].as_u64().unwrap_or(0),
         );
-        assert_eq!(read, staged + rejected, "conservation for {name}");
+        assert_eq!(
+            read,
+            staged + rejected + duplicates,
+            "conservation for {name}"
+        );
+        // The generator's redeliveries (identical CTRs, Segment events sent again with their
+        // keys reordered and spaced) are the duplicates, and nothing else is.
+        let generated_name = if name == "surveys" { "survey" } else { name };
+        assert_eq!(
+            duplicates,
+            generated.duplicates(generated_name),
+            "duplicates of {name}"
+        );
         assert_eq!(
             read, expected[name],
             "every generated record of {name} is read"

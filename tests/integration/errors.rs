@@ -40,7 +40,7 @@ fn the_default_pipeline_validates() {
         .expect("run");
     assert_success(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("valid — 12 sources"), "{stdout}");
+    assert!(stdout.contains("valid — 14 sources"), "{stdout}");
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn a_missing_source_path_stops_the_run_before_anything_is_written() {
         err.contains("pipelines/customer_success.yaml:17:11: error[E1009]: source 'salesforce': no file matches"),
         "{err}"
     );
-    assert!(err.contains("12 errors; nothing was written"), "{err}");
+    assert!(err.contains("14 errors; nothing was written"), "{err}");
     assert!(!warehouse.exists(), "the warehouse must not be created");
 }
 
@@ -204,12 +204,13 @@ async fn malformed_rows_are_rejected_and_nothing_is_lost() {
         "surveys/responses.csv",
         "R_bad,Post-contact CSAT,csat,1,5,9,too high,customer,a@example.com,a@example.com,,,voice,X,,2026-08-02T10:00:00-05:00\r\n",
     );
+    // A plain NDJSON day (the generator also writes gzipped days and /v1/batch payloads).
     let web_file = std::fs::read_dir(raw.join("web"))
         .expect("web")
-        .next()
-        .expect("a web file")
-        .expect("entry")
-        .path();
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".ndjson"))
+        .min()
+        .expect("an NDJSON web file");
     let web_name = web_file
         .file_name()
         .expect("name")
@@ -226,12 +227,13 @@ async fn malformed_rows_are_rejected_and_nothing_is_lost() {
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let mut rejected_by_source = std::collections::BTreeMap::new();
     for s in summary["sources"].as_array().expect("sources") {
-        let (read, staged, rejected) = (
+        let (read, staged, rejected, duplicates) = (
             s["rows_read"].as_u64().expect("read"),
             s["rows_staged"].as_u64().expect("staged"),
             s["rows_rejected"].as_u64().expect("rejected"),
+            s["duplicates"].as_u64().unwrap_or(0),
         );
-        assert_eq!(read, staged + rejected);
+        assert_eq!(read, staged + rejected + duplicates, "{s}");
         rejected_by_source.insert(s["name"].as_str().expect("name").to_string(), rejected);
     }
     for source in ["asterisk_cdr", "asterisk_queue_log", "surveys", "web"] {

@@ -59,7 +59,10 @@ async fn a_daily_run_reads_only_new_and_changed_files() {
     let raw = dir.path().join("raw");
     generate(&raw, 300, 3, 21);
     let aside = dir.path().join("aside");
-    let day3 = set_day_aside(&raw, &aside, "2026-08-03");
+    // Day 3's files, and the next day's (events of day 3's evening delivered after midnight
+    // UTC), which in real life arrive after day 3's.
+    let day3 =
+        set_day_aside(&raw, &aside, "2026-08-03") + set_day_aside(&raw, &aside, "2026-08-04");
     assert!(
         day3 >= 3,
         "the generator writes daily files ({day3} set aside)"
@@ -75,7 +78,8 @@ async fn a_daily_run_reads_only_new_and_changed_files() {
         .sum();
 
     // Day 3 arrives; the survey export is re-exported with one more answer at the end.
-    let back = set_day_aside(&aside, &raw, "2026-08-03");
+    let back =
+        set_day_aside(&aside, &raw, "2026-08-03") + set_day_aside(&aside, &raw, "2026-08-04");
     assert_eq!(back, day3);
     let responses = raw.join("surveys/responses.csv");
     let text = std::fs::read_to_string(&responses).expect("responses");
@@ -84,7 +88,33 @@ async fn a_daily_run_reads_only_new_and_changed_files() {
     fields[0] = format!("{}-again", fields[0].trim_matches('"'));
     std::fs::write(&responses, format!("{text}{}\n", fields.join(","))).expect("append");
 
+    // Firehose retries: a copy of a day-2 CTR file arrives with day 3. Its records were staged
+    // by the first run; the second run, which reads only new files, must count them as
+    // duplicates, as a full refresh does, not stage them again.
+    let day2_ctr = std::fs::read_dir(raw.join("connect/ctr/2026/08/02"))
+        .expect("day-2 CTR files")
+        .map(|e| e.expect("entry").path())
+        .min()
+        .expect("a day-2 CTR file");
+    let copied = ctr_records(&day2_ctr);
+    assert!(copied > 0);
+    let day3_dir = raw.join("connect/ctr/2026/08/03");
+    std::fs::create_dir_all(&day3_dir).expect("day-3 dir");
+    std::fs::copy(&day2_ctr, day3_dir.join("zz-redelivered.json")).expect("copy");
+
     let second = run_json(&raw, &wh, &[]);
+    let ctr = source(&second, "connect_ctr");
+    assert!(
+        ctr["duplicates"].as_u64().unwrap_or(0) >= copied,
+        "{copied} redelivered records are duplicates: {ctr}"
+    );
+    let ctx = session(&wh, &raw).await;
+    let restaged = scalar(
+        &ctx,
+        "select count(*) from stg_calls where _source_file like '%zz-redelivered%'",
+    )
+    .await;
+    assert_eq!(restaged, 0.0, "a redelivered CTR was staged again");
     let files_second: u64 = second["sources"]
         .as_array()
         .expect("sources")
@@ -97,10 +127,11 @@ async fn a_daily_run_reads_only_new_and_changed_files() {
         .iter()
         .map(|s| s["files_unchanged"].as_u64().unwrap_or(0))
         .sum();
-    assert_eq!(files_second, day3 as u64 + 1, "{second}");
+    // Day 3's files, the copy and the changed survey export.
+    assert_eq!(files_second, day3 as u64 + 2, "{second}");
     assert_eq!(
         unchanged + files_second,
-        files_first + day3 as u64,
+        files_first + day3 as u64 + 1,
         "{second}"
     );
     assert_eq!(source(&second, "surveys")["files"], 1);
@@ -133,10 +164,22 @@ async fn a_daily_run_reads_only_new_and_changed_files() {
         .iter()
         .map(|s| s["files"].as_u64().unwrap_or(0))
         .sum();
-    assert_eq!(files_full, files_first + day3 as u64);
+    assert_eq!(files_full, files_first + day3 as u64 + 1);
     assert_same_tables(
         &without_history(snapshot(&wh).await),
         &without_history(snapshot(&fresh).await),
         1e-12,
     );
+}
+
+/// Records in a Firehose CTR file: JSON values back to back, an array counting its elements.
+fn ctr_records(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).expect("read");
+    serde_json::Deserializer::from_slice(&bytes)
+        .into_iter::<Value>()
+        .map(|v| match v.expect("json") {
+            Value::Array(items) => items.len() as u64,
+            _ => 1,
+        })
+        .sum()
 }

@@ -289,17 +289,16 @@ fn source<'a>(summary: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
 fn one_bad_file_never_sinks_a_run_and_nothing_is_lost_silently() {
     let dir = tempfile::tempdir().expect("tempdir");
     let raw = dir.path().join("raw");
-    generate(&raw, 150, 10, 11);
+    let generated = generate(&raw, 150, 10, 11);
     let web = raw.join("web");
+    // The plain NDJSON days (the generator also writes gzipped days and batch payloads).
     let mut days: Vec<_> = std::fs::read_dir(&web)
         .expect("web dir")
         .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
         .collect();
     days.sort();
-    let events: usize = days
-        .iter()
-        .map(|p| std::fs::read_to_string(p).expect("day").lines().count())
-        .sum();
+    let events = generated.total("web");
     // Day 1 compressed in place, a stray file beside the days, a corrupt .gz day.
     let plain = std::fs::read(&days[0]).expect("day 1");
     let gz = days[0].with_extension("ndjson.gz");
@@ -307,7 +306,7 @@ fn one_bad_file_never_sinks_a_run_and_nothing_is_lost_silently() {
     std::io::Write::write_all(&mut encoder, &plain).expect("gzip");
     std::fs::write(&gz, encoder.finish().expect("gzip")).expect("write gz");
     std::fs::remove_file(&days[0]).expect("remove day 1");
-    std::fs::write(web.join("notes.json"), "{}").expect("stray file");
+    std::fs::write(web.join("notes.txt"), "{}").expect("stray file");
     std::fs::write(
         web.join("broken.ndjson.gz"),
         b"\x1f\x8b\x08\x00 not really gzip",
@@ -328,10 +327,10 @@ fn one_bad_file_never_sinks_a_run_and_nothing_is_lost_silently() {
     assert_success(&output);
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("summary");
     let web_source = source(&summary, "web");
-    assert_eq!(web_source["rows_read"], events as u64, "{web_source}");
+    assert_eq!(web_source["rows_read"], events, "{web_source}");
     assert_eq!(web_source["files_rejected"], 1, "{web_source}");
     let ignored = web_source["files_ignored"].to_string();
-    assert!(ignored.contains("notes.json"), "{web_source}");
+    assert!(ignored.contains("notes.txt"), "{web_source}");
     let salesforce = source(&summary, "salesforce");
     assert_eq!(salesforce["files_rejected"], 2, "{salesforce}");
     for s in summary["sources"].as_array().expect("sources") {

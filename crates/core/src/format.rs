@@ -16,14 +16,23 @@ pub enum SourceFormat {
     AsteriskCdr,
     /// Asterisk `queue_log`: `epoch|callid|queue|agent|EVENT|data...`.
     AsteriskQueueLog,
-    /// Amazon Connect contact trace records, JSON objects (one per line or concatenated).
+    /// Amazon Connect contact trace records: JSON objects one per line, pretty-printed,
+    /// concatenated (Kinesis Firehose) or in arrays.
     AmazonConnectCtr,
-    /// LiveChat Agent Chat API v3.6 chats, one chat object per line.
+    /// LiveChat Agent Chat API v3.6 chats: JSON lines, arrays, `list_archives` pages or
+    /// webhooks.
     Livechat,
     /// A survey tool's CSV response export (CSAT, NPS, CES, agent self-rating).
     SurveyCsv,
-    /// Web and bot events in the Segment spec, one JSON event per line.
+    /// Web and bot events in the Segment spec (Segment, RudderStack): JSON lines, arrays,
+    /// single documents or `{"batch": [...]}` payloads.
     SegmentEvents,
+    /// Zendesk: Support tickets, satisfaction ratings and Zendesk Chat chats, as the Zendesk
+    /// APIs return them (list pages, incremental exports, event webhooks).
+    Zendesk,
+    /// Intercom conversations with their parts and ratings (REST API objects, list pages,
+    /// `notification_event` webhooks).
+    Intercom,
     // CSV/text family (issue 8).
     /// HubSpot CRM exports (contacts, companies, deals) as CSV, headed by internal property
     /// names (`hs_object_id`, `createdate`) or by the UI export's labels (`Record ID`,
@@ -38,7 +47,7 @@ pub enum SourceFormat {
 
 impl SourceFormat {
     /// Every format, in a stable order.
-    pub const ALL: [SourceFormat; 10] = [
+    pub const ALL: [SourceFormat; 12] = [
         SourceFormat::SalesforceCsv,
         SourceFormat::AsteriskCdr,
         SourceFormat::AsteriskQueueLog,
@@ -46,6 +55,8 @@ impl SourceFormat {
         SourceFormat::Livechat,
         SourceFormat::SurveyCsv,
         SourceFormat::SegmentEvents,
+        SourceFormat::Zendesk,
+        SourceFormat::Intercom,
         SourceFormat::Hubspot,
         SourceFormat::AgentReviews,
         SourceFormat::Calendar,
@@ -61,6 +72,8 @@ impl SourceFormat {
             SourceFormat::Livechat => "livechat",
             SourceFormat::SurveyCsv => "survey_csv",
             SourceFormat::SegmentEvents => "segment_events",
+            SourceFormat::Zendesk => "zendesk",
+            SourceFormat::Intercom => "intercom",
             SourceFormat::Hubspot => "hubspot",
             SourceFormat::AgentReviews => "agent_reviews",
             SourceFormat::Calendar => "calendar",
@@ -82,6 +95,18 @@ impl SourceFormat {
             SourceFormat::Livechat => &[StagingTable::Chats, StagingTable::ChatMessages],
             SourceFormat::SurveyCsv => &[StagingTable::SurveyResponses],
             SourceFormat::SegmentEvents => &[StagingTable::WebEvents],
+            SourceFormat::Zendesk => &[
+                StagingTable::Cases,
+                StagingTable::SurveyResponses,
+                StagingTable::SurveyInvitations,
+                StagingTable::Chats,
+                StagingTable::ChatMessages,
+            ],
+            SourceFormat::Intercom => &[
+                StagingTable::Chats,
+                StagingTable::ChatMessages,
+                StagingTable::SurveyResponses,
+            ],
             SourceFormat::Hubspot => &[
                 StagingTable::Accounts,
                 StagingTable::Contacts,

@@ -58,6 +58,9 @@ pub enum StagingTable {
     SurveyResponses,
     /// Web and bot events (Segment spec).
     WebEvents,
+    /// Survey invitations not (yet) answered: offered, or not offered (Zendesk `offered` /
+    /// `unoffered` satisfaction ratings). They feed response rates, never scores.
+    SurveyInvitations,
     /// Agent review rubric scores: one row per criterion of one review (self, manager...).
     AgentReviews,
     /// Calendar events (holidays, promotions, product launches), one row per event.
@@ -66,7 +69,7 @@ pub enum StagingTable {
 
 impl StagingTable {
     /// Every staging table, in a stable order.
-    pub const ALL: [StagingTable; 13] = [
+    pub const ALL: [StagingTable; 14] = [
         StagingTable::Accounts,
         StagingTable::Contacts,
         StagingTable::Cases,
@@ -78,6 +81,7 @@ impl StagingTable {
         StagingTable::ChatMessages,
         StagingTable::SurveyResponses,
         StagingTable::WebEvents,
+        StagingTable::SurveyInvitations,
         StagingTable::AgentReviews,
         StagingTable::Calendar,
     ];
@@ -96,6 +100,7 @@ impl StagingTable {
             StagingTable::ChatMessages => "stg_chat_messages",
             StagingTable::SurveyResponses => "stg_survey_responses",
             StagingTable::WebEvents => "stg_web_events",
+            StagingTable::SurveyInvitations => "stg_survey_invitations",
             StagingTable::AgentReviews => "stg_agent_reviews",
             StagingTable::Calendar => "stg_calendar",
         }
@@ -351,6 +356,21 @@ impl StagingTable {
                 utf8("search_query", true),
                 int("search_result_count", true),
                 utf8("properties", true),
+            ],
+            StagingTable::SurveyInvitations => vec![
+                utf8("source_system", false),
+                utf8("invitation_id", false),
+                utf8("survey_name", true),
+                utf8("instrument", false),
+                utf8("status", false),
+                utf8("respondent_id", true),
+                utf8("customer_email", true),
+                utf8("customer_phone", true),
+                utf8("agent_id", true),
+                utf8("interaction_channel", true),
+                utf8("interaction_id", true),
+                ts("created_at", true),
+                ts("offered_at", true),
             ],
             StagingTable::AgentReviews => vec![
                 utf8("source_system", false),

@@ -122,6 +122,30 @@ fn line(format: SourceFormat, i: usize, out: &mut String) {
                 ms = if damaged { "1x3" } else { "123" }
             );
         }
+        SourceFormat::Zendesk => {
+            let _ = write!(
+                out,
+                r#"{{"url":"https://example.zendesk.com/api/v2/tickets/{i}.json","id":{i},"via":{{"channel":"email","source":{{"from":{{"address":"jane{a}@example.com","name":"Jane Doe"}},"to":{{}},"rel":null}}}},"created_at":"{d}T{t}Z","updated_at":"{d}T{t}Z","type":"incident","subject":"Charged twice","priority":"normal","status":"{st}","requester_id":{a},"assignee_id":375925,"organization_id":null,"group_id":20001662,"tags":["billing"],"satisfaction_rating":{{"score":"unoffered"}}}}"#,
+                a = i % 50_000,
+                st = if damaged { "" } else { "open" }
+            );
+            if damaged {
+                // A ticket without created_at.
+                let cut = out.replace(&format!("\"created_at\":\"{d}T{t}Z\","), "");
+                *out = cut;
+            }
+        }
+        SourceFormat::Intercom => {
+            let _ = write!(
+                out,
+                r#"{{"type":"conversation","id":"{i}","created_at":{c},"updated_at":{u},"source":{{"type":"conversation","id":"m{i}","delivered_as":"customer_initiated","body":"<p>Hi, I was charged twice</p>","author":{{"type":"user","id":"u{a}","name":"Jane Doe","email":"jane{a}@example.com"}},"url":"https://example.com/billing"}},"contacts":{{"type":"contact.list","contacts":[{{"type":"contact","id":"u{a}","external_id":"003000000000{a:06}"}}]}},"team_assignee_id":5,"tags":{{"type":"tag.list","tags":[{{"type":"tag","id":"1","name":"billing"}}]}},"conversation_parts":{{"type":"conversation_part.list","conversation_parts":[{{"type":"conversation_part","id":"p{i}","part_type":"comment","body":"<p>Let me check</p>","created_at":{p},"author":{{"type":"admin","id":"375925"}}}}],"total_count":1}},"conversation_rating":{{"rating":{r},"remark":null,"created_at":{u},"contact":{{"type":"contact","id":"u{a}"}},"teammate":{{"type":"admin","id":"375925"}}}}}}"#,
+                a = i % 50_000,
+                c = 1_785_000_000 + i,
+                p = 1_785_000_060 + i,
+                u = 1_785_000_600 + i,
+                r = if damaged { 9 } else { 1 + i % 5 }
+            );
+        }
         SourceFormat::SalesforceCsv => {
             let _ = write!(
                 out,

@@ -43,46 +43,73 @@ use std::io::BufRead;
 use serde_json::{Map, Value};
 use touchstone_core::StagingTable;
 
-use crate::input::{Lines, too_long};
-use crate::json::{get, kind, opt_arr, opt_int, opt_obj, opt_str, opt_ts, parse_object};
+use crate::json::records::{Event, Layout, Unwrap, drift, read_records, take_path};
+use crate::json::{get, kind, opt_arr, opt_int, opt_obj, opt_str, opt_ts};
 use crate::table::TableBuilder;
-use crate::{Ctx, ExtractError};
+use crate::{Ctx, ExtractError, Identity};
 
 const EXAMPLE: &str = "2026-08-01T14:22:31.123456Z";
 
+/// Chats come one per line, pretty-printed, in arrays, in the `{"chats": [...]}` envelope of
+/// the Agent Chat API's `list_archives` / `list_chats`, or as `{"action", "payload": {"chat"}}`
+/// webhooks.
+const LAYOUT: Layout = Layout {
+    lookups: &[],
+    lists: &["chats"],
+    unwrap: webhook,
+};
+
+/// The top-level fields read (others are ignored; near-misses of these are warned about).
+const FIELDS: &[&str] = &["id", "users", "threads", "thread"];
+
+/// A LiveChat webhook (`{"webhook_id", "action", "payload": {...}}`) holds a chat at
+/// `payload.chat` (`incoming_chat`, `chat_deactivated` with the chat...); the others (thread
+/// summaries, routing changes) hold no chat and are not records of this source.
+fn webhook(obj: Map<String, Value>) -> Unwrap {
+    let action = match (obj.get("action"), obj.get("payload")) {
+        (Some(Value::String(action)), Some(Value::Object(_))) => action.clone(),
+        _ => return Unwrap::Plain(obj),
+    };
+    match take_path(obj, &["payload", "chat"]) {
+        Some(chat) => Unwrap::Record(chat, "/payload/chat"),
+        None => Unwrap::Skip(format!(
+            "LiveChat webhooks with action '{action}' carry no chat; not read"
+        )),
+    }
+}
+
 pub(crate) fn read(ctx: &mut Ctx<'_, '_>, input: &mut dyn BufRead) -> Result<(), ExtractError> {
-    let mut lines = Lines::new(input);
     let mut chats = ctx.builder(StagingTable::Chats)?;
     let mut messages = ctx.builder(StagingTable::ChatMessages)?;
-    while let Some(info) = lines.next_line().map_err(|e| ctx.io(e))? {
-        ctx.read();
-        let text = lines.text();
-        let outcome = if info.truncated {
-            Ok(Err(too_long()))
-        } else {
-            match parse_object(text) {
-                Ok(obj) => chat(&obj, info.number, &mut chats, &mut messages),
-                Err(reason) => Ok(Err(reason)),
-            }
+    read_records(ctx, input, &LAYOUT, &mut |ctx, event| {
+        let Event::Record(rec) = event else {
+            return Ok(());
         };
-        match outcome {
-            Ok(Ok(())) => {
-                chats.commit(ctx.sink)?;
-                messages.commit(ctx.sink)?;
-                ctx.staged_record(text);
+        drift(ctx, &rec.obj, FIELDS, "LiveChat chat");
+        match chat(&rec.obj, rec.line, &mut chats, &mut messages) {
+            Ok(Ok(identity)) => {
+                if ctx.is_duplicate(&identity) {
+                    chats.discard();
+                    messages.discard();
+                } else {
+                    chats.commit(ctx.sink)?;
+                    messages.commit(ctx.sink)?;
+                    ctx.staged_record(rec.raw);
+                }
+                Ok(())
             }
             Ok(Err(reason)) => {
                 chats.discard();
                 messages.discard();
-                ctx.reject(info.number, reason, text)?;
+                ctx.reject(rec.line, rec.reason(reason), rec.raw)
             }
             Err(e) => {
                 chats.discard();
                 messages.discard();
-                return Err(e);
+                Err(e)
             }
         }
-    }
+    })?;
     chats.flush(ctx.sink)?;
     messages.flush(ctx.sink)
 }
@@ -118,8 +145,10 @@ struct Summary<'v> {
     agents: Vec<&'v str>,
 }
 
-type Outcome = Result<Result<(), String>, ExtractError>;
+type Outcome = Result<Result<Identity, String>, ExtractError>;
 
+/// Writes the chat's rows (pending in the builders). Its identity is the chat id, versioned by
+/// its latest instant (a copy with more events is a later version).
 fn chat(
     c: &Map<String, Value>,
     line: u64,
@@ -138,7 +167,7 @@ fn chat_rows(
     line: u64,
     chats: &mut TableBuilder,
     messages: &mut TableBuilder,
-) -> Result<Result<(), ExtractError>, String> {
+) -> Result<Result<Identity, ExtractError>, String> {
     let chat_id = opt_str(c, "id", "id")?
         .filter(|s| !s.is_empty())
         .ok_or("field 'id': missing; expected the chat id")?;
@@ -203,6 +232,7 @@ fn chat_rows(
         );
     }
 
+    let mut latest = i64::MIN;
     for (ti, t) in threads.iter().enumerate() {
         let at = |e: String| format!("threads[{ti}]: {e}");
         let thread_id = opt_str(t, "id", "id")
@@ -321,8 +351,15 @@ fn chat_rows(
         if let Err(e) = chats.end_row(line) {
             return Ok(Err(e));
         }
+        latest = latest
+            .max(started_at)
+            .max(sum.last_event.unwrap_or(i64::MIN));
     }
-    Ok(Ok(()))
+    Ok(Ok(Identity {
+        kind: "livechat",
+        id: chat_id.into_owned(),
+        version: latest,
+    }))
 }
 
 /// Reads one event into `stg_chat_messages` and the thread summary.
@@ -610,14 +647,15 @@ mod tests {
         );
         assert!(r[3].contains("'properties.rating.score'") && r[3].contains("0 (bad) or 1 (good)"));
         assert!(r[4].contains("no threads"));
-        assert!(r[5].contains("invalid JSON"));
+        assert!(r[5].contains("cut off"), "{}", r[5]);
         // An invalid byte is repaired (U+FFFD); the chat is rejected for what it lacks.
         assert!(!r[6].contains("UTF-8"), "{}", r[6]);
     }
 
     #[test]
     fn compressed_input() {
-        let data = format!("{CHAT}\n{CHAT}\n");
+        let other = CHAT.replace("\"id\":\"Q1\"", "\"id\":\"Q2\"");
+        let data = format!("{CHAT}\n{other}\n");
         let (stats, _) = run_compressed(
             SourceFormat::Livechat,
             "chats-2026-08-01.jsonl.gz",

@@ -97,19 +97,24 @@ mod error;
 mod header;
 pub mod hubspot;
 mod input;
+pub mod intercom;
 pub mod ivr;
 mod json;
 pub mod source;
+mod state;
 pub mod surveys;
 mod table;
 pub mod text;
 mod time;
 pub mod web;
+pub mod zendesk;
 
 #[cfg(test)]
 mod bad_input;
 #[cfg(test)]
 mod conservation;
+#[cfg(test)]
+mod public_csv_files;
 #[cfg(test)]
 mod public_files;
 #[cfg(test)]
@@ -119,6 +124,7 @@ pub use compress::decompress;
 pub use crm::SalesforceObject;
 pub use error::ExtractError;
 pub use hubspot::HubspotObject;
+pub use state::SourceState;
 
 /// Most rows in one batch sent to a [`Sink`].
 pub const BATCH_ROWS: usize = 8192;
@@ -243,19 +249,25 @@ pub fn read_file(
     input: &mut dyn BufRead,
     sink: &mut dyn Sink,
 ) -> Result<FileStats, ExtractError> {
-    let (stats, outcome) = read_file_partial(format, opts, lineage, input, sink);
+    let mut state = SourceState::new();
+    let (stats, outcome) = read_file_partial(format, opts, lineage, input, sink, &mut state);
     outcome.map(|()| stats)
 }
 
 /// Like [`read_file`], but also returns the counts of what was read before a file-level error:
 /// the records sent to the sink before the error stay counted, so a caller that keeps them
 /// (and records the file as failed) still conserves every row.
+///
+/// `state` is what the source's earlier files of this run left (see [`SourceState`]): pass the
+/// same state for every file of one source, so a record delivered again in a later file is
+/// counted as a duplicate rather than staged twice.
 pub fn read_file_partial(
     format: SourceFormat,
     opts: &ReadOptions,
     lineage: &Lineage,
     input: &mut dyn BufRead,
     sink: &mut dyn Sink,
+    state: &mut SourceState,
 ) -> (FileStats, Result<(), ExtractError>) {
     let head = match input.fill_buf() {
         Ok(head) => head,
@@ -282,9 +294,11 @@ pub fn read_file_partial(
             &mut transcoded
         }
     };
+    state.begin_file(lineage.file);
     let mut ctx = Ctx {
         lineage,
         sink,
+        state,
         stats: FileStats::default(),
     };
     let outcome = read_format(format, opts, &mut ctx, input);
@@ -311,6 +325,7 @@ pub fn read_file_partial(
         rows_read = stats.rows_read,
         rows_staged = stats.rows_staged,
         rows_rejected = stats.rows_rejected,
+        duplicates = stats.duplicates,
         "file extracted"
     );
     (stats, Ok(()))
@@ -330,6 +345,8 @@ fn read_format(
         SourceFormat::Livechat => chat::read(ctx, input)?,
         SourceFormat::SurveyCsv => surveys::read(opts, ctx, input)?,
         SourceFormat::SegmentEvents => web::read(ctx, input)?,
+        SourceFormat::Zendesk => zendesk::read(ctx, input)?,
+        SourceFormat::Intercom => intercom::read(ctx, input)?,
         SourceFormat::Hubspot => hubspot::read(opts, ctx, input)?,
         SourceFormat::AgentReviews => agent_reviews::read(opts, ctx, input)?,
         SourceFormat::Calendar => calendar::read(ctx, input)?,
@@ -337,10 +354,11 @@ fn read_format(
     Ok(())
 }
 
-/// What every format reader works with: lineage, the sink and the counts.
+/// What every format reader works with: lineage, the sink, the source's state and the counts.
 pub(crate) struct Ctx<'a, 's> {
     pub(crate) lineage: &'a Lineage<'a>,
     pub(crate) sink: &'s mut dyn Sink,
+    pub(crate) state: &'s mut SourceState,
     pub(crate) stats: FileStats,
 }
 
@@ -382,6 +400,41 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// Settles one single-row record of a stream that may deliver it more than once: stages it,
+    /// counts it as a duplicate when its id was staged before at the same or a later version
+    /// (see [`SourceState`]), or rejects it.
+    pub(crate) fn settle_delivery(
+        &mut self,
+        tb: &mut table::TableBuilder,
+        line: u64,
+        outcome: Result<Identity, String>,
+        raw: &[u8],
+    ) -> Result<(), ExtractError> {
+        match outcome {
+            Ok(identity) => {
+                if self.is_duplicate(&identity) {
+                    tb.discard();
+                    Ok(())
+                } else {
+                    self.settle(tb, line, Ok(()), raw)
+                }
+            }
+            Err(reason) => self.settle(tb, line, Err(reason), raw),
+        }
+    }
+
+    /// Checks a valid record against what the source staged before; a duplicate is counted.
+    pub(crate) fn is_duplicate(&mut self, identity: &Identity) -> bool {
+        let duplicate = self
+            .state
+            .deliver(identity.kind, &identity.id, identity.version)
+            == state::Delivery::Duplicate;
+        if duplicate {
+            self.duplicate();
+        }
+        duplicate
+    }
+
     /// Counts a staged record whose text was `raw`: a record whose bytes were not valid (UTF-8
     /// after the [`text`](mod@text) layer) was staged with U+FFFD in place of the bad bytes, and
     /// is also counted as repaired.
@@ -395,6 +448,11 @@ impl Ctx<'_, '_> {
     /// Counts a record read.
     pub(crate) fn read(&mut self) {
         self.stats.rows_read += 1;
+    }
+
+    /// Counts a record delivered again (see [`SourceState`]): read, not staged, not rejected.
+    pub(crate) fn duplicate(&mut self) {
+        self.stats.duplicates += 1;
     }
 
     /// Notes a warning about `records` records (or about the file, with 1).
@@ -411,6 +469,17 @@ impl Ctx<'_, '_> {
     pub(crate) fn builder(&self, table: StagingTable) -> Result<table::TableBuilder, ExtractError> {
         table::TableBuilder::new(table, self.lineage)
     }
+}
+
+/// Who a record of an at-least-once stream is: what its copies share.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    /// The kind of record (ids are unique within a kind): `ctr`, `segment:track`, ...
+    pub(crate) kind: &'static str,
+    /// Its id.
+    pub(crate) id: String,
+    /// Its version (a timestamp, µs), or [`state::UNVERSIONED`].
+    pub(crate) version: i64,
 }
 
 /// Days since 1970-01-01.

@@ -23,33 +23,65 @@ use std::io::BufRead;
 use serde_json::{Map, Value};
 use touchstone_core::StagingTable;
 
-use crate::input::{Lines, too_long};
-use crate::json::{compact, get, opt_int, opt_obj, opt_str, opt_ts, parse_object};
+use crate::json::records::{Event, Layout, drift, plain, read_records};
+use crate::json::{compact, get, opt_int, opt_obj, opt_str, opt_ts};
+use crate::state::UNVERSIONED;
 use crate::table::TableBuilder;
-use crate::{Ctx, ExtractError};
+use crate::{Ctx, ExtractError, Identity};
 
 const TYPES: [&str; 6] = ["page", "screen", "track", "identify", "group", "alias"];
 
+/// Events come one per line, pretty-printed, in arrays, or in the `{"batch": [...]}` envelope
+/// of the Segment and RudderStack HTTP APIs.
+const LAYOUT: Layout = Layout {
+    lookups: &[],
+    lists: &["batch"],
+    unwrap: plain,
+};
+
+/// The top-level fields read (others are ignored; near-misses of these are warned about).
+const FIELDS: &[&str] = &[
+    "messageId",
+    "type",
+    "event",
+    "name",
+    "anonymousId",
+    "userId",
+    "timestamp",
+    "context",
+    "traits",
+    "properties",
+    "rudderId",
+];
+
+/// Warning for events that carry no `messageId`.
+const NO_MESSAGE_ID: &str = "events without a messageId: their message_id is a hash of their      content (identical copies count as duplicates)";
+
 pub(crate) fn read(ctx: &mut Ctx<'_, '_>, input: &mut dyn BufRead) -> Result<(), ExtractError> {
-    let mut lines = Lines::new(input);
     let mut tb = ctx.builder(StagingTable::WebEvents)?;
-    while let Some(info) = lines.next_line().map_err(|e| ctx.io(e))? {
-        ctx.read();
-        let text = lines.text();
-        let outcome = if info.truncated {
-            Err(too_long())
-        } else {
-            parse_object(text).and_then(|obj| row(&obj, &mut tb))
+    read_records(ctx, input, &LAYOUT, &mut |ctx, event| {
+        let Event::Record(rec) = event else {
+            return Ok(());
         };
-        ctx.settle(&mut tb, info.number, outcome, text)?;
-    }
+        drift(ctx, &rec.obj, FIELDS, "event");
+        let outcome = row(&rec.obj, &mut tb).map_err(|e| rec.reason(e));
+        if let Ok((_, true)) = &outcome {
+            ctx.warn(NO_MESSAGE_ID, 1);
+        }
+        ctx.settle_delivery(&mut tb, rec.line, outcome.map(|(id, _)| id), rec.raw)
+    })?;
     tb.flush(ctx.sink)
 }
 
-fn row(e: &Map<String, Value>, tb: &mut TableBuilder) -> Result<(), String> {
-    let message_id = opt_str(e, "messageId", "messageId")?
-        .filter(|s| !s.is_empty())
-        .ok_or("field 'messageId': missing; expected the event's unique id")?;
+/// Writes the event's row. Its identity is the `messageId` within the event type (a copy
+/// delivered again is a duplicate whatever its key order or spacing); `true` when the event had
+/// no `messageId` and its content stands in for it.
+fn row(e: &Map<String, Value>, tb: &mut TableBuilder) -> Result<(Identity, bool), String> {
+    let (message_id, hashed) = match opt_str(e, "messageId", "messageId")?.filter(|s| !s.is_empty())
+    {
+        Some(id) => (id, false),
+        None => (Cow::Owned(content_id(e)), true),
+    };
     let kind = opt_str(e, "type", "type")?.unwrap_or_default();
     let kind = TYPES.into_iter().find(|t| *t == kind).ok_or_else(|| {
         format!(
@@ -124,7 +156,12 @@ fn row(e: &Map<String, Value>, tb: &mut TableBuilder) -> Result<(), String> {
     }
     let properties_text = get(e, "properties").map(compact);
 
-    tb.str("source_system", Some("segment"));
+    let system = if get(e, "rudderId").is_some() {
+        "rudderstack"
+    } else {
+        "segment"
+    };
+    tb.str("source_system", Some(system));
     tb.str("message_id", Some(&message_id));
     tb.str("event_type", Some(kind));
     tb.text("event_name", name.as_deref());
@@ -140,7 +177,24 @@ fn row(e: &Map<String, Value>, tb: &mut TableBuilder) -> Result<(), String> {
     tb.text("search_query", query.as_deref());
     tb.int("search_result_count", count);
     tb.str("properties", properties_text.as_deref());
-    Ok(())
+    Ok((
+        Identity {
+            kind,
+            id: message_id.into_owned(),
+            version: UNVERSIONED,
+        },
+        hashed,
+    ))
+}
+
+/// An id for an event with no `messageId`: a hash of its content, keys sorted (so the same event
+/// serialised with another key order or spacing gets the same id).
+fn content_id(e: &Map<String, Value>) -> String {
+    let text = compact(&Value::Object(e.clone()));
+    format!(
+        "content:{:016x}",
+        crate::state::stable_hash(text.as_bytes())
+    )
 }
 
 fn page_path(key: &str) -> &'static str {
@@ -256,30 +310,27 @@ mod tests {
         let mut bytes = input.into_bytes();
         bytes.extend_from_slice(b"\r\n{\"messageId\":\"\xff\"}");
         let (stats, sink) = run_ok(SourceFormat::SegmentEvents, &bytes);
+        // The event without a messageId is staged, its id a hash of its content.
         assert_eq!(
             (stats.rows_read, stats.rows_staged, stats.rows_rejected),
-            (9, 1, 8)
+            (9, 2, 7)
         );
+        assert_eq!(stats.warnings.get(NO_MESSAGE_ID), Some(&1));
+        let t = sink.table(StagingTable::WebEvents);
+        assert!(s(&t, "message_id", 0).is_some_and(|id| id.starts_with("content:")));
         let r: Vec<_> = sink.rejects.iter().map(|r| r.reason.as_str()).collect();
-        assert!(r[0].contains("'messageId': missing"));
-        assert!(r[1].contains("'timestamp': missing"));
-        assert!(r[2].contains("'timestamp'") && r[2].contains("RFC 3339"));
-        assert!(r[3].contains("'type'") && r[3].contains("page, screen, track"));
-        assert!(r[4].contains("'properties.result_count'"));
-        assert!(r[5].contains("'context'") && r[5].contains("object"));
-        assert!(r[6].contains("invalid JSON"));
+        assert!(r[0].contains("'timestamp': missing"));
+        assert!(r[1].contains("'timestamp'") && r[1].contains("RFC 3339"));
+        assert!(r[2].contains("'type'") && r[2].contains("page, screen, track"));
+        assert!(r[3].contains("'properties.result_count'"));
+        assert!(r[4].contains("'context'") && r[4].contains("object"));
+        assert!(r[5].contains("cut off"), "{}", r[5]);
         // An invalid byte is repaired (U+FFFD); the record is rejected for what it lacks.
-        assert!(
-            r[7].contains("'type'") && !r[7].contains("UTF-8"),
-            "{}",
-            r[7]
-        );
+        assert!(!r[6].contains("UTF-8"), "{}", r[6]);
         let lines: Vec<_> = sink.rejects.iter().map(|r| r.line).collect();
-        assert_eq!(lines, vec![1, 2, 3, 4, 5, 6, 7, 11]);
-        assert_eq!(
-            i(&sink.table(StagingTable::WebEvents), "_source_line", 0),
-            Some(10)
-        );
+        assert_eq!(lines, vec![2, 3, 4, 5, 6, 7, 11]);
+        assert_eq!(i(&t, "_source_line", 0), Some(1));
+        assert_eq!(i(&t, "_source_line", 1), Some(10));
     }
 
     #[test]

@@ -53,6 +53,7 @@ use url::Url;
 pub mod files;
 pub mod ledger;
 pub mod lock;
+pub mod seen;
 pub mod stream;
 
 pub use stream::{BatchSender, TableStream, WriterGone};

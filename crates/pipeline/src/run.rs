@@ -35,9 +35,10 @@ use touchstone_core::schema::{FILE_COLUMN, SOURCE_COLUMN, StagingTable, rejects_
 use touchstone_extract::source::{SourceFile, list_source, read_bytes};
 use touchstone_extract::{
     BATCH_ROWS, ExtractError, FileStats, HubspotObject, Lineage, ReadOptions, Reject,
-    SalesforceObject, Sink,
+    SalesforceObject, Sink, SourceState,
 };
 use touchstone_load::files::{self, FileState};
+use touchstone_load::seen;
 use touchstone_load::{BatchSender, TableKind, Warehouse, WriteMode, Written, ledger};
 use touchstone_transform::SpillCounter;
 use tracing::{info, warn};
@@ -456,8 +457,9 @@ impl Stages<'_> {
                 })
                 .collect(),
         };
-        let (mut source_report, first_reject, per_file, nulls) =
-            self.extract_source(l, &plan.read, sink).await?;
+        let (kept, state) = self.seeded_state(source, &plan, &read_files).await?;
+        let (mut source_report, first_reject, per_file, state, nulls) =
+            self.extract_source(l, &plan.read, sink, state).await?;
         source_report.files_unchanged = plan.unchanged.len() as u64;
         source_report.bytes_read = plan.read.iter().map(|f| f.meta.size).sum();
         if let Some(exceeded) = over_limits(source, &source_report, &nulls) {
@@ -504,7 +506,75 @@ impl Stages<'_> {
             );
         }
         self.record_files(source, &plan, &per_file).await?;
+        self.record_seen(source, kept, &state).await?;
         Ok((source_report, written, Some(w)))
+    }
+
+    /// The duplicate check a source's files start from: what earlier runs staged from the
+    /// files this run does not read again (`_touchstone/seen`), so a record delivered again in
+    /// a new file is a duplicate whichever run staged its first copy. A run that restages
+    /// every file starts empty. Returns the rows kept (`None` when there were none to keep or
+    /// clear) and the state.
+    async fn seeded_state(
+        &self,
+        source: &Source,
+        plan: &SourcePlan<'_>,
+        read_files: &[String],
+    ) -> Result<(Option<Vec<seen::Seen>>, SourceState), PipelineError> {
+        let previous =
+            seen::read(self.warehouse, &source.name)
+                .await
+                .map_err(PipelineError::storage(format!(
+                    "reading _touchstone/seen for source '{}'",
+                    source.name
+                )))?;
+        let mut state = SourceState::new();
+        if previous.is_empty() {
+            return Ok((None, state));
+        }
+        if plan.refresh_all {
+            return Ok((Some(Vec::new()), state));
+        }
+        let rereads: std::collections::HashSet<&str> =
+            read_files.iter().map(String::as_str).collect();
+        let kept: Vec<seen::Seen> = previous
+            .into_iter()
+            .filter(|r| !rereads.contains(r.file.as_str()))
+            .collect();
+        for r in &kept {
+            state.remember(r.key, r.version);
+        }
+        info!(source = %source.name, ids = state.ids(), "duplicate check seeded from earlier runs");
+        Ok((Some(kept), state))
+    }
+
+    /// Records what the source's deliveries staged (the rows kept from earlier runs and this
+    /// run's), for the next run's duplicate check.
+    async fn record_seen(
+        &self,
+        source: &Source,
+        kept: Option<Vec<seen::Seen>>,
+        state: &SourceState,
+    ) -> Result<(), PipelineError> {
+        // Some: earlier rows exist, to keep or to clear.
+        let earlier = kept.is_some();
+        let mut rows = kept.unwrap_or_default();
+        rows.extend(state.staged().map(|(file, key, version)| seen::Seen {
+            file: file.to_string(),
+            key,
+            version,
+        }));
+        if rows.is_empty() && !earlier {
+            // Nothing to remember and nothing to clear (a source without at-least-once
+            // deliveries): no commit.
+            return Ok(());
+        }
+        seen::write(self.warehouse, &source.name, &rows)
+            .await
+            .map_err(PipelineError::storage(format!(
+                "recording the deliveries of source '{}'",
+                source.name
+            )))
     }
 
     /// Which files of a source this run reads: new and changed ones, or all of them on a full
@@ -605,15 +675,8 @@ impl Stages<'_> {
         l: &Listed<'_>,
         files: &[&SourceFile],
         mut sink: StreamSink,
-    ) -> Result<
-        (
-            SourceReport,
-            Option<String>,
-            HashMap<String, FileStats>,
-            Vec<NullCount>,
-        ),
-        PipelineError,
-    > {
+        mut state: SourceState,
+    ) -> Result<ExtractedSource, PipelineError> {
         let source = l.source;
         let mut report = SourceReport {
             name: source.name.clone(),
@@ -677,23 +740,26 @@ impl Stages<'_> {
             let source_name = source.name.clone();
             let date = self.date;
             sink.file = file_text.clone();
-            let (stats, outcome, returned) = tokio::task::spawn_blocking(move || {
-                let lineage = Lineage {
-                    source: &source_name,
-                    file: &file_text,
-                    ingest_date: date,
-                };
-                let (stats, outcome) = match touchstone_extract::decompress(&file_text, reader) {
-                    Ok(mut input) => touchstone_extract::read_file_partial(
-                        format, &options, &lineage, &mut input, &mut sink,
-                    ),
-                    Err(e) => (FileStats::default(), Err(e)),
-                };
-                (stats, outcome, sink)
-            })
-            .await
-            .map_err(|e| PipelineError::Internal(format!("a reader thread failed: {e}")))?;
+            let (stats, outcome, returned, returned_state) =
+                tokio::task::spawn_blocking(move || {
+                    let lineage = Lineage {
+                        source: &source_name,
+                        file: &file_text,
+                        ingest_date: date,
+                    };
+                    let (stats, outcome) = match touchstone_extract::decompress(&file_text, reader)
+                    {
+                        Ok(mut input) => touchstone_extract::read_file_partial(
+                            format, &options, &lineage, &mut input, &mut sink, &mut state,
+                        ),
+                        Err(e) => (FileStats::default(), Err(e)),
+                    };
+                    (stats, outcome, sink, state)
+                })
+                .await
+                .map_err(|e| PipelineError::Internal(format!("a reader thread failed: {e}")))?;
             sink = returned;
+            state = returned_state;
             match outcome {
                 Ok(()) => {}
                 // The staging writer is gone (a storage failure): that is the run's error.
@@ -713,6 +779,7 @@ impl Stages<'_> {
                 rows_read = stats.rows_read,
                 rows_staged = stats.rows_staged,
                 rows_rejected = stats.rows_rejected,
+                duplicates = stats.duplicates,
                 "file read"
             );
             self.progress.event(&RunEvent::FileRead {
@@ -751,7 +818,7 @@ impl Stages<'_> {
             )));
         }
         let nulls = std::mem::take(&mut sink.nulls);
-        Ok((report, first_reject, per_file, nulls))
+        Ok((report, first_reject, per_file, state, nulls))
     }
 
     /// Builds the models in dependency order (marts are committed and read back from the
@@ -1094,6 +1161,16 @@ async fn fetch(
 /// What staging one source produced: its report, each staging table's commit, the rejects
 /// commit (none when nothing was read).
 type Staged = (SourceReport, Vec<(StagingTable, Written)>, Option<Written>);
+
+/// What reading a source's files produced: its report, the first reject, each file's counts
+/// and the duplicate check as the last file left it.
+type ExtractedSource = (
+    SourceReport,
+    Option<String>,
+    HashMap<String, FileStats>,
+    SourceState,
+    Vec<NullCount>,
+);
 
 /// The files of a source this run reads, and what is known of them.
 struct SourcePlan<'l> {

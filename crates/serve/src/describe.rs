@@ -340,7 +340,105 @@ impl ScalarUDFImpl for DescriptionFunction {
 /// Registers `obj_description` and `col_description` in `ctx`, with the two size functions
 /// psql's `\dt+` calls next to them: `pg_table_size` (unknown here: NULL, which psql shows
 /// as an empty cell) and `pg_size_pretty`.
+/// The server settings `current_setting(name [, missing_ok])` answers (Grafana reads the
+/// version with it at connect time; pg_catalog views read `search_path`). The version matches
+/// what the server reports in its `server_version` start-up parameter (pgwire's 16.6).
+const SETTINGS: &[(&str, &str)] = &[
+    ("server_version", "16.6"),
+    ("server_version_num", "160006"),
+    ("server_encoding", "UTF8"),
+    ("client_encoding", "UTF8"),
+    ("timezone", "UTC"),
+    ("datestyle", "ISO, MDY"),
+    ("intervalstyle", "postgres"),
+    ("integer_datetimes", "on"),
+    ("standard_conforming_strings", "on"),
+    ("search_path", "marts, metrics, ops"),
+    ("max_identifier_length", "63"),
+    ("transaction_isolation", "read committed"),
+    ("default_transaction_read_only", "on"),
+    ("transaction_read_only", "on"),
+    ("application_name", ""),
+];
+
+/// `current_setting(name)`, and `current_setting(name, missing_ok)` that gives NULL for a
+/// setting the server does not have instead of an error. Names are case-insensitive.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CurrentSetting {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for CurrentSetting {
+    fn name(&self) -> &str {
+        "current_setting"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let names = arrays
+            .first()
+            .map(|a| arrow::compute::cast(a, &DataType::Utf8))
+            .transpose()?;
+        let names = names
+            .as_ref()
+            .and_then(|a| a.as_any().downcast_ref::<StringArray>());
+        let missing_ok = arrays
+            .get(1)
+            .map(|a| arrow::compute::cast(a, &DataType::Boolean))
+            .transpose()?;
+        let missing_ok = missing_ok
+            .as_ref()
+            .and_then(|a| a.as_any().downcast_ref::<arrow::array::BooleanArray>());
+        let mut out = arrow::array::StringBuilder::new();
+        for row in 0..rows {
+            let Some(name) = names.filter(|n| !n.is_null(row)).map(|n| n.value(row)) else {
+                out.append_null();
+                continue;
+            };
+            let lower = name.to_ascii_lowercase();
+            match SETTINGS.iter().find(|(k, _)| *k == lower) {
+                Some((_, value)) => out.append_value(value),
+                None if missing_ok.is_some_and(|m| !m.is_null(row) && m.value(row)) => {
+                    out.append_null()
+                }
+                None => {
+                    return Err(datafusion::error::DataFusionError::Plan(format!(
+                        "unrecognized configuration parameter \"{name}\" (this server answers {})",
+                        SETTINGS
+                            .iter()
+                            .map(|(k, _)| *k)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
 pub(crate) fn register_functions(ctx: &SessionContext, live: &Arc<LiveCatalog>) {
+    ctx.register_udf(ScalarUDF::new_from_impl(CurrentSetting {
+        signature: Signature::one_of(
+            vec![
+                datafusion::logical_expr::TypeSignature::String(1),
+                datafusion::logical_expr::TypeSignature::Exact(vec![
+                    DataType::Utf8,
+                    DataType::Boolean,
+                ]),
+            ],
+            Volatility::Stable,
+        ),
+    }));
     for (name, column) in [("obj_description", false), ("col_description", true)] {
         ctx.register_udf(ScalarUDF::new_from_impl(DescriptionFunction {
             name,

@@ -2,6 +2,7 @@
 //! front, the catalog refreshed before each query, and the limits around it.
 
 use std::fmt::Debug;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -28,7 +29,7 @@ use datafusion_postgres::pgwire::api::{
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use datafusion_postgres::{DfSessionService, Parser};
-use futures::{Sink, Stream};
+use futures::{Sink, Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -47,6 +48,67 @@ pub(crate) struct Limits {
     pub timeout: Duration,
     /// Slots for queries running at once.
     pub slots: Arc<Semaphore>,
+    /// Where queries are planned and their rows computed.
+    pub runtime: Arc<QueryRuntime>,
+}
+
+/// The threads queries run on, apart from the ones that serve connections.
+///
+/// An operator that does not yield (a nested-loop join over millions of rows computes for
+/// minutes in one poll) holds the thread it runs on. On its own runtime it cannot hold the
+/// connections' threads, so their timers still fire: the client gets the timeout error on
+/// time and every other connection is served. The query's task is aborted then, which takes
+/// effect at its next yield; until that, it keeps its slot (`--max-concurrent-queries`).
+pub(crate) struct QueryRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl QueryRuntime {
+    /// A multi-threaded runtime with one worker per core.
+    pub(crate) fn new() -> std::io::Result<QueryRuntime> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("touchstone-query")
+            .enable_all()
+            .build()?;
+        Ok(QueryRuntime {
+            runtime: Some(runtime),
+        })
+    }
+
+    fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.runtime.as_ref().map(tokio::runtime::Runtime::handle)
+    }
+}
+
+impl Debug for QueryRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryRuntime").finish_non_exhaustive()
+    }
+}
+
+impl Drop for QueryRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code when the server stops: do not block on running queries.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A future polled inside the query runtime's context, so that the tasks it spawns (the
+/// engine's partitions) run on the query threads, not on the connection's.
+struct OnQueryRuntime<'a, F> {
+    handle: Option<&'a tokio::runtime::Handle>,
+    future: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for OnQueryRuntime<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _entered = self.handle.map(tokio::runtime::Handle::enter);
+        self.future.as_mut().poll(cx)
+    }
 }
 
 /// The query side: guard, refresh, limits, then datafusion-postgres.
@@ -106,16 +168,40 @@ fn timeout_error(while_: &str) -> PgWireError {
     )
 }
 
-/// Keeps the query's slot until its rows are sent, and ends the rows with the timeout error
-/// when the deadline passes first. Engine errors met while streaming get their codes.
-fn limit(response: Response, slot: &Arc<OwnedSemaphorePermit>, deadline: Instant) -> Response {
+/// Rows computed ahead of the client, per query.
+const ROWS_AHEAD: usize = 256;
+
+/// Computes the query's rows on the query runtime, holding its slot until they are all
+/// computed (or the computation is aborted), and ends the rows with the timeout error when the
+/// deadline passes first. Engine errors met while streaming get their codes.
+fn limit(
+    response: Response,
+    slot: &Arc<OwnedSemaphorePermit>,
+    deadline: Instant,
+    runtime: &QueryRuntime,
+) -> Response {
     match response {
         Response::Query(mut query) => {
-            let rows = std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
+            let mut rows =
+                std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
+            let (sender, receiver) = tokio::sync::mpsc::channel(ROWS_AHEAD);
+            let slot = Arc::clone(slot);
+            let pump = async move {
+                let _slot = slot;
+                while let Some(row) = rows.next().await {
+                    if sender.send(row).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let task = match runtime.handle() {
+                Some(handle) => handle.spawn(pump),
+                None => tokio::spawn(pump),
+            };
             query.data_rows = Box::pin(LimitedRows {
-                rows,
+                rows: receiver,
                 sleep: Box::pin(tokio::time::sleep_until(deadline)),
-                _slot: Arc::clone(slot),
+                task: task.abort_handle(),
                 done: false,
             });
             Response::Query(query)
@@ -124,17 +210,21 @@ fn limit(response: Response, slot: &Arc<OwnedSemaphorePermit>, deadline: Instant
     }
 }
 
-struct LimitedRows<S> {
-    rows: S,
+struct LimitedRows<T> {
+    rows: tokio::sync::mpsc::Receiver<PgWireResult<T>>,
     sleep: Pin<Box<tokio::time::Sleep>>,
-    _slot: Arc<OwnedSemaphorePermit>,
+    task: tokio::task::AbortHandle,
     done: bool,
 }
 
-impl<S, T> Stream for LimitedRows<S>
-where
-    S: Stream<Item = PgWireResult<T>> + Unpin,
-{
+impl<T> Drop for LimitedRows<T> {
+    fn drop(&mut self) {
+        // Timed out, the client gone, or every row sent: stop computing.
+        self.task.abort();
+    }
+}
+
+impl<T> Stream for LimitedRows<T> {
     type Item = PgWireResult<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -143,9 +233,10 @@ where
         }
         if self.sleep.as_mut().poll(cx).is_ready() {
             self.done = true;
+            self.task.abort();
             return Poll::Ready(Some(Err(timeout_error("sending the rows"))));
         }
-        match Pin::new(&mut self.rows).poll_next(cx) {
+        match self.rows.poll_recv(cx) {
             Poll::Ready(Some(Err(e))) => {
                 self.done = true;
                 Poll::Ready(Some(Err(guard::map_error(e))))
@@ -185,15 +276,24 @@ impl SimpleQueryHandler for ServeService {
             let text = statement.to_string();
             let answered = tokio::time::timeout_at(
                 deadline,
-                SimpleQueryHandler::do_query(self.inner.as_ref(), client, &text),
+                OnQueryRuntime {
+                    handle: self.limits.runtime.handle(),
+                    future: Box::pin(SimpleQueryHandler::do_query(
+                        self.inner.as_ref(),
+                        client,
+                        &text,
+                    )),
+                },
             )
             .await;
             match answered {
                 Err(_) => return Err(timeout_error("planning")),
                 Ok(Err(e)) => return Err(guard::map_error(e)),
-                Ok(Ok(answers)) => {
-                    responses.extend(answers.into_iter().map(|r| limit(r, &slot, deadline)))
-                }
+                Ok(Ok(answers)) => responses.extend(
+                    answers
+                        .into_iter()
+                        .map(|r| limit(r, &slot, deadline, &self.limits.runtime)),
+                ),
             }
         }
         Ok(responses)
@@ -260,13 +360,21 @@ impl ExtendedQueryHandler for ServeService {
         };
         let answered = tokio::time::timeout_at(
             deadline,
-            ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows),
+            OnQueryRuntime {
+                handle: self.limits.runtime.handle(),
+                future: Box::pin(ExtendedQueryHandler::do_query(
+                    self.inner.as_ref(),
+                    client,
+                    portal,
+                    max_rows,
+                )),
+            },
         )
         .await;
         match answered {
             Err(_) => Err(timeout_error("planning")),
             Ok(Err(e)) => Err(guard::map_error(e)),
-            Ok(Ok(response)) => Ok(limit(response, &slot, deadline)),
+            Ok(Ok(response)) => Ok(limit(response, &slot, deadline, &self.limits.runtime)),
         }
     }
 }

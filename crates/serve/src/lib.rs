@@ -252,6 +252,9 @@ impl Server {
             QueryLimits {
                 timeout: limits.query_timeout,
                 slots: Arc::new(Semaphore::new(limits.max_concurrent_queries)),
+                runtime: Arc::new(handler::QueryRuntime::new().map_err(|e| {
+                    ServeError::Engine(format!("cannot start the query threads: {e}"))
+                })?),
             },
         ));
         Ok(Server {
@@ -347,10 +350,47 @@ fn session(live: Arc<LiveCatalog>, limits: &Limits) -> Result<SessionContext, Se
     let state = SessionStateBuilder::new_from_existing(base.state())
         .with_config(config)
         .with_catalog_list(catalogs)
+        .with_physical_optimizer_rule(Arc::new(YieldingOperators))
         .build();
     let ctx = SessionContext::new_with_state(state);
     setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
         .map_err(|e| ServeError::Engine(e.to_string()))?;
     describe::register_functions(&ctx, &live);
     Ok(ctx)
+}
+
+/// Makes every operator of a served query yield to the scheduler after a budget of batches
+/// (DataFusion's `CooperativeExec` around each one, where DataFusion puts it only around
+/// sources and exchanges). An operator that turns each input batch into many output batches
+/// (a nested-loop join over millions of rows) then yields too, so a query that has timed out
+/// or whose client has gone is stopped within a few batches instead of computing on.
+#[derive(Debug)]
+struct YieldingOperators;
+
+impl datafusion::physical_optimizer::PhysicalOptimizerRule for YieldingOperators {
+    fn optimize(
+        &self,
+        plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::physical_plan::coop::CooperativeExec;
+        plan.transform_up(|node| {
+            if node.is::<CooperativeExec>() {
+                return Ok(Transformed::no(node));
+            }
+            let wrapped: Arc<dyn datafusion::physical_plan::ExecutionPlan> =
+                Arc::new(CooperativeExec::new(node));
+            Ok(Transformed::yes(wrapped))
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "yielding_operators"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
 }

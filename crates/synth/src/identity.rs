@@ -5,7 +5,7 @@
 //!
 //! | role | owner | |
 //! |---|---|---|
-//! | `personal` | one customer | a CRM contact id (also a duplicate contact's), e-mail, mobile, browser cookie, LiveChat visitor id |
+//! | `personal` | one customer | a CRM contact id (also a duplicate contact's), e-mail, mobile, browser cookie, chat visitor id (as the chat product exports it) |
 //! | `household_landline` | each customer of the household | a trap: the landline on every household member's CRM record |
 //! | `switchboard` | each customer of the office | a trap: an office number on dozens of CRM records |
 //! | `role_mailbox` | each customer writing from it | a trap: `info@`, `support@`... shared by several customers |
@@ -149,7 +149,7 @@ pub(crate) fn identifiers(recs: &ChunkRecords) -> Vec<IdentifierRow> {
             "visitor"
         };
         owners.add(
-            ("chat_visitor_id", chat.visitor_id.clone()),
+            ("chat_visitor_id", chat.exported_visitor_id()),
             role,
             chat.customer,
         );
@@ -220,14 +220,19 @@ pub(crate) fn identifiers(recs: &ChunkRecords) -> Vec<IdentifierRow> {
         let Some(customer) = chat.customer else {
             continue;
         };
-        let mut ids = vec![
-            ("chat_visitor_id", chat.visitor_id.clone()),
-            ("anonymous_id", chat.anon_id.clone()),
-        ];
+        // What the chat product's export carries, and nothing more.
+        let mut ids = vec![("chat_visitor_id", chat.exported_visitor_id())];
+        if chat.exports_cookie() {
+            ids.push(("anonymous_id", chat.anon_id.clone()));
+        }
         if let Some(e) = &chat.email {
             ids.push(("email", email(e)));
         }
-        if let Some(c) = &chat.crm_contact_id {
+        if let Some(c) = chat
+            .crm_contact_id
+            .as_ref()
+            .filter(|_| chat.exports_crm_id())
+        {
             ids.push(("crm_id", c.clone()));
         }
         record(customer, ids);

@@ -123,6 +123,22 @@ pub(crate) fn code62(n: u64, len: u32, salt: u64) -> String {
     out.into_iter().map(char::from).collect()
 }
 
+/// A LiveChat chat id and its thread id for chat number `n`.
+pub(crate) fn livechat_ids(n: u64) -> (String, String) {
+    (code36(n, 10, 1), code36(n, 10, 2))
+}
+
+/// A Zendesk Chat id for chat number `n` started in month `yymm` (`2608`): the Chat API's
+/// `<yymm>.<account>.<code>` shape.
+pub(crate) fn zendesk_chat_id(n: u64, yymm: &str) -> String {
+    format!("{yymm}.10414779.{}", code62(n, 15, 0x2D0C))
+}
+
+/// An Intercom conversation id (a large decimal number) for chat number `n`.
+pub(crate) fn intercom_conversation_id(n: u64) -> String {
+    (21_000_000_000 + n).to_string()
+}
+
 /// Per-chunk counters for every kind of id, each starting at `chunk * CHUNK_STRIDE`.
 #[derive(Debug, Clone)]
 pub(crate) struct Counters {
@@ -196,10 +212,9 @@ impl Counters {
     pub(crate) fn next_cdr_sequence(&mut self) -> u64 {
         Self::bump(self.base, &mut self.cdr_sequence)
     }
-    /// A LiveChat chat id and its thread id.
-    pub(crate) fn next_chat(&mut self) -> (String, String) {
-        let n = Self::bump(self.base, &mut self.chat);
-        (code36(n, 10, 1), code36(n, 10, 2))
+    /// The next chat's number (unique across chunks); see [`chat_ids`].
+    pub(crate) fn next_chat(&mut self) -> u64 {
+        Self::bump(self.base, &mut self.chat)
     }
     /// A survey invitation id (a distribution's recipient), `EMD_` + 15 base-62 characters.
     pub(crate) fn next_invitation(&mut self) -> String {

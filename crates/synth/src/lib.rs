@@ -129,6 +129,10 @@ pub struct GenerateSummary {
     pub files: Vec<(String, u64)>,
     /// Records per source, e.g. `("connect_ctr", 5210)`, sorted by source name.
     pub totals: Vec<(String, u64)>,
+    /// Of those records, deliveries of a record already written (the at-least-once duplicates
+    /// a reader counts as such: identical CTR redeliveries, Segment events sent twice), per
+    /// source, sorted by source name.
+    pub duplicates: Vec<(String, u64)>,
     /// Bytes written, truth included.
     pub bytes: u64,
     /// Customers simulated.
@@ -143,6 +147,15 @@ impl GenerateSummary {
     /// Records written for a source name of [`GenerateSummary::totals`] (0 when absent).
     pub fn total(&self, source: &str) -> u64 {
         self.totals
+            .iter()
+            .find(|(s, _)| s == source)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    }
+
+    /// Duplicate deliveries written for a source name (0 when none).
+    pub fn duplicates(&self, source: &str) -> u64 {
+        self.duplicates
             .iter()
             .find(|(s, _)| s == source)
             .map(|(_, n)| *n)
@@ -172,6 +185,8 @@ fn source_of(path: &str) -> &'static str {
         p if p.starts_with("connect/") => "connect_ctr",
         p if p.starts_with("livechat/") => "livechat",
         p if p.starts_with("web/") => "web",
+        p if p.starts_with("zendesk/") => "zendesk",
+        p if p.starts_with("intercom/") => "intercom",
         p if p.starts_with("truth/") => "truth",
         _ => "other",
     }
@@ -222,6 +237,7 @@ struct Output {
     root: PathBuf,
     touched: HashSet<String>,
     records: BTreeMap<String, u64>,
+    duplicates: BTreeMap<String, u64>,
     bytes: u64,
     /// Long-lived writers of the single files.
     singles: BTreeMap<&'static str, BufWriter<File>>,
@@ -241,6 +257,8 @@ impl Output {
             "agent_reviews",
             "calendar",
             "web",
+            "zendesk",
+            "intercom",
             "truth",
         ] {
             let p = root.join(dir);
@@ -250,6 +268,7 @@ impl Output {
             root: root.to_path_buf(),
             touched: HashSet::new(),
             records: BTreeMap::new(),
+            duplicates: BTreeMap::new(),
             bytes: 0,
             singles: BTreeMap::new(),
         })
@@ -270,9 +289,19 @@ impl Output {
 
     fn append(&mut self, rel: &str, part: &Part) -> Result<(), SynthError> {
         let path = self.root.join(rel);
-        if let Some(w) = self.singles.get_mut(rel) {
-            w.write_all(&part.data)
+        // A part of a gzip file is one gzip member (readers decode multi-member files).
+        let gzipped;
+        let data = if rel.ends_with(".gz") {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&part.data)
                 .map_err(|e| SynthError::io(&path, e))?;
+            gzipped = gz.finish().map_err(|e| SynthError::io(&path, e))?;
+            &gzipped
+        } else {
+            &part.data
+        };
+        if let Some(w) = self.singles.get_mut(rel) {
+            w.write_all(data).map_err(|e| SynthError::io(&path, e))?;
         } else {
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).map_err(|e| SynthError::io(parent, e))?;
@@ -285,12 +314,14 @@ impl Output {
             }
             .map_err(|e| SynthError::io(&path, e))?;
             let mut w = BufWriter::with_capacity(1 << 20, file);
-            w.write_all(&part.data)
-                .map_err(|e| SynthError::io(&path, e))?;
+            w.write_all(data).map_err(|e| SynthError::io(&path, e))?;
             w.flush().map_err(|e| SynthError::io(&path, e))?;
         }
-        self.bytes += part.data.len() as u64;
+        self.bytes += data.len() as u64;
         *self.records.entry(rel.to_owned()).or_insert(0) += part.records;
+        if part.duplicates > 0 {
+            *self.duplicates.entry(rel.to_owned()).or_insert(0) += part.duplicates;
+        }
         Ok(())
     }
 
@@ -447,6 +478,21 @@ pub(crate) fn generate_with(
         pending = computed;
         next += window;
     }
+    // A daily export job writes a file for a day with no conversations or tickets too.
+    for day in 0..opts.days {
+        let d = crate::time::day_number(world.start_us) + i64::from(day);
+        if render::intercom_day_paths(d)
+            .iter()
+            .all(|p| !out.touched.contains(p))
+        {
+            let (rel, part) = render::intercom_empty_day(d)?;
+            out.append(&rel, &part)?;
+        }
+        let (rel, part) = render::zendesk_empty_day(d)?;
+        if !out.touched.contains(&rel) {
+            out.append(&rel, &part)?;
+        }
+    }
     out.close()?;
     let truth_files = truth_writers.finish()?;
     let mut bytes = out.bytes;
@@ -459,6 +505,10 @@ pub(crate) fn generate_with(
     for (rel, n) in &out.records {
         *totals.entry(source_of(rel).to_owned()).or_insert(0) += n;
     }
+    let mut duplicates: BTreeMap<String, u64> = BTreeMap::new();
+    for (rel, n) in &out.duplicates {
+        *duplicates.entry(source_of(rel).to_owned()).or_insert(0) += n;
+    }
     tracing::info!(
         customers = opts.customers,
         chunks,
@@ -469,6 +519,7 @@ pub(crate) fn generate_with(
     Ok(GenerateSummary {
         files: out.records.into_iter().collect(),
         totals: totals.into_iter().collect(),
+        duplicates: duplicates.into_iter().collect(),
         bytes,
         customers: opts.customers,
         chunks,

@@ -115,8 +115,31 @@ pub(crate) struct OrderRec {
     pub(crate) customer: u64,
 }
 
+/// The system a support case lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CaseSystem {
+    /// A Salesforce Case (`Case.csv`).
+    Salesforce,
+    /// A Zendesk Support ticket (raised from a Zendesk Chat chat); `id` is the ticket number.
+    Zendesk,
+}
+
+/// A Zendesk satisfaction rating of a solved ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ZendeskCsat {
+    /// The rating's id.
+    pub(crate) id: u64,
+    /// When the survey was sent (the rating record was created).
+    pub(crate) offered_us: i64,
+    /// The answer, if given before the window ended: good?, when, comment.
+    pub(crate) answer: Option<(bool, i64, Option<&'static str>)>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct CaseRec {
+    pub(crate) system: CaseSystem,
+    /// The Zendesk rating of a solved Zendesk ticket.
+    pub(crate) csat: Option<ZendeskCsat>,
     pub(crate) id: String,
     pub(crate) number: String,
     pub(crate) account_id: Option<String>,
@@ -351,8 +374,31 @@ pub(crate) struct ChatEvent {
     pub(crate) system_type: Option<&'static str>,
 }
 
+/// The chat product a chat ran on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChatSystem {
+    /// LiveChat (website widget); times in µs.
+    LiveChat,
+    /// Zendesk Chat; times in whole seconds; unresolved chats become Zendesk Support tickets.
+    ZendeskChat,
+    /// Intercom Messenger; times in whole seconds; ratings are 1-5.
+    Intercom,
+}
+
+impl ChatSystem {
+    /// The truth `source` of its chats.
+    pub(crate) fn source(self) -> &'static str {
+        match self {
+            ChatSystem::LiveChat => "livechat",
+            ChatSystem::ZendeskChat => "zendesk_chat",
+            ChatSystem::Intercom => "intercom",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Chat {
+    pub(crate) system: ChatSystem,
     pub(crate) chat_id: String,
     pub(crate) thread_id: String,
     pub(crate) customer: Option<u64>,
@@ -369,6 +415,7 @@ pub(crate) struct Chat {
     pub(crate) queue_wait_secs: i64,
     pub(crate) agent: Option<usize>,
     pub(crate) events: Vec<ChatEvent>,
+    /// Thumbs (0 bad, 1 good) on LiveChat and Zendesk Chat; 1-5 on Intercom.
     pub(crate) rating: Option<(u8, Option<&'static str>)>,
     pub(crate) tags: Vec<&'static str>,
     pub(crate) missed: bool,
@@ -379,6 +426,37 @@ pub(crate) struct Chat {
 }
 
 impl Chat {
+    /// The scale of `rating`.
+    pub(crate) fn rating_scale(&self) -> (i64, i64) {
+        match self.system {
+            ChatSystem::Intercom => (1, 5),
+            _ => (0, 1),
+        }
+    }
+
+    /// The visitor's id as the chat product exports it: LiveChat's visitor id itself, Zendesk
+    /// Chat's `1.<16 hex digits>`, Intercom's 24-hex-digit contact id.
+    pub(crate) fn exported_visitor_id(&self) -> String {
+        let hex: String = self.visitor_id.chars().filter(|c| *c != '-').collect();
+        match self.system {
+            ChatSystem::LiveChat => self.visitor_id.clone(),
+            ChatSystem::ZendeskChat => format!("1.{}", &hex[..16.min(hex.len())]),
+            ChatSystem::Intercom => hex[..24.min(hex.len())].to_owned(),
+        }
+    }
+
+    /// Whether the chat product's export carries the visitor's website cookie (`anonymousId`):
+    /// only LiveChat's session fields do.
+    pub(crate) fn exports_cookie(&self) -> bool {
+        self.system == ChatSystem::LiveChat
+    }
+
+    /// Whether the export carries the signed-in visitor's CRM contact id: LiveChat's session
+    /// fields and Intercom's contact `external_id` do, Zendesk Chat's visitor does not.
+    pub(crate) fn exports_crm_id(&self) -> bool {
+        self.system != ChatSystem::ZendeskChat
+    }
+
     pub(crate) fn last_event_us(&self) -> i64 {
         self.events
             .iter()

@@ -21,6 +21,7 @@ pub(crate) enum Stream {
     Render = 6,
     Visitor = 7,
     Reviews = 8,
+    Vendor = 9,
 }
 
 /// SplitMix64 finalizer: a bijective 64-bit mixer.

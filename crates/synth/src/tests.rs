@@ -176,12 +176,75 @@ fn day_of(us: i64) -> i64 {
     us.div_euclid(86_400_000_000)
 }
 
+/// A file's bytes, gunzipped when its name ends in `.gz` (the generator writes one gzip member
+/// per part; `MultiGzDecoder` reads them all).
+fn file_bytes(run: &Run, rel: &str) -> Vec<u8> {
+    let raw = std::fs::read(run.path.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    if rel.ends_with(".gz") {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut out)
+            .unwrap_or_else(|e| panic!("{rel}: {e}"));
+        out
+    } else {
+        raw
+    }
+}
+
+/// The records of a generated JSON file, whatever its layout: values back to back (one per
+/// line, pretty-printed or with no separator), arrays of records, and the envelopes the
+/// generator writes (Segment `/v1/batch`, LiveChat `list_archives`, Zendesk and Intercom list
+/// pages, Intercom notifications about a conversation). An archived LiveChat chat's `thread`
+/// is given back as `threads: [thread]`, as the one-chat-per-line files have it.
+fn json_records(run: &Run, rel: &str) -> Vec<Value> {
+    let bytes = file_bytes(run, rel);
+    let mut out = Vec::new();
+    for value in serde_json::Deserializer::from_slice(&bytes).into_iter::<Value>() {
+        let value = value.unwrap_or_else(|e| panic!("{rel}: {e}"));
+        flatten(value, &mut out);
+    }
+    out
+}
+
+fn flatten(value: Value, out: &mut Vec<Value>) {
+    match value {
+        Value::Array(items) => out.extend(items),
+        Value::Object(mut map) => {
+            for key in [
+                "batch",
+                "tickets",
+                "satisfaction_ratings",
+                "conversations",
+                "chats",
+            ] {
+                if let Some(Value::Array(items)) = map.remove(key) {
+                    for mut item in items {
+                        if let Some(thread) = item.as_object_mut().and_then(|o| o.remove("thread"))
+                        {
+                            item["threads"] = Value::Array(vec![thread]);
+                        }
+                        out.push(item);
+                    }
+                    return;
+                }
+            }
+            if map.get("type").and_then(Value::as_str) == Some("notification_event") {
+                if let Some(item) = map.get("data").and_then(|d| d.get("item"))
+                    && item.get("type").and_then(Value::as_str) == Some("conversation")
+                {
+                    out.push(item.clone());
+                }
+                return;
+            }
+            out.push(Value::Object(map));
+        }
+        other => out.push(other),
+    }
+}
+
 fn json_lines(run: &Run, prefix: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for rel in files_with_prefix(run, prefix) {
-        for line in read(run, &rel).lines() {
-            out.push(serde_json::from_str(line).unwrap_or_else(|e| panic!("{rel}: {e}: {line}")));
-        }
+        out.extend(json_records(run, &rel));
     }
     out
 }
@@ -349,12 +412,14 @@ fn summary_lists_every_file_with_its_record_count() {
     assert_eq!(on_disk, listed);
     for (rel, n) in &r.summary.files {
         let lines = |t: &str| t.lines().count() as u64;
-        let line_per_record = rel.ends_with(".json")
+        let line_per_record = rel == "asterisk/Master.csv" || rel == "asterisk/queue_log";
+        let json = rel.ends_with(".json")
             || rel.ends_with(".jsonl")
             || rel.ends_with(".ndjson")
-            || rel == "asterisk/Master.csv"
-            || rel == "asterisk/queue_log";
-        if line_per_record {
+            || rel.ends_with(".ndjson.gz");
+        if json {
+            assert_eq!(json_records(r, rel).len() as u64, *n, "{rel}");
+        } else if line_per_record {
             assert_eq!(lines(&read(r, rel)), *n, "{rel}");
         } else if rel.starts_with("salesforce/") {
             assert_eq!(lines(&read(r, rel)), *n + 1, "{rel}");
@@ -383,7 +448,8 @@ fn summary_lists_every_file_with_its_record_count() {
         assert!(listed.contains(doc_file), "{doc_file} missing");
     }
     assert!(!files_with_prefix(r, "connect/ctr/2026/08/").is_empty());
-    assert!(files_with_prefix(r, "livechat/chats-2026-08-").len() > 20);
+    assert!(files_with_prefix(r, "livechat/").len() > 20);
+    assert!(!files_with_prefix(r, "livechat/archives-2026-08-").is_empty());
     assert!(files_with_prefix(r, "web/events-2026-08-").len() > 25);
     assert!(r.summary.total("truth") > 0);
     assert_eq!(r.summary.customers, 600);
@@ -1183,8 +1249,12 @@ fn csat_per_day_from_truth_equals_exports() {
     let at = t.ts("responded_at");
     let source = t.s("source");
     let mut sources = HashSet::new();
+    let mut all_sources = BTreeSet::new();
     for i in 0..instrument.len() {
-        if instrument[i] == "csat" {
+        all_sources.insert(source[i].as_str());
+        // Zendesk and Intercom ratings are checked against their readers' tests (extract).
+        let here = ["connect_ctr", "survey_export", "livechat"].contains(&source[i].as_str());
+        if instrument[i] == "csat" && here {
             let sc = score[i].expect("score");
             let top = if max[i] == Some(1) {
                 sc == 1.0
@@ -1196,6 +1266,18 @@ fn csat_per_day_from_truth_equals_exports() {
         }
     }
     assert_eq!(sources.len(), 3, "{sources:?}");
+    assert_eq!(
+        all_sources,
+        BTreeSet::from([
+            "connect_ctr",
+            "intercom",
+            "livechat",
+            "qualtrics",
+            "survey_export",
+            "zendesk",
+            "zendesk_chat"
+        ]),
+    );
     assert_eq!(exports, from_truth);
     // Survey-export responses: same instant, score and interaction, row by row.
     let ids = t.s("response_id");
@@ -1274,13 +1356,23 @@ fn chats_truth_equals_livechat_export() {
     let frt = t.f64("first_response_secs");
     let rating = t.i64("rating");
     let mut from_truth = BTreeMap::new();
+    let mut other_systems = 0;
     for i in 0..ids.len() {
+        // Zendesk Chat ids hold dots, Intercom ids are 11 digits; LiveChat ids are 10 base-36
+        // characters.
+        if ids[i].contains('.') || ids[i].len() != 10 {
+            other_systems += 1;
+            continue;
+        }
         from_truth.insert(
             ids[i].clone(),
             (started[i].expect("started"), missed[i], frt[i], rating[i]),
         );
     }
     assert_eq!(from_export, from_truth);
+    // About 40% of chats run on Zendesk Chat or Intercom.
+    let share = f64::from(other_systems) / ids.len() as f64;
+    assert!((0.3..0.5).contains(&share), "{share}");
 }
 
 #[test]
@@ -1341,6 +1433,18 @@ fn every_exported_record_is_in_truth_records() {
     for v in json_lines(r, "web/") {
         exported.insert(("web".to_owned(), s(&v, "/messageId").to_owned()));
     }
+    for v in json_lines(r, "zendesk/support/tickets/") {
+        exported.insert(("zendesk_ticket".to_owned(), v["id"].to_string()));
+    }
+    for v in json_lines(r, "zendesk/support/satisfaction_ratings/") {
+        exported.insert(("zendesk_rating".to_owned(), v["id"].to_string()));
+    }
+    for v in json_lines(r, "zendesk/chat/") {
+        exported.insert(("zendesk_chat".to_owned(), s(&v, "/id").to_owned()));
+    }
+    for v in json_lines(r, "intercom/") {
+        exported.insert(("intercom".to_owned(), s(&v, "/id").to_owned()));
+    }
     let t = truth(r, "records");
     let sources = t.s("source");
     let ids = t.s("record_id");
@@ -1358,7 +1462,10 @@ fn every_exported_record_is_in_truth_records() {
     for i in 0..ids.len() {
         if customers[i].is_none() {
             assert!(
-                matches!(sources[i].as_str(), "web" | "livechat"),
+                matches!(
+                    sources[i].as_str(),
+                    "web" | "livechat" | "zendesk_chat" | "intercom"
+                ),
                 "{}",
                 sources[i]
             );
@@ -1870,4 +1977,48 @@ fn cdrs_carry_legacy_code_page_bytes() {
         split_quoted(first).len(),
         crate::render::BRANCH_COLUMNS.len()
     );
+}
+
+/// A world too small to have an Intercom conversation or a Zendesk ticket every day still has
+/// each day's Intercom and Zendesk ticket export, as a daily export job writes them: an empty
+/// page, counted as no record.
+#[test]
+fn quiet_days_still_have_their_daily_json_exports() {
+    let r = run(3, 4, 5, 3);
+    for day in 1..=4 {
+        let date = format!("2026-08-0{day}");
+        let files = files_under(&r.path);
+        let intercom: Vec<_> = files
+            .iter()
+            .filter(|(p, _)| p.starts_with("intercom/") && p.contains(&date))
+            .collect();
+        assert_eq!(intercom.len(), 1, "{date}: {intercom:?}");
+        let tickets = files
+            .iter()
+            .find(|(p, _)| *p == format!("zendesk/support/tickets/tickets-{date}.json"))
+            .unwrap_or_else(|| panic!("no Zendesk tickets export for {date}"));
+        for line in std::str::from_utf8(&tickets.1).expect("utf-8").lines() {
+            let page: serde_json::Value = serde_json::from_str(line).expect("a JSON page");
+            assert!(page["tickets"].is_array(), "{line}");
+        }
+    }
+    // Each page's records are its conversations or tickets, so an empty page counts none.
+    for (path, records) in &r.summary.files {
+        let key = if path.starts_with("intercom/conversations-") {
+            "conversations"
+        } else if path.starts_with("zendesk/support/tickets/") {
+            "tickets"
+        } else {
+            continue;
+        };
+        let text = std::fs::read_to_string(r.path.join(path)).expect("read");
+        let in_file: usize = text
+            .lines()
+            .map(|l| {
+                let page: serde_json::Value = serde_json::from_str(l).expect("page");
+                page[key].as_array().map_or(0, Vec::len)
+            })
+            .sum();
+        assert_eq!(*records, in_file as u64, "{path}");
+    }
 }

@@ -16,7 +16,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::SynthError;
 use crate::btyd::BtydParams;
-use crate::model::{AbandonCause, ChunkRecords, customer_id};
+use crate::model::{AbandonCause, CaseSystem, ChatSystem, ChunkRecords, customer_id};
 use crate::world::System;
 
 /// The truth tables, in a stable order.
@@ -282,7 +282,14 @@ fn records(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
         push("salesforce_order", &o.id, Some(o.customer));
     }
     for c in &recs.cases {
-        push("salesforce_case", &c.id, Some(c.customer));
+        let source = match c.system {
+            CaseSystem::Salesforce => "salesforce_case",
+            CaseSystem::Zendesk => "zendesk_ticket",
+        };
+        push(source, &c.id, Some(c.customer));
+        if let Some(rating) = &c.csat {
+            push("zendesk_rating", &rating.id.to_string(), Some(c.customer));
+        }
     }
     for call in &recs.calls {
         let src = match call.system {
@@ -294,7 +301,7 @@ fn records(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
         }
     }
     for chat in &recs.chats {
-        push("livechat", &chat.chat_id, chat.customer);
+        push(chat.system.source(), &chat.chat_id, chat.customer);
     }
     for s in &recs.surveys {
         push("survey", &s.response_id, Some(s.customer));
@@ -542,17 +549,40 @@ fn surveys(recs: &ChunkRecords) -> Result<RecordBatch, SynthError> {
     }
     for chat in &recs.chats {
         if let Some((score, _)) = chat.rating {
+            // Intercom ratings are answers of their own; thumbs are keyed by the thread.
+            let id = match chat.system {
+                ChatSystem::Intercom => format!("conversation_rating:{}", chat.chat_id),
+                _ => chat.thread_id.clone(),
+            };
             c.push(
-                &chat.thread_id,
-                "livechat",
+                &id,
+                chat.system.source(),
                 "csat",
-                (0, 1),
+                chat.rating_scale(),
                 f64::from(score),
                 Some("chat"),
                 Some(&chat.chat_id),
                 chat.customer,
                 "customer",
                 chat.last_event_us(),
+            );
+        }
+    }
+    for case in &recs.cases {
+        if let Some(rating) = &case.csat
+            && let Some((good, responded, _)) = rating.answer
+        {
+            c.push(
+                &rating.id.to_string(),
+                "zendesk",
+                "csat",
+                (0, 1),
+                if good { 1.0 } else { 0.0 },
+                Some("case"),
+                Some(&case.id),
+                Some(case.customer),
+                "customer",
+                responded,
             );
         }
     }

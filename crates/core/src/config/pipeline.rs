@@ -159,7 +159,7 @@ pub struct SourceFile {
     /// Unique name of the source; rejects go to `rejects/<name>`.
     pub name: Spanned<String>,
     /// The export format: salesforce_csv, asterisk_cdr, asterisk_queue_log,
-    /// amazon_connect_ctr, livechat, survey_csv, segment_events.
+    /// amazon_connect_ctr, livechat, survey_csv, segment_events, zendesk, intercom.
     #[serde(rename = "type")]
     pub format: Spanned<SourceFormat>,
     /// A file, a directory (every file below it) or a glob (`raw/web/*.ndjson`, `**` allowed),

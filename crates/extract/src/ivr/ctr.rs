@@ -5,32 +5,59 @@ use std::io::BufRead;
 use serde_json::{Map, Value};
 use touchstone_core::StagingTable;
 
-use crate::json::{
-    JsonFrame, JsonFramer, compact, get, opt_int, opt_obj, opt_str, opt_ts, parse_object,
-};
+use crate::json::records::{Event, Layout, drift, plain, read_records};
+use crate::json::{compact, get, opt_int, opt_obj, opt_str, opt_ts};
+use crate::state::UNVERSIONED;
 use crate::table::TableBuilder;
-use crate::{Ctx, ExtractError};
+use crate::{Ctx, ExtractError, Identity};
 
 const EXAMPLE: &str = "2026-08-01T14:22:31Z";
 const MICROS: i64 = 1_000_000;
 
+/// CTRs come one per line, pretty-printed, concatenated or in arrays; there is no list or
+/// webhook envelope around them.
+const LAYOUT: Layout = Layout {
+    lookups: &[],
+    lists: &[],
+    unwrap: plain,
+};
+
+/// The top-level fields read (others are ignored; near-misses of these are warned about).
+const FIELDS: &[&str] = &[
+    "ContactId",
+    "InitialContactId",
+    "PreviousContactId",
+    "NextContactId",
+    "Channel",
+    "InitiationMethod",
+    "InitiationTimestamp",
+    "ConnectedToSystemTimestamp",
+    "DisconnectTimestamp",
+    "LastUpdateTimestamp",
+    "DisconnectReason",
+    "AgentConnectionAttempts",
+    "CustomerEndpoint",
+    "SystemEndpoint",
+    "Attributes",
+    "Queue",
+    "Agent",
+];
+
 pub(crate) fn read(ctx: &mut Ctx<'_, '_>, input: &mut dyn BufRead) -> Result<(), ExtractError> {
-    let mut framer = JsonFramer::new(input);
     let mut tb = ctx.builder(StagingTable::Calls)?;
-    while let Some(frame) = framer.next_frame().map_err(|e| ctx.io(e))? {
-        ctx.read();
-        match frame {
-            JsonFrame::Broken { line, reason } => ctx.reject(line, reason, framer.bytes())?,
-            JsonFrame::Object { line } => {
-                let outcome = parse_object(framer.bytes()).and_then(|obj| row(&obj, &mut tb));
-                ctx.settle(&mut tb, line, outcome, framer.bytes())?;
-            }
-        }
-    }
+    read_records(ctx, input, &LAYOUT, &mut |ctx, event| {
+        let Event::Record(rec) = event else {
+            return Ok(());
+        };
+        drift(ctx, &rec.obj, FIELDS, "contact trace record");
+        let outcome = row(&rec.obj, &mut tb).map_err(|e| rec.reason(e));
+        ctx.settle_delivery(&mut tb, rec.line, outcome, rec.raw)
+    })?;
     tb.flush(ctx.sink)
 }
 
-fn row(c: &Map<String, Value>, tb: &mut TableBuilder) -> Result<(), String> {
+/// Writes the record's row; its identity is the ContactId, versioned by LastUpdateTimestamp.
+fn row(c: &Map<String, Value>, tb: &mut TableBuilder) -> Result<Identity, String> {
     let contact_id = opt_str(c, "ContactId", "ContactId")?
         .filter(|s| !s.is_empty())
         .ok_or("field 'ContactId': missing; expected the contact's id (a UUID)")?;
@@ -166,7 +193,11 @@ fn row(c: &Map<String, Value>, tb: &mut TableBuilder) -> Result<(), String> {
     tb.str("attributes", attributes.as_deref());
     tb.str("peer_account", None);
     tb.ts("record_updated_at", updated);
-    Ok(())
+    Ok(Identity {
+        kind: "ctr",
+        id: contact_id.into_owned(),
+        version: updated.unwrap_or(UNVERSIONED),
+    })
 }
 
 #[cfg(test)]
@@ -181,9 +212,11 @@ mod tests {
 
     #[test]
     fn maps_the_contact_record() {
-        let input = format!("{ANSWERED}\n{CONTAINED}\n{ANSWERED}\n");
+        let later = ANSWERED.replace("14:11:00Z", "15:30:00Z");
+        let input = format!("{ANSWERED}\n{CONTAINED}\n{later}\n");
         let (stats, sink) = run_ok(SourceFormat::AmazonConnectCtr, input.as_bytes());
-        // The duplicate delivery is staged as it is.
+        // A later version of a contact (a greater LastUpdateTimestamp) is staged too; the
+        // models keep the latest.
         assert_eq!((stats.rows_read, stats.rows_staged), (3, 3));
         let t = sink.table(StagingTable::Calls);
         assert_eq!(s(&t, "source_system", 0).as_deref(), Some("amazon_connect"));
@@ -238,16 +271,23 @@ mod tests {
 
     #[test]
     fn concatenated_objects_like_firehose() {
-        let input = format!("{ANSWERED}{CONTAINED}{ANSWERED}\n{CONTAINED}{{\"ContactId\":\"x\"}}");
+        let other = ANSWERED.replace("c-2", "c-4");
+        let input = format!("{ANSWERED}{CONTAINED}{other}\n{CONTAINED}{{\"ContactId\":\"x\"}}");
         let (stats, sink) = run_ok(SourceFormat::AmazonConnectCtr, input.as_bytes());
+        // The second CONTAINED is the same delivery again: a duplicate, not a row.
         assert_eq!(
-            (stats.rows_read, stats.rows_staged, stats.rows_rejected),
-            (5, 4, 1)
+            (
+                stats.rows_read,
+                stats.rows_staged,
+                stats.rows_rejected,
+                stats.duplicates
+            ),
+            (5, 3, 1, 1)
         );
-        let lines: Vec<_> = (0..4)
+        let lines: Vec<_> = (0..3)
             .map(|r| i(&sink.table(StagingTable::Calls), "_source_line", r))
             .collect();
-        assert_eq!(lines, vec![Some(1), Some(1), Some(1), Some(2)]);
+        assert_eq!(lines, vec![Some(1), Some(1), Some(1)]);
         assert_eq!(sink.rejects[0].line, 2);
         assert!(
             sink.rejects[0]
@@ -274,9 +314,10 @@ mod tests {
         let mut bytes = input.into_bytes();
         bytes.extend_from_slice(b"\r\n{\"ContactId\":\"\xff\"}\r\n");
         let (stats, sink) = run_ok(SourceFormat::AmazonConnectCtr, &bytes);
+        // `[1,2]` is an array of two values that are not objects: two rejects.
         assert_eq!(
             (stats.rows_read, stats.rows_staged, stats.rows_rejected),
-            (10, 1, 9)
+            (11, 1, 10)
         );
         let r: Vec<_> = sink
             .rejects
@@ -289,13 +330,19 @@ mod tests {
         assert!(r[3].1.contains("'Agent.Username'"));
         assert!(r[4].1.contains("cut off"), "{}", r[4].1);
         assert!(r[5].1.contains("invalid JSON"));
-        assert!(r[6].1.contains("not a JSON object"));
-        assert!(r[7].1.contains("'Channel': missing"));
+        assert!(
+            r[6].1
+                .starts_with("record /0: a JSON number where a JSON object was expected"),
+            "{}",
+            r[6].1
+        );
+        assert!(r[7].1.starts_with("record /1: a JSON number"));
+        assert!(r[8].1.contains("'Channel': missing"));
         // An invalid byte is repaired (U+FFFD); the record is rejected for what it lacks.
-        assert!(r[8].1.contains("missing"), "{}", r[8].1);
+        assert!(r[9].1.contains("missing"), "{}", r[9].1);
         assert_eq!(
             r.iter().map(|x| x.0).collect::<Vec<_>>(),
-            vec![1, 2, 3, 4, 5, 6, 7, 9, 10]
+            vec![1, 2, 3, 4, 5, 6, 7, 7, 9, 10]
         );
     }
 

@@ -98,5 +98,6 @@ pub(crate) fn calendar(world: &World) -> Part {
     Part {
         data: text.into_bytes(),
         records,
+        duplicates: 0,
     }
 }

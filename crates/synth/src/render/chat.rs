@@ -1,12 +1,16 @@
-//! LiveChat chats (`livechat/chats-<date>.jsonl`).
+//! LiveChat chats: `livechat/chats-<date>.jsonl` (one Agent Chat API chat per line), and on
+//! some days `livechat/archives-<date>.json`, the pages of the `list_archives` response as a
+//! client saved them (pretty-printed `{"chats": [...], "found_chats": N, "next_page_id": ...}`
+//! envelopes of up to 100 chats, each chat with its one `thread` object, as archives return
+//! it).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::SynthError;
-use crate::model::{Author, Chat, ChunkRecords};
-use crate::time::{Frac, date_utc, iso_utc};
+use crate::model::{Author, Chat, ChatSystem, ChunkRecords};
+use crate::time::{Frac, date_utc, day_number, iso_utc};
 use crate::world::World;
 
 use super::Rendered;
@@ -96,8 +100,28 @@ struct LcThread<'a> {
 #[derive(Serialize)]
 struct LcChat<'a> {
     id: &'a str,
-    threads: [LcThread<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thread: Option<LcThread<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threads: Option<[LcThread<'a>; 1]>,
     users: Vec<LcUser<'a>>,
+}
+
+/// A `list_archives` response page.
+#[derive(Serialize)]
+struct LcArchivePage {
+    chats: Vec<serde_json::Value>,
+    found_chats: usize,
+    next_page_id: Option<String>,
+    previous_page_id: Option<String>,
+}
+
+/// Chats per archives page (the API's maximum `limit`).
+const ARCHIVE_PAGE: usize = 100;
+
+/// Whether the chats of a UTC day are saved as archive pages (one day in five).
+pub(crate) fn archive_day(day: i64) -> bool {
+    day.rem_euclid(5) == 2
 }
 
 fn micros(us: i64) -> String {
@@ -109,8 +133,13 @@ pub(super) fn livechat(
     recs: &ChunkRecords,
     out: &mut Rendered,
 ) -> Result<(), SynthError> {
-    let mut chats: Vec<&Chat> = recs.chats.iter().collect();
+    let mut chats: Vec<&Chat> = recs
+        .chats
+        .iter()
+        .filter(|c| c.system == ChatSystem::LiveChat)
+        .collect();
     chats.sort_by(|a, b| (a.created_us, &a.chat_id).cmp(&(b.created_us, &b.chat_id)));
+    let mut archived: BTreeMap<i64, Vec<serde_json::Value>> = BTreeMap::new();
     for chat in chats {
         let agent = chat.agent.and_then(|a| world.agents.get(a));
         let agent_email = agent.map(|a| a.email());
@@ -177,33 +206,73 @@ pub(super) fn livechat(
         if let Some(e) = &agent_email {
             user_ids.push(e);
         }
+        let thread = LcThread {
+            access: LcAccess { group_ids: [0] },
+            active: false,
+            created_at: micros(chat.created_us),
+            events,
+            id: &chat.thread_id,
+            previous_thread_id: None,
+            properties: LcProperties {
+                rating: chat
+                    .rating
+                    .map(|(score, comment)| LcRating { comment, score }),
+            },
+            queue: LcQueue {
+                position: chat.queue_position,
+                queued_at: micros(chat.created_us),
+                wait_time: chat.queue_wait_secs,
+            },
+            queues_duration: chat.queue_wait_secs,
+            tags: &chat.tags,
+            user_ids,
+        };
+        let day = day_number(chat.created_us);
+        if archive_day(day) {
+            let record = LcChat {
+                id: &chat.chat_id,
+                thread: Some(thread),
+                threads: None,
+                users,
+            };
+            let value = serde_json::to_value(&record).map_err(|source| SynthError::Json {
+                what: "LiveChat chat",
+                source,
+            })?;
+            archived.entry(day).or_default().push(value);
+            continue;
+        }
         let record = LcChat {
             id: &chat.chat_id,
-            threads: [LcThread {
-                access: LcAccess { group_ids: [0] },
-                active: false,
-                created_at: micros(chat.created_us),
-                events,
-                id: &chat.thread_id,
-                previous_thread_id: None,
-                properties: LcProperties {
-                    rating: chat
-                        .rating
-                        .map(|(score, comment)| LcRating { comment, score }),
-                },
-                queue: LcQueue {
-                    position: chat.queue_position,
-                    queued_at: micros(chat.created_us),
-                    wait_time: chat.queue_wait_secs,
-                },
-                queues_duration: chat.queue_wait_secs,
-                tags: &chat.tags,
-                user_ids,
-            }],
+            thread: None,
+            threads: Some([thread]),
             users,
         };
         let path = format!("livechat/chats-{}.jsonl", date_utc(chat.created_us));
         out.part(&path).push_json("LiveChat chat", &record)?;
+    }
+    for (day, chats) in archived {
+        let path = format!("livechat/archives-{}.json", crate::time::date_of_day(day));
+        let part = out.part(&path);
+        let found = chats.len();
+        let mut chats = chats.into_iter().peekable();
+        let mut page_no = 0;
+        while chats.peek().is_some() {
+            let page: Vec<serde_json::Value> = chats.by_ref().take(ARCHIVE_PAGE).collect();
+            let n = page.len() as u64;
+            page_no += 1;
+            let record = LcArchivePage {
+                chats: page,
+                found_chats: found,
+                next_page_id: (page_no * ARCHIVE_PAGE < found)
+                    .then(|| format!("page-{}", page_no + 1)),
+                previous_page_id: (page_no > 1).then(|| format!("page-{}", page_no - 1)),
+            };
+            let bytes = super::to_json_pretty("LiveChat archives page", &record)?;
+            part.push_record(&bytes, b"\n");
+            // A page holds `n` records, not one.
+            part.records += n - 1;
+        }
     }
     Ok(())
 }

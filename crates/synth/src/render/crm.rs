@@ -162,7 +162,12 @@ pub(super) fn salesforce(
     }
     *out.part(paths::CONTACT) = w.finish()?;
 
-    let mut cases: Vec<_> = recs.cases.iter().collect();
+    // Zendesk tickets are written by the Zendesk renderer, not as Salesforce Cases.
+    let mut cases: Vec<_> = recs
+        .cases
+        .iter()
+        .filter(|c| c.system == crate::model::CaseSystem::Salesforce)
+        .collect();
     cases.sort_by(|a, b| (a.created_us, &a.id).cmp(&(b.created_us, &b.id)));
     // Case.csv comes from the weekly Data Export (Setup → Data Export), not from the API
     // extract the other objects come from: datetimes `2026-08-01 14:22:31` (UTC, no `T`, no

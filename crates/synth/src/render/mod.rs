@@ -3,17 +3,20 @@
 //! One module per vendor, as in the extract crate: [`crm`] (Salesforce), [`hubspot`]
 //! (HubSpot), [`ivr`] (Asterisk, its branch site, and Amazon Connect), [`chat`] (LiveChat),
 //! [`surveys`](mod@surveys) (the survey tool and Qualtrics), [`web`] (Segment), [`reviews`]
-//! (agent QA reviews) and [`calendar`](mod@calendar) (the marketing calendar). This module holds what they share: the [`Part`] bytes of a file, the CSV
+//! (agent QA reviews), [`calendar`](mod@calendar) (the marketing calendar), [`zendesk`]
+//! and [`intercom`]. This module holds what they share: the [`Part`] bytes of a file, the CSV
 //! writer and the paths of the single files.
 
 mod calendar;
 mod chat;
 mod crm;
 mod hubspot;
+mod intercom;
 mod ivr;
 mod reviews;
 mod surveys;
 mod web;
+mod zendesk;
 
 use std::collections::BTreeMap;
 
@@ -34,6 +37,8 @@ pub(crate) use hubspot::{
     COMPANY_HEADER as HUBSPOT_COMPANY_HEADER, CONTACT_HEADER as HUBSPOT_CONTACT_HEADER,
     DEAL_HEADER as HUBSPOT_DEAL_HEADER, contact_record_id, hubspot_csv, in_hubspot,
 };
+use intercom::intercom;
+pub(crate) use intercom::{intercom_day_paths, intercom_empty_day};
 #[cfg(test)]
 pub(crate) use ivr::BRANCH_COLUMNS;
 use ivr::{asterisk, connect};
@@ -42,15 +47,27 @@ pub(crate) use reviews::{REVIEW_HEADER, agent_reviews, review_csv, team_lead};
 use surveys::surveys;
 pub(crate) use surveys::{QUALTRICS_SURVEY, SURVEY_HEADER, qualtrics_header, survey_csv};
 use web::segment;
+use zendesk::zendesk;
+pub(crate) use zendesk::zendesk_empty_day;
 
-/// Bytes for one output file, with the number of records they hold.
+/// Bytes for one output file, with the number of records they hold (and how many of those are
+/// deliveries of a record already written: at-least-once duplicates a reader counts as such).
+/// A part of a `.gz` file is compressed as one gzip member when it is written out.
 #[derive(Debug, Default)]
 pub(crate) struct Part {
     pub(crate) data: Vec<u8>,
     pub(crate) records: u64,
+    pub(crate) duplicates: u64,
 }
 
 impl Part {
+    /// Appends one record's bytes as they are, with `after` (a separator) behind it.
+    fn push_record(&mut self, record: &[u8], after: &[u8]) {
+        self.data.extend_from_slice(record);
+        self.data.extend_from_slice(after);
+        self.records += 1;
+    }
+
     /// Appends one record: `line` and a line break.
     fn push_line(&mut self, line: &[u8]) {
         self.data.extend_from_slice(line);
@@ -71,6 +88,11 @@ impl Part {
 /// A record as compact JSON.
 fn to_json(what: &'static str, record: &impl Serialize) -> Result<Vec<u8>, SynthError> {
     serde_json::to_vec(record).map_err(|source| SynthError::Json { what, source })
+}
+
+/// A record pretty-printed (two-space indent, as `jq .` and most SDKs write it).
+fn to_json_pretty(what: &'static str, record: &impl Serialize) -> Result<Vec<u8>, SynthError> {
+    serde_json::to_vec_pretty(record).map_err(|source| SynthError::Json { what, source })
 }
 
 /// Relative paths of the single (non-partitioned) files.
@@ -137,6 +159,7 @@ impl CsvPart {
         Ok(Part {
             data,
             records: self.records,
+            duplicates: 0,
         })
     }
 }
@@ -167,7 +190,9 @@ pub(crate) fn render(
     connect(world, chunk, recs, &mut rng, &mut out)?;
     livechat(world, recs, &mut out)?;
     surveys(recs, &mut out)?;
-    segment(recs, &mut out)?;
+    segment(recs, &mut rng, &mut out)?;
+    zendesk(world, recs, &mut out)?;
+    intercom(world, recs, &mut out)?;
     hubspot(world, chunk, recs, &mut out)?;
     Ok(out)
 }

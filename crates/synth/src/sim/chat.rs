@@ -2,9 +2,9 @@
 //! customer's chat attempt at an issue from a help page (experience, surveys, cases).
 
 use crate::catalog::{COMMENTS_NEG, COMMENTS_POS, PRESALE_LINES, chat_lines};
-use crate::ids::{Counters, uuid4};
-use crate::model::{AbandonCause, Author, Chat, ChatEvent};
-use crate::rng::{RngExt, SimRng, pick_str};
+use crate::ids::{Counters, intercom_conversation_id, livechat_ids, uuid4, zendesk_chat_id};
+use crate::model::{AbandonCause, Author, CaseSystem, Chat, ChatEvent, ChatSystem};
+use crate::rng::{RngExt, SimRng, Stream, pick_str, unit};
 use crate::time::{MIN, SEC};
 use crate::world::{LoadChannel, World};
 
@@ -71,6 +71,31 @@ fn logistic(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// The chat product a chat runs on: 60% LiveChat (the website widget), 20% Zendesk Chat, 20%
+/// Intercom (the in-app messenger). Drawn from a hash of the chat number, so the chunk's random
+/// streams, and every other record, are the same whatever the split.
+pub(crate) fn chat_system(seed: u64, n: u64) -> ChatSystem {
+    let u = unit(seed, Stream::Vendor, n, 0x0C4A);
+    if u < 0.6 {
+        ChatSystem::LiveChat
+    } else if u < 0.8 {
+        ChatSystem::ZendeskChat
+    } else {
+        ChatSystem::Intercom
+    }
+}
+
+/// A 1-5 Intercom rating from the same draw `u` that makes a thumbs-up (`u < p`): 4-5 when it
+/// would be up, 1-3 otherwise, so the top box (4-5) is the thumbs-up.
+fn stars(u: f64, p: f64) -> u8 {
+    if u < p {
+        if u < p / 2.0 { 5 } else { 4 }
+    } else {
+        let rest = ((u - p) / (1.0 - p).max(f64::MIN_POSITIVE) * 3.0).floor();
+        1 + rest.clamp(0.0, 2.0) as u8
+    }
+}
+
 /// Simulates one chat.
 pub(crate) fn simulate_chat(
     world: &World,
@@ -78,8 +103,22 @@ pub(crate) fn simulate_chat(
     rng: &mut SimRng,
     req: ChatRequest,
 ) -> Chat {
-    let (chat_id, thread_id) = counters.next_chat();
-    let created = req.at_us + rng.int_in(0, 999_999);
+    let n = counters.next_chat();
+    let system = chat_system(world.seed, n);
+    let mut created = req.at_us + rng.int_in(0, 999_999);
+    let (chat_id, thread_id) = match system {
+        ChatSystem::LiveChat => livechat_ids(n),
+        ChatSystem::ZendeskChat => {
+            let date = crate::time::date_utc(created);
+            let yymm = format!("{}{}", &date[2..4], &date[5..7]);
+            let id = zendesk_chat_id(n, &yymm);
+            (id.clone(), id)
+        }
+        ChatSystem::Intercom => {
+            let id = intercom_conversation_id(n);
+            (id.clone(), id)
+        }
+    };
     let load = world.load(LoadChannel::Chat, created);
     let wait = rng.exp_mean(12.0 * load * load) + 1.0;
     let typing = rng.uniform(2.0, 15.0);
@@ -178,7 +217,9 @@ pub(crate) fn simulate_chat(
         if rng.chance(0.35) {
             let fr = first_response_secs.unwrap_or(0.0);
             let x = 1.4 + req.mood + quality - 0.012 * fr + if resolved { 0.6 } else { -1.6 };
-            let up = rng.chance(logistic(x));
+            let p = logistic(x);
+            let u: f64 = rand::Rng::random(rng);
+            let up = u < p;
             let comment = if rng.chance(0.4) {
                 Some(if up {
                     pick_str(rng, COMMENTS_POS)
@@ -199,7 +240,29 @@ pub(crate) fn simulate_chat(
                 },
                 system_type: Some("rating.chat_rated"),
             });
-            rating = Some((u8::from(up), comment));
+            rating = Some(match system {
+                ChatSystem::Intercom => (stars(u, p), comment),
+                _ => (u8::from(up), comment),
+            });
+        }
+    }
+    if system != ChatSystem::LiveChat {
+        // Zendesk Chat and Intercom keep whole seconds; an Intercom conversation starts with
+        // the customer's first message.
+        let floor = |t: i64| t.div_euclid(SEC) * SEC;
+        for e in &mut events {
+            e.at_us = floor(e.at_us);
+        }
+        created = floor(created);
+        if system == ChatSystem::Intercom
+            && let Some(first) = events.first()
+        {
+            created = first.at_us;
+        }
+        let first_customer = events.iter().find(|e| e.author == Author::Customer);
+        let first_agent = events.iter().find(|e| e.author == Author::Agent);
+        if let (Some(c), Some(a)) = (first_customer, first_agent) {
+            first_response_secs = Some((a.at_us - c.at_us) as f64 / SEC as f64);
         }
     }
     let tags = match req.topic {
@@ -207,6 +270,7 @@ pub(crate) fn simulate_chat(
         None => vec!["presale"],
     };
     Chat {
+        system,
         chat_id,
         thread_id,
         customer: req.customer,
@@ -337,7 +401,17 @@ pub(super) fn chat_attempt(
         if !resolved {
             let idx = match *open_case {
                 Some(i) => i,
-                None => new_case(ctx, rng, life, issue, "Web", end, Some(agent)),
+                None => {
+                    let idx = new_case(ctx, rng, life, issue, "Web", end, Some(agent));
+                    // Zendesk Chat hands unresolved chats to Zendesk Support as tickets.
+                    if chat.system == ChatSystem::ZendeskChat
+                        && let Some(c) = ctx.out.cases.get_mut(idx)
+                    {
+                        c.system = CaseSystem::Zendesk;
+                        c.id = c.number.trim_start_matches('0').to_owned();
+                    }
+                    idx
+                }
             };
             *open_case = Some(idx);
             update_case(ctx, idx, None, end, false);

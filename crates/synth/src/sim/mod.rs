@@ -16,8 +16,8 @@ use crate::btyd::{BtydModel, SimulatedCustomer};
 use crate::catalog::{CATEGORIES, Intent, case_subject};
 use crate::ids::{Counters, uuid4};
 use crate::model::{
-    AbandonCause, AccountRec, CaseRec, ChunkRecords, ContactRec, CustomerTruth, OpportunityRec,
-    OrderRec, Overlap, Person, SharedPhone, SurveyRow, WebEvent, customer_id,
+    AbandonCause, AccountRec, CaseRec, CaseSystem, ChunkRecords, ContactRec, CustomerTruth,
+    OpportunityRec, OrderRec, Overlap, Person, SharedPhone, SurveyRow, WebEvent, customer_id,
 };
 use crate::people::{
     FIRST_NAMES, LAST_NAMES, PhoneStyle, canonical_email, crm_phone_style, fmt_phone, messy_email,
@@ -102,8 +102,46 @@ pub(crate) fn simulate_chunk(
     for k in 0..count / 4 {
         visitor(&mut ctx, &mut vrng, chunk, k);
     }
+    zendesk_csat(world, &mut ctx.out.cases);
     ctx.out.persons = persons;
     ctx.out
+}
+
+/// Zendesk sends a satisfaction survey an hour after a ticket is solved; about 45% of
+/// requesters answer within two days, 78% of them "good". Drawn from hashes of the ticket
+/// number, not the chunk's random streams, so the other records do not change with it.
+fn zendesk_csat(world: &World, cases: &mut [CaseRec]) {
+    use crate::model::ZendeskCsat;
+    use crate::rng::unit;
+    for c in cases.iter_mut() {
+        let (CaseSystem::Zendesk, Some(solved)) = (c.system, c.closed_us) else {
+            continue;
+        };
+        let n: u64 = c.id.parse().unwrap_or(0);
+        let offered = solved + HOUR;
+        if offered >= world.end_us {
+            continue;
+        }
+        let u = |k: u64| unit(world.seed, Stream::Vendor, n, k);
+        let responded = offered + HOUR + (u(1) * 47.0 * HOUR as f64) as i64;
+        let answer = (u(0) < 0.45 && responded < world.end_us).then(|| {
+            let good = u(2) < 0.78;
+            let comment = (u(3) < 0.3).then(|| {
+                let pool = if good {
+                    crate::catalog::COMMENTS_POS
+                } else {
+                    crate::catalog::COMMENTS_NEG
+                };
+                pool[(u(4) * pool.len() as f64) as usize % pool.len().max(1)]
+            });
+            (good, responded / SEC * SEC, comment)
+        });
+        c.csat = Some(ZendeskCsat {
+            id: 20_000_000_000 + n,
+            offered_us: offered / SEC * SEC,
+            answer,
+        });
+    }
 }
 
 fn acquisition_us(world: &World, b: &SimulatedCustomer) -> i64 {
@@ -669,6 +707,8 @@ fn new_case(
         _ => (None, None),
     };
     ctx.out.cases.push(CaseRec {
+        system: CaseSystem::Salesforce,
+        csat: None,
         id,
         number,
         account_id: known.then(|| person.account_id.clone()),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::SynthError;
 use crate::model::{ChunkRecords, IvrExit, Leg};
 use crate::people::{PhoneStyle, fmt_phone};
-use crate::render::{Rendered, to_json};
+use crate::render::{Part, Rendered, to_json, to_json_pretty};
 use crate::rng::{RngExt, SimRng};
 use crate::time::{Frac, SEC, date_of_day, date_path_utc, day_number, iso_utc};
 use crate::world::{System, World};
@@ -142,6 +142,64 @@ pub(crate) fn ctr_last_update(leg: &Leg) -> i64 {
     leg.end_us.max(acw_end) + (5 + (leg.cdr_sequence % 23) as i64) * SEC
 }
 
+/// How one day's Firehose files lay their records out (by the UTC day number): Firehose's own
+/// default (records back to back, no separator), one record per line (a delimiter added by a
+/// transform Lambda), pretty-printed records one after another, and a pretty-printed JSON array
+/// (files re-exported by a consumer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CtrLayout {
+    Concatenated,
+    Lines,
+    Pretty,
+    Array,
+}
+
+impl CtrLayout {
+    pub(crate) fn of_day(day: i64) -> CtrLayout {
+        match day.rem_euclid(4) {
+            0 => CtrLayout::Concatenated,
+            1 => CtrLayout::Lines,
+            2 => CtrLayout::Pretty,
+            _ => CtrLayout::Array,
+        }
+    }
+}
+
+/// Writes one file's deliveries (compact JSON; `true` for a repeat of the previous delivery).
+fn write_deliveries(
+    part: &mut Part,
+    layout: CtrLayout,
+    records: &[(Vec<u8>, bool)],
+) -> Result<(), SynthError> {
+    let pretty = |r: &[u8]| -> Result<Vec<u8>, SynthError> {
+        let v: serde_json::Value =
+            serde_json::from_slice(r).map_err(|source| SynthError::Json {
+                what: "contact trace",
+                source,
+            })?;
+        to_json_pretty("contact trace", &v)
+    };
+    if layout == CtrLayout::Array {
+        part.data.extend_from_slice(b"[\n");
+    }
+    for (i, (r, duplicate)) in records.iter().enumerate() {
+        match layout {
+            CtrLayout::Concatenated => part.push_record(r, b""),
+            CtrLayout::Lines => part.push_record(r, b"\n"),
+            CtrLayout::Pretty => part.push_record(&pretty(r)?, b"\n"),
+            CtrLayout::Array => {
+                let last = i + 1 == records.len();
+                part.push_record(&pretty(r)?, if last { b"\n" } else { b",\n" });
+            }
+        }
+        part.duplicates += u64::from(*duplicate);
+    }
+    if layout == CtrLayout::Array {
+        part.data.extend_from_slice(b"]\n");
+    }
+    Ok(())
+}
+
 /// Firehose file of a chunk's deliveries of one day.
 pub(crate) fn ctr_path(day: i64, chunk: u64) -> String {
     let d = date_of_day(day);
@@ -160,7 +218,7 @@ pub(in crate::render) fn connect(
 ) -> Result<(), SynthError> {
     let instance_arn = world.instance_arn();
     let rp_arn = world.routing_profile_arn();
-    let mut deliveries: Vec<(i64, String, Vec<u8>)> = Vec::new();
+    let mut deliveries: Vec<(i64, String, Vec<u8>, bool)> = Vec::new();
     for call in recs.calls.iter().filter(|c| c.system == System::Connect) {
         let call_id = call.call_id();
         let e164 = call
@@ -264,9 +322,11 @@ pub(in crate::render) fn connect(
             };
             let line = to_json("contact trace", &record)?;
             if call.redeliver_same.get(i).copied().unwrap_or(false) {
-                deliveries.push((last_update, leg.id.clone(), line.clone()));
+                deliveries.push((last_update, leg.id.clone(), line.clone(), false));
+                deliveries.push((last_update, leg.id.clone(), line, true));
+            } else {
+                deliveries.push((last_update, leg.id.clone(), line, false));
             }
-            deliveries.push((last_update, leg.id.clone(), line));
             if call.redeliver_updated.get(i).copied().unwrap_or(false) {
                 let later = last_update + rng.int_in(10 * 60, 6 * 3_600) * SEC;
                 record.last_update = ts(later);
@@ -274,13 +334,22 @@ pub(in crate::render) fn connect(
                     .attributes
                     .insert("disposition", call.disposition.to_owned());
                 let line = to_json("contact trace", &record)?;
-                deliveries.push((later, leg.id.clone(), line));
+                deliveries.push((later, leg.id.clone(), line, false));
             }
         }
     }
+    // A stable sort: an identical redelivery stays right behind its first copy.
     deliveries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    for (at, _, line) in deliveries {
-        out.part(&ctr_path(day_number(at), chunk)).push_line(&line);
+    let mut by_day: BTreeMap<i64, Vec<(Vec<u8>, bool)>> = BTreeMap::new();
+    for (at, _, line, duplicate) in deliveries {
+        by_day
+            .entry(day_number(at))
+            .or_default()
+            .push((line, duplicate));
+    }
+    for (day, records) in by_day {
+        let part = out.part(&ctr_path(day, chunk));
+        write_deliveries(part, CtrLayout::of_day(day), &records)?;
     }
     Ok(())
 }
