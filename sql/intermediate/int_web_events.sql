@@ -1,35 +1,8 @@
--- Web and bot events, one row per messageId, sessionized: a session is one browser cookie's
--- events (anonymousId; userId when there is no cookie) split where two consecutive events are
--- more than 30 minutes apart (the Snowplow and Segment convention).
-SELECT
-    * EXCLUDE (is_new_session),
-    visitor_id || '#' || CAST(
-        sum(is_new_session) OVER (
-            PARTITION BY visitor_id ORDER BY occurred_at, message_id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS VARCHAR
-    ) AS session_id
-FROM (
-    SELECT
-        e.*,
-        CASE
-            WHEN lag(occurred_at) OVER (PARTITION BY visitor_id ORDER BY occurred_at, message_id) IS NULL THEN 1
-            WHEN seconds_between(
-                lag(occurred_at) OVER (PARTITION BY visitor_id ORDER BY occurred_at, message_id),
-                occurred_at
-            ) > 1800 THEN 1
-            ELSE 0
-        END AS is_new_session
-    FROM (
-        SELECT
-            * EXCLUDE (delivery_rank),
-            coalesce(anonymous_id, 'user:' || user_id) AS visitor_id
-        FROM (
-            SELECT
-                w.*,
-                row_number() OVER (PARTITION BY message_id ORDER BY _source_file, _source_line) AS delivery_rank
-            FROM stg_web_events w
-        )
-        WHERE delivery_rank = 1 AND coalesce(anonymous_id, user_id) IS NOT NULL
-    ) e
-)
+-- Web and bot events, one row per messageId (int_web_unique_events), sessionized: a session is
+-- one visitor's events (browser cookie; userId when there is no cookie) split where two
+-- consecutive events, in the order of occurred_at then message_id, are more than
+-- journeys.web_session_gap_mins apart (default 30, the Snowplow and Segment convention).
+-- session_id is `<visitor_id>#<n>`, the visitor's n-th session. web_session_events() is the
+-- native sort-once operator (one sort by visitor, spilling within the memory limit, then one
+-- streaming pass).
+SELECT * FROM web_session_events('int_web_unique_events')

@@ -8,7 +8,10 @@
 -- `informed` (hung up right after the self-service step read the answer), `short` (left within
 -- abandon_short_ivr_secs of dialling in the IVR with no error, or within abandon_short_secs of
 -- queueing), `frustrated` (after IVR errors, a wait of abandon_long_wait_secs, or contacting
--- again within abandon_callback_hours), else `unknown`.
+-- again within abandon_callback_hours), else `unknown`. is_simultaneous: the call overlapped one
+-- of the same customer's web sessions (first to last event) or chats (from the thread's start to
+-- its last event, or to the end of its queue wait when later), allowing
+-- journeys.simultaneous_tolerance_secs of clock difference between the systems.
 --
 -- outcome_evidence says what queued / answered / outcome rest on: 'queue_log' (Asterisk
 -- queue_log visits), 'contact_record' (Amazon Connect Queue and Agent fields), or 'cdr' (an
@@ -161,6 +164,25 @@ next_contact AS (
         FROM int_chats ch
         JOIN int_customer_keys k ON k.kind = 'chat' AND k.id = ch.thread_id
     )
+),
+simultaneous AS (
+    SELECT DISTINCT o.source_system, o.chain_id
+    FROM scored o
+    JOIN (
+        SELECT k.customer_key, s.started_at, s.ended_at, 0 AS extra_secs
+        FROM int_web_sessions s
+        JOIN int_customer_keys k ON k.kind = 'web' AND k.id = s.session_id
+        UNION ALL
+        SELECT k.customer_key, ch.started_at, coalesce(ch.ended_at, ch.started_at), coalesce(ch.queue_wait_secs, 0)
+        FROM int_chats ch
+        JOIN int_customer_keys k ON k.kind = 'chat' AND k.id = ch.thread_id
+    ) x ON x.customer_key = o.customer_key
+    CROSS JOIN pipeline_settings p
+    WHERE greatest(
+            seconds_between(o.started_at, x.ended_at),
+            seconds_between(o.started_at, x.started_at) + x.extra_secs
+        ) >= -p.simultaneous_tolerance_secs
+        AND seconds_between(x.started_at, o.ended_at) >= -p.simultaneous_tolerance_secs
 )
 SELECT
     o.* EXCLUDE (_last_wait_secs),
@@ -175,7 +197,9 @@ SELECT
             AND (o._last_wait_secs >= p.abandon_long_wait_secs OR coalesce(o.ivr_errors, 0) >= 2) THEN 'frustrated'
         WHEN seconds_between(o.ended_at, n.next_contact_at) <= p.abandon_callback_hours * 3600 THEN 'frustrated'
         ELSE 'unknown'
-    END AS abandon_cause
+    END AS abandon_cause,
+    sim.chain_id IS NOT NULL AS is_simultaneous
 FROM scored o
 LEFT JOIN next_contact n ON n.id = o.source_system || ':' || o.chain_id
+LEFT JOIN simultaneous sim ON sim.source_system = o.source_system AND sim.chain_id = o.chain_id
 CROSS JOIN pipeline_settings p

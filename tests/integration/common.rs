@@ -265,7 +265,8 @@ pub fn assert_same_tables(
 /// customer_identity), and the names of anonymous customers (`anon:<hash>`), which a warehouse
 /// keeps from the run that first saw the customer while a fresh one names them after the
 /// earliest identifier it sees (data arriving out of order can make those differ). Anonymous
-/// keys are renamed after the customer's smallest identifier, everywhere.
+/// keys are renamed after the customer's smallest identifier, everywhere, also where they
+/// begin a journey id (`<customer_key>#<n>`).
 pub fn without_history(
     mut snapshot: std::collections::BTreeMap<String, Vec<Row>>,
 ) -> std::collections::BTreeMap<String, Vec<Row>> {
@@ -296,7 +297,16 @@ pub fn without_history(
                 row.0 = row
                     .0
                     .split('|')
-                    .map(|cell| names.get(cell).map_or(cell, String::as_str))
+                    .map(|cell| match names.get(cell) {
+                        Some(name) => name.clone(),
+                        // A journey id: `<customer_key>#<n>`.
+                        None => match cell.rsplit_once('#') {
+                            Some((key, n)) if names.contains_key(key) => {
+                                format!("{}#{n}", names[key])
+                            }
+                            _ => cell.to_string(),
+                        },
+                    })
                     .collect::<Vec<_>>()
                     .join("|");
             }

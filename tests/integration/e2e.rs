@@ -29,6 +29,8 @@ async fn pipeline_reproduces_the_ground_truth() {
     identities_match_the_truth(&ctx).await;
     identity_graph_matches_the_truth(&ctx).await;
     abandon_causes_match_the_truth(&ctx).await;
+    simultaneous_calls_match_the_truth(&ctx).await;
+    journeys_hold_every_touch_once_in_order(&ctx).await;
     let keys_before = identity_keys(&ctx).await;
     metrics_equal_independent_computation(&ctx).await;
     queue_visits_and_calls_match(&ctx).await;
@@ -760,4 +762,146 @@ async fn abandon_causes_match_the_truth(ctx: &datafusion::prelude::SessionContex
         accuracy >= 0.9,
         "abandon_cause accuracy {accuracy:.3}: {matrix:?}"
     );
+}
+
+/// fct_calls.is_simultaneous against the overlaps the generator planted (truth/overlaps: a call
+/// during one of the customer's web sessions or chats): precision and recall over calls.
+/// Recall is asserted over the overlaps whose two sides can be tied to one customer at all: the
+/// web cookie is linkable (truth/identifiers: seen with another identifier of its owner; a
+/// cookie that never signed in is anyone's) and the caller was identified (not a withheld
+/// number); the recall over every planted overlap is printed beside it.
+async fn simultaneous_calls_match_the_truth(ctx: &datafusion::prelude::SessionContext) {
+    let counts = pairs(
+        ctx,
+        "with truth as (
+            select o.call_id,
+                   bool_or((o.channel = 'chat' or coalesce(i.linkable, false))
+                           and coalesce(c.match_type <> 'unmatched', false)) as identifiable
+            from truth_overlaps o
+            left join truth_identifiers i on i.id_type = 'anonymous_id' and i.id_value = o.anonymous_id
+            left join fct_calls c on c.chain_id = o.call_id
+            group by o.call_id),
+              flagged as (select distinct chain_id from fct_calls where is_simultaneous)
+         select 'truth', count(*) from truth
+         union all select 'identifiable', count(*) from truth where identifiable
+         union all select 'flagged', count(*) from flagged
+         union all select 'both', count(*) from flagged f join truth t on t.call_id = f.chain_id
+         union all select 'both_identifiable', count(*) from flagged f join truth t on t.call_id = f.chain_id where t.identifiable",
+    )
+    .await;
+    let get = |k: &str| {
+        counts
+            .iter()
+            .find(|(name, _)| name == k)
+            .map_or(0.0, |(_, n)| *n)
+    };
+    let (truth, identifiable, flagged, both) = (
+        get("truth"),
+        get("identifiable"),
+        get("flagged"),
+        get("both"),
+    );
+    let precision = both / flagged;
+    let recall = get("both_identifiable") / identifiable;
+    println!(
+        "simultaneous calls: precision {precision:.3} ({both} of {flagged} flagged), recall {recall:.3} \
+         of {identifiable} identifiable overlaps, {:.3} of all {truth} planted",
+        both / truth
+    );
+    assert!(identifiable > 10.0, "too few planted overlaps: {counts:?}");
+    assert!(
+        precision >= 0.95 && recall >= 0.95,
+        "simultaneous calls: precision {precision:.3}, recall {recall:.3}: {counts:?}"
+    );
+    // A journey is simultaneous exactly when one of its steps is.
+    let bad = scalar(
+        ctx,
+        "select count(*) from fct_journeys j
+         join (select journey_id, bool_or(is_simultaneous) s from fct_journey_steps group by 1) s
+           on s.journey_id = j.journey_id
+         where j.is_simultaneous <> s.s",
+    )
+    .await;
+    assert_eq!(bad, 0.0);
+}
+
+/// Every call, chat, web session and case of a known customer is one step of one journey;
+/// steps are numbered 1.. in time order; journeys of a customer are more than the 72-hour
+/// window apart; the per-journey counts add up to the steps.
+async fn journeys_hold_every_touch_once_in_order(ctx: &datafusion::prelude::SessionContext) {
+    let touches = scalar(
+        ctx,
+        "select count(*) from fct_touchpoints
+         where channel in ('voice', 'chat', 'web', 'case') and customer_key is not null",
+    )
+    .await;
+    let steps = scalar(ctx, "select count(*) from fct_journey_steps").await;
+    let distinct = scalar(
+        ctx,
+        "select count(distinct touchpoint_id) from fct_journey_steps",
+    )
+    .await;
+    assert_eq!((steps, distinct), (touches, touches));
+    let journeys = scalar(ctx, "select count(*) from fct_journeys").await;
+    let summed = scalar(ctx, "select sum(steps) from fct_journeys").await;
+    assert_eq!(summed, steps);
+    assert!(journeys > 100.0, "{journeys} journeys");
+    // Steps 1..n in order of time within each journey.
+    let misordered = scalar(
+        ctx,
+        "select count(*) from (
+            select step, row_number() over (partition by journey_id order by started_at, touchpoint_id) rn,
+                   started_at, lag(started_at) over (partition by journey_id order by step) prev
+            from fct_journey_steps)
+         where step <> rn or (prev is not null and started_at < prev)",
+    )
+    .await;
+    assert_eq!(misordered, 0.0);
+    // Consecutive journeys of a customer: the next starts more than 72 hours after the
+    // previous one's last step started; within a journey no gap exceeds it.
+    let too_close = scalar(
+        ctx,
+        "select count(*) from (
+            select customer_key, started_at,
+                   lag(last_start) over (partition by customer_key order by started_at) prev_last
+            from (select j.customer_key, j.journey_id, min(s.started_at) started_at, max(s.started_at) last_start
+                  from fct_journeys j join fct_journey_steps s on s.journey_id = j.journey_id
+                  group by 1, 2))
+         where prev_last is not null and started_at <= prev_last + interval '72 hours'",
+    )
+    .await;
+    assert_eq!(too_close, 0.0);
+    let long_gap = scalar(
+        ctx,
+        "select count(*) from fct_journey_steps where secs_since_previous > 72 * 3600",
+    )
+    .await;
+    assert_eq!(long_gap, 0.0);
+    let outcomes = pairs(
+        ctx,
+        "select outcome, count(*) from fct_journeys group by 1 order by 1",
+    )
+    .await;
+    println!("journey outcomes: {outcomes:?}");
+    for (outcome, _) in &outcomes {
+        assert!(
+            [
+                "abandoned",
+                "contained",
+                "resolved",
+                "transferred",
+                "unresolved"
+            ]
+            .contains(&outcome.as_str()),
+            "{outcome}"
+        );
+    }
+    let switches = scalar(
+        ctx,
+        "select count(*) from fct_journeys where channel_switches > steps - 1
+         or channel_switches <> (select count(*) from fct_journey_steps s
+                                 where s.journey_id = fct_journeys.journey_id and s.is_channel_switch)",
+    )
+    .await;
+    assert_eq!(switches, 0.0);
 }

@@ -16,6 +16,7 @@ mod ops;
 mod readers;
 mod scale;
 mod serve;
+mod sessions;
 mod slt;
 mod trust;
 mod value;

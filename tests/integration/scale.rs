@@ -32,11 +32,10 @@ async fn run(file: &Path) -> RunReport {
         .expect("run")
 }
 
-/// The tiny limit of the spilling test, in MiB: an eighth of the default. At 64 and 128 MiB
-/// (4,000 customers x 45 days) the SQL sessionization of `int_web_sessions` still fails with
-/// "Not enough memory to continue external sort", with 1 or 2 partitions alike; the native
-/// sessionization operator (the journeys work) is to remove that sort.
-const TINY_MB: u64 = 256;
+/// The tiny limit of the spilling test, in MiB: a thirty-second of the default. (Before the
+/// native sessionization, 64 and 128 MiB failed in `int_web_sessions` with "Not enough memory
+/// to continue external sort".)
+const TINY_MB: u64 = 64;
 
 /// With a deliberately tiny memory limit ([`TINY_MB`]) the default pipeline still completes,
 /// by spilling (the run reports the spill files it wrote), and every table equals that of a

@@ -178,9 +178,14 @@ impl PipelineError {
         what: impl Into<String>,
     ) -> impl FnOnce(datafusion::error::DataFusionError) -> Self {
         let what = what.into();
-        move |e| PipelineError::Engine {
-            what,
-            message: touchstone_core::diagnostic::first_line(&e.strip_backtrace()),
+        move |e| {
+            // The summary keeps the first line; the whole chain (the memory pool's largest
+            // consumers, the cause under a context) is in the debug log.
+            tracing::debug!(what = %what, error = %e.strip_backtrace(), "engine error");
+            PipelineError::Engine {
+                what,
+                message: touchstone_core::diagnostic::first_line(&e.strip_backtrace()),
+            }
         }
     }
 }

@@ -916,6 +916,7 @@ impl Stages<'_> {
                     model.name
                 )))?;
             if let Some(provider) = provider {
+                let provider = touchstone_transform::with_plain_strings(&ctx, provider)?;
                 ctx.deregister_table(model.name.as_str())
                     .map_err(engine())?;
                 ctx.register_table(model.name.as_str(), provider)
@@ -1117,7 +1118,7 @@ async fn register_staging(
             .map_err(PipelineError::storage(format!("reading staging/{table}")))?;
         let engine = || PipelineError::engine(format!("registering {table}"));
         let provider = match provider {
-            Some(p) => p,
+            Some(p) => touchstone_transform::with_plain_strings(ctx, p)?,
             None => Arc::new(MemTable::try_new(table.schema(), vec![vec![]]).map_err(engine())?),
         };
         ctx.register_table(table.name(), provider)

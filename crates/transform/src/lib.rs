@@ -23,7 +23,7 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use touchstone_core::config::{AbandonSettings, JourneySettings, ValueSettings};
+use touchstone_core::config::{JourneySettings, SessionSettings, ValueSettings};
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, first_line};
 use touchstone_core::schema::StagingTable;
 
@@ -116,6 +116,31 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
         parquet.max_row_group_size = ROW_GROUP_ROWS;
         parquet.compression = Some("zstd(1)".into());
     }
+    if options.memory_limit_bytes.is_some() {
+        // Strings read from Parquet as plain UTF-8, not as views: a view shares its row
+        // group's buffers, so every batch of it counts against a sort's or a join's share of
+        // the pool as the whole row group (16 MB for a batch of 8,192 web events), and under a
+        // small limit a sort cannot take in a single batch.
+        config
+            .options_mut()
+            .execution
+            .parquet
+            .schema_force_view_types = false;
+    }
+    if let Some(limit) = options.memory_limit_bytes {
+        // Smaller batches under a small limit: a sort that spilled merges its runs holding a
+        // batch of each (memory it cannot spill), and wide rows (web events with their
+        // properties) at 8,192 a batch would fill a 64 MiB pool with one merge. One row of
+        // batch per 64 KiB of limit: 1,024 at 64 MiB, the default 8,192 from 512 MiB.
+        let rows = usize::try_from(limit / (64 * 1024)).unwrap_or(usize::MAX);
+        let execution = &mut config.options_mut().execution;
+        let default = execution.batch_size.get().max(1024);
+        if let Ok(size) =
+            datafusion::common::config::ConfigNonZeroUsize::try_new(rows.clamp(1024, default))
+        {
+            execution.batch_size = size;
+        }
+    }
     if let Some(limit) = options.memory_limit_bytes {
         // Each sort keeps this much back for merging what it spilled; with many sorts under a
         // small limit, DataFusion's fixed 10 MiB each would leave nothing to sort with.
@@ -151,8 +176,48 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     udf::register(&ctx);
     native::register(&ctx, options.value);
     native::identity::register(&ctx, &options.journeys.identity);
-    register_settings(&ctx, &options.value, &options.journeys.sessions.abandon)?;
+    native::sessions::register(&ctx, &options.journeys.sessions);
+    register_settings(&ctx, &options.value, &options.journeys.sessions)?;
     Ok(ctx)
+}
+
+/// `provider` with its string columns read as plain UTF-8 (a view over it), or `provider`
+/// itself when it has none of another string type.
+///
+/// A string view read from Parquet shares its row group's buffers, so every batch of it
+/// counts against a sort's share of the memory pool as the whole row group (16 MB for a batch
+/// of 8,192 web events): under a small `memory_limit_mb` a sort cannot take in even one batch
+/// and fails with "Not enough memory to continue external sort". Plain strings are counted as
+/// what they hold.
+pub fn with_plain_strings(
+    ctx: &SessionContext,
+    provider: Arc<dyn datafusion::catalog::TableProvider>,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>, TransformError> {
+    use datafusion::logical_expr::{LogicalPlanBuilder, cast, col};
+    let schema = provider.schema();
+    let compact = |t: &DataType| matches!(t, DataType::Utf8View | DataType::LargeUtf8);
+    if !schema.fields().iter().any(|f| compact(f.data_type())) {
+        return Ok(provider);
+    }
+    let source = datafusion::datasource::provider_as_source(Arc::clone(&provider));
+    let columns: Vec<datafusion::logical_expr::Expr> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let c = col(datafusion::common::Column::from_name(f.name()));
+            if compact(f.data_type()) {
+                cast(c, DataType::Utf8).alias(f.name())
+            } else {
+                c
+            }
+        })
+        .collect();
+    let plan = LogicalPlanBuilder::scan("t", source, None)
+        .and_then(|b| b.project(columns))
+        .and_then(LogicalPlanBuilder::build)
+        .map_err(engine("reading strings as UTF-8"))?;
+    let df = datafusion::dataframe::DataFrame::new(ctx.state(), plan);
+    Ok(df.into_view())
 }
 
 /// Registers an empty table of every staging schema (for planning without data).
@@ -215,14 +280,16 @@ fn register_row(
 /// Name of the one-row table of the pipeline's value settings, readable from every model.
 pub const PIPELINE_SETTINGS: &str = "pipeline_settings";
 
-/// Registers `pipeline_settings`: the pipeline's `value:` settings and `journeys.abandon`
-/// thresholds (`abandon_*`) as one row, so SQL models use the same margin, horizon and costs
-/// as the model table functions.
+/// Registers `pipeline_settings`: the pipeline's `value:` settings, `journeys.abandon`
+/// thresholds (`abandon_*`) and journey settings (`simultaneous_tolerance_secs`,
+/// `purchase_within_days`, `repeat_within_days`) as one row, so SQL models use the same
+/// margin, horizon and costs as the model table functions.
 fn register_settings(
     ctx: &SessionContext,
     value: &ValueSettings,
-    abandon: &AbandonSettings,
+    journeys: &SessionSettings,
 ) -> Result<(), TransformError> {
+    let abandon = &journeys.abandon;
     use arrow::array::{Float64Array, Int64Array};
     let schema = Arc::new(Schema::new(vec![
         Field::new("value_model", DataType::Utf8, false),
@@ -238,6 +305,9 @@ fn register_settings(
         Field::new("abandon_short_chat_secs", DataType::Int64, false),
         Field::new("abandon_long_wait_secs", DataType::Int64, false),
         Field::new("abandon_callback_hours", DataType::Int64, false),
+        Field::new("simultaneous_tolerance_secs", DataType::Int64, false),
+        Field::new("purchase_within_days", DataType::Int64, false),
+        Field::new("repeat_within_days", DataType::Int64, false),
     ]));
     register_row(
         ctx,
@@ -257,6 +327,15 @@ fn register_settings(
             Arc::new(Int64Array::from(vec![i64::from(abandon.short_chat_secs)])),
             Arc::new(Int64Array::from(vec![i64::from(abandon.long_wait_secs)])),
             Arc::new(Int64Array::from(vec![i64::from(abandon.callback_hours)])),
+            Arc::new(Int64Array::from(vec![i64::from(
+                journeys.simultaneous_tolerance_secs,
+            )])),
+            Arc::new(Int64Array::from(vec![i64::from(
+                journeys.purchase_within_days,
+            )])),
+            Arc::new(Int64Array::from(vec![i64::from(
+                journeys.repeat_within_days,
+            )])),
         ],
     )
 }

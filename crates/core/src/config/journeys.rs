@@ -71,8 +71,8 @@ pub struct IdentifierFile {
 /// ```yaml
 /// journeys:
 ///   web_session_gap_mins: 30        # a web session ends after this much inactivity
-///   window_hours: 72                # a journey covers this long from its first touch
-///   split_on_reason: true           # a contact about another reason starts a new journey
+///   window_hours: 72                # a touch this long after the previous one starts a journey
+///   split_on_reason: true           # (not applied yet: touchpoints carry no reason)
 ///   purchase_within_days: 7
 ///   repeat_within_days: 7
 ///   simultaneous_tolerance_secs: 60 # clock skew allowed between systems
@@ -88,11 +88,12 @@ pub struct JourneysFile {
     /// Minutes of inactivity that end a web session (default 30, as Segment and Snowplow).
     #[serde(default)]
     pub web_session_gap_mins: Option<Spanned<u32>>,
-    /// Hours a journey covers from its first touch (default 72).
+    /// Hours after a customer's previous touch from which a touch starts a new journey
+    /// (default 72).
     #[serde(default)]
     pub window_hours: Option<Spanned<u32>>,
     /// Whether a contact whose reason is known and differs from the journey's starts a new
-    /// journey (default true).
+    /// journey (default true). Not applied yet: the touchpoints do not carry a contact reason.
     #[serde(default)]
     pub split_on_reason: Option<bool>,
     /// A journey "converts" when the customer buys within this many days of its end
@@ -336,7 +337,7 @@ impl Default for IdentitySettings {
 pub struct SessionSettings {
     /// Inactivity that ends a web session, seconds.
     pub web_session_gap_secs: i64,
-    /// A journey's window from its first touch, seconds.
+    /// The gap after a customer's previous touch that starts a new journey, seconds.
     pub window_secs: i64,
     /// Whether a contact about another known reason starts a new journey.
     pub split_on_reason: bool,

@@ -1,7 +1,7 @@
 //! Argument and input checks shared by the native table functions.
 
 use arrow::array::{RecordBatch, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::common::{DataFusionError, Result, ScalarValue, TableReference, plan_err};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SessionState;
@@ -51,13 +51,7 @@ pub(crate) fn required_columns(
     table: &str,
     columns: &[(&str, &str)],
 ) -> Result<()> {
-    let reference = TableReference::from(table);
-    let schema_provider = state.schema_for_ref(reference.clone())?;
-    let provider = futures::executor::block_on(schema_provider.table(reference.table()))?;
-    let Some(provider) = provider else {
-        return plan_err!("{function}('{table}'): no table or model named '{table}'");
-    };
-    let schema = provider.schema();
+    let schema = table_schema(state, function, table)?;
     for (column, kind) in columns {
         let Ok(field) = schema.field_with_name(column) else {
             let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -84,6 +78,17 @@ pub(crate) fn required_columns(
         }
     }
     Ok(())
+}
+
+/// The schema of the table or model `table`, for `function`'s error if there is none.
+pub(crate) fn table_schema(state: &SessionState, function: &str, table: &str) -> Result<SchemaRef> {
+    let reference = TableReference::from(table);
+    let schema_provider = state.schema_for_ref(reference.clone())?;
+    let provider = futures::executor::block_on(schema_provider.table(reference.table()))?;
+    let Some(provider) = provider else {
+        return plan_err!("{function}('{table}'): no table or model named '{table}'");
+    };
+    Ok(provider.schema())
 }
 
 /// A timestamp column as µs since the epoch (UTC).

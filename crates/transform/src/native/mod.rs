@@ -39,6 +39,7 @@ use crate::udf::cast_to;
 
 mod args;
 pub mod identity;
+pub mod sessions;
 
 /// Days per month for CLV with daily data (the `lifetimes` convention).
 pub const DAYS_PER_MONTH: f64 = 30.0;

@@ -1,0 +1,97 @@
+-- One row per customer journey (the steps are fct_journey_steps): first and last touch, the
+-- channels in order (channel_path, e.g. `web > voice > chat`), channel switches, the contacts
+-- (calls, chats, cases), and how it ended:
+--   `abandoned`   the last contact was a call abandoned in the IVR or queue (or timed out) or a
+--                 missed chat;
+--   `unresolved`  the customer contacted again within journeys.repeat_within_days (default 7)
+--                 after the journey's end, or its last contact is a case still open;
+--   `contained`   no agent was needed: the last contact was contained in the IVR, or the
+--                 journey had no contact at all (web self-service);
+--   `transferred` a call of the journey was transferred (and none of the above);
+--   `resolved`    otherwise (an agent answered, the case is closed, no repeat contact).
+-- repeat_contact is the basis of first contact resolution; purchased_within is a purchase
+-- within journeys.purchase_within_days (default 7) after the journey's end (purchased_at the
+-- first one); is_simultaneous: a call of the journey overlapped a web session or chat of the
+-- customer (see fct_calls).
+WITH journeys AS (
+    SELECT
+        journey_id,
+        customer_key,
+        min(started_at) AS started_at,
+        max(ended_at) AS ended_at,
+        count(*) AS steps,
+        count(*) FILTER (WHERE channel IN ('voice', 'chat', 'case')) AS contacts,
+        string_agg(channel, ' > ' ORDER BY step) AS channel_path,
+        first_value(channel ORDER BY step) AS first_channel,
+        last_value(channel ORDER BY step) AS last_channel,
+        first_value(touchpoint_id ORDER BY step) AS first_touchpoint_id,
+        last_value(touchpoint_id ORDER BY step) AS last_touchpoint_id,
+        sum(CASE WHEN is_channel_switch THEN 1 ELSE 0 END) AS channel_switches,
+        min(started_at) FILTER (WHERE channel IN ('voice', 'chat', 'case')) AS first_contact_at,
+        last_value(channel ORDER BY step) FILTER (WHERE channel IN ('voice', 'chat', 'case')) AS last_contact_channel,
+        last_value(outcome ORDER BY step) FILTER (WHERE channel IN ('voice', 'chat', 'case')) AS last_contact_outcome,
+        bool_or(transferred) AS transferred,
+        bool_or(is_simultaneous) AS is_simultaneous
+    FROM fct_journey_steps
+    GROUP BY journey_id, customer_key
+),
+followed AS (
+    SELECT
+        j.*,
+        min(first_contact_at) OVER (
+            PARTITION BY customer_key ORDER BY started_at, journey_id
+            ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS next_contact_at
+    FROM journeys j
+),
+purchases AS (
+    SELECT j.journey_id, min(t.started_at) AS purchased_at
+    FROM journeys j
+    JOIN fct_touchpoints t ON t.customer_key = j.customer_key AND t.channel = 'purchase'
+    CROSS JOIN pipeline_settings p
+    WHERE seconds_between(j.ended_at, t.started_at) > 0
+        AND seconds_between(j.ended_at, t.started_at) <= p.purchase_within_days * 86400
+    GROUP BY j.journey_id
+),
+flagged AS (
+    SELECT
+        f.*,
+        f.contacts > 0
+            AND coalesce(seconds_between(f.ended_at, f.next_contact_at) <= p.repeat_within_days * 86400, false)
+            AS repeat_contact,
+        pu.purchased_at
+    FROM followed f
+    CROSS JOIN pipeline_settings p
+    LEFT JOIN purchases pu ON pu.journey_id = f.journey_id
+)
+SELECT
+    journey_id,
+    customer_key,
+    started_at,
+    ended_at,
+    seconds_between(started_at, ended_at) AS duration_secs,
+    steps,
+    contacts,
+    channel_path,
+    first_channel,
+    last_channel,
+    first_touchpoint_id,
+    last_touchpoint_id,
+    channel_switches,
+    CASE
+        WHEN last_contact_outcome IN ('abandoned_ivr', 'abandoned_queue', 'timeout', 'missed') THEN 'abandoned'
+        WHEN repeat_contact THEN 'unresolved'
+        WHEN last_contact_channel = 'case' AND last_contact_outcome NOT LIKE '%:closed' THEN 'unresolved'
+        WHEN contacts = 0 OR last_contact_outcome = 'contained' THEN 'contained'
+        WHEN transferred THEN 'transferred'
+        ELSE 'resolved'
+    END AS outcome,
+    last_contact_channel,
+    last_contact_outcome,
+    transferred,
+    is_simultaneous,
+    repeat_contact,
+    next_contact_at,
+    purchased_at IS NOT NULL AS purchased_within,
+    purchased_at
+FROM flagged
