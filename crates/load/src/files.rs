@@ -6,15 +6,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-};
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, Utc};
-use datafusion::prelude::{SessionContext, col, lit};
 use touchstone_core::schema::timestamp_type;
 
-use crate::{LoadError, TableKind, Warehouse, WriteMode, engine_error};
+use crate::{LoadError, Warehouse, per_source};
 
 /// The name of the table under `_touchstone/`.
 pub const TABLE: &str = "files";
@@ -78,26 +75,10 @@ fn count(n: u64) -> i64 {
 
 /// The files of `source` as last staged, by URL (empty when none were).
 pub async fn read(wh: &Warehouse, source: &str) -> Result<HashMap<String, FileState>, LoadError> {
-    let ctx = SessionContext::new();
-    let Some(provider) = wh.provider(&ctx, TableKind::System, TABLE).await? else {
-        return Ok(HashMap::new());
-    };
-    let engine = |e| engine_error("reading _touchstone/files".into(), e);
-    let batches = ctx
-        .read_table(provider)
-        .map_err(engine)?
-        .filter(col("source").eq(lit(source)))
-        .map_err(engine)?
-        .collect()
-        .await
-        .map_err(engine)?;
+    let batches = per_source::read(wh, TABLE, source).await?;
     let mut out = HashMap::new();
     for b in &batches {
-        // By name and cast: a partitioned Delta table returns its partition column (`source`)
-        // last, and strings may come back as views.
-        let column = |n: &str, t: &DataType| -> Option<ArrayRef> {
-            arrow::compute::cast(b.column_by_name(n)?, t).ok()
-        };
+        let column = |n: &str, t: &DataType| per_source::column(b, n, t);
         let text_columns: Vec<ArrayRef> = ["source", "file", "e_tag", "settings", "run_id"]
             .iter()
             .filter_map(|n| column(n, &DataType::Utf8))
@@ -121,12 +102,7 @@ pub async fn read(wh: &Warehouse, source: &str) -> Result<HashMap<String, FileSt
         let ([src, file, e_tag, settings, run_id], [size, read, staged, rejected], Some(modified)) =
             (texts.as_slice(), ints.as_slice(), modified)
         else {
-            return Err(LoadError::Engine {
-                context: "reading _touchstone/files".into(),
-                source: Box::new(datafusion::error::DataFusionError::Plan(
-                    "the table does not have the columns of _touchstone/files".into(),
-                )),
-            });
+            return Err(per_source::shape_error(TABLE));
         };
         for i in 0..b.num_rows() {
             let state = FileState {
@@ -185,22 +161,7 @@ pub async fn write(wh: &Warehouse, source: &str, states: &[FileState]) -> Result
             states.iter().map(|s| count(s.rows_rejected)),
         )),
     ];
-    let batch = RecordBatch::try_new(files_schema(), columns).map_err(|e| LoadError::Engine {
-        context: "building _touchstone/files rows".into(),
-        source: Box::new(e.into()),
-    })?;
-    wh.write_batches(
-        TableKind::System,
-        TABLE,
-        files_schema(),
-        vec![batch],
-        WriteMode::ReplacePartition {
-            column: "source".into(),
-            value: source.into(),
-        },
-    )
-    .await?;
-    Ok(())
+    per_source::replace(wh, TABLE, files_schema(), columns, source).await
 }
 
 #[cfg(test)]

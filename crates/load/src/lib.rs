@@ -53,6 +53,7 @@ use url::Url;
 pub mod files;
 pub mod ledger;
 pub mod lock;
+mod per_source;
 pub mod seen;
 pub mod stream;
 

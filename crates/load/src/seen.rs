@@ -7,11 +7,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::prelude::{SessionContext, col, lit};
 
-use crate::{LoadError, TableKind, Warehouse, WriteMode, engine_error};
+use crate::{LoadError, Warehouse, per_source};
 
 /// The name of the table under `_touchstone/`.
 pub const TABLE: &str = "seen";
@@ -39,38 +38,23 @@ pub fn seen_schema() -> SchemaRef {
 
 /// The records `source` staged, as last recorded (empty when none were).
 pub async fn read(wh: &Warehouse, source: &str) -> Result<Vec<Seen>, LoadError> {
-    let ctx = SessionContext::new();
-    let Some(provider) = wh.provider(&ctx, TableKind::System, TABLE).await? else {
-        return Ok(Vec::new());
-    };
-    let engine = |e| engine_error("reading _touchstone/seen".into(), e);
-    let batches = ctx
-        .read_table(provider)
-        .map_err(engine)?
-        .filter(col("source").eq(lit(source)))
-        .map_err(engine)?
-        .collect()
-        .await
-        .map_err(engine)?;
+    let batches = per_source::read(wh, TABLE, source).await?;
     let mut out = Vec::new();
     for b in &batches {
-        // By name and cast: the partition column comes back last, strings may be views.
-        let column = |n: &str, t: &DataType| -> Option<ArrayRef> {
-            arrow::compute::cast(b.column_by_name(n)?, t).ok()
-        };
+        let column = |n: &str, t: &DataType| per_source::column(b, n, t);
         let (Some(file), Some(key), Some(version)) = (
             column("file", &DataType::Utf8),
             column("key", &DataType::Int64),
             column("version", &DataType::Int64),
         ) else {
-            return Err(shape_error());
+            return Err(per_source::shape_error(TABLE));
         };
         let (Some(file), Some(key), Some(version)) = (
             file.as_any().downcast_ref::<StringArray>(),
             key.as_any().downcast_ref::<Int64Array>(),
             version.as_any().downcast_ref::<Int64Array>(),
         ) else {
-            return Err(shape_error());
+            return Err(per_source::shape_error(TABLE));
         };
         for i in 0..b.num_rows() {
             out.push(Seen {
@@ -81,15 +65,6 @@ pub async fn read(wh: &Warehouse, source: &str) -> Result<Vec<Seen>, LoadError> 
         }
     }
     Ok(out)
-}
-
-fn shape_error() -> LoadError {
-    LoadError::Engine {
-        context: "reading _touchstone/seen".into(),
-        source: Box::new(datafusion::error::DataFusionError::Plan(
-            "the table does not have the columns of _touchstone/seen".into(),
-        )),
-    }
 }
 
 /// Replaces the recorded records of `source` with `rows` (one commit).
@@ -105,22 +80,7 @@ pub async fn write(wh: &Warehouse, source: &str, rows: &[Seen]) -> Result<(), Lo
         )),
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.version))),
     ];
-    let batch = RecordBatch::try_new(seen_schema(), columns).map_err(|e| LoadError::Engine {
-        context: "building _touchstone/seen rows".into(),
-        source: Box::new(e.into()),
-    })?;
-    wh.write_batches(
-        TableKind::System,
-        TABLE,
-        seen_schema(),
-        vec![batch],
-        WriteMode::ReplacePartition {
-            column: "source".into(),
-            value: source.into(),
-        },
-    )
-    .await?;
-    Ok(())
+    per_source::replace(wh, TABLE, seen_schema(), columns, source).await
 }
 
 #[cfg(test)]
