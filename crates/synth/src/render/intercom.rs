@@ -169,15 +169,9 @@ pub(crate) fn intercom_empty_day(day: i64) -> Result<(String, Part), SynthError>
         "total_count": 0,
         "conversations": [],
     });
-    let mut data = to_json("Intercom conversations page", &body)?;
-    data.push(b'\n');
-    let part = Part {
-        data,
-        ..Part::default()
-    };
     Ok((
         format!("intercom/conversations-{}.json", date_of_day(day)),
-        part,
+        Part::empty_page("Intercom conversations page", &body)?,
     ))
 }
 

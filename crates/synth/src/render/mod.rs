@@ -75,6 +75,17 @@ impl Part {
         self.records += 1;
     }
 
+    /// A file holding one JSON page with no record in it (what an export job saves on a day
+    /// with nothing to export), as a line of compact JSON.
+    fn empty_page(what: &'static str, page: &impl Serialize) -> Result<Part, SynthError> {
+        let mut data = to_json(what, page)?;
+        data.push(b'\n');
+        Ok(Part {
+            data,
+            ..Part::default()
+        })
+    }
+
     /// Appends one record as a line of compact JSON.
     fn push_json(&mut self, what: &'static str, record: &impl Serialize) -> Result<(), SynthError> {
         serde_json::to_writer(&mut self.data, record)

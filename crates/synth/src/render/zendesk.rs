@@ -225,14 +225,9 @@ pub(crate) fn zendesk_empty_day(day: i64) -> Result<(String, super::Part), Synth
         "next_page": format!("{SUBDOMAIN}/incremental/tickets.json?include=users%2Cmetric_sets&start_time={end_time}"),
         "end_time": end_time,
     });
-    let mut data = to_json("Zendesk tickets page", &body)?;
-    data.push(b'\n');
     Ok((
         format!("zendesk/support/tickets/tickets-{}.json", date_of_day(day)),
-        super::Part {
-            data,
-            ..super::Part::default()
-        },
+        super::Part::empty_page("Zendesk tickets page", &body)?,
     ))
 }
 
