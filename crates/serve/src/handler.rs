@@ -145,6 +145,14 @@ impl ServeService {
         Instant::now() + timeout
     }
 
+    /// `future` polled in the query runtime's context (see [`OnQueryRuntime`]).
+    fn on_query_runtime<F: Future>(&self, future: F) -> OnQueryRuntime<'_, F> {
+        OnQueryRuntime {
+            handle: self.limits.runtime.handle(),
+            future: Box::pin(future),
+        }
+    }
+
     /// A slot to run in, waited for until `deadline`.
     async fn slot(&self, deadline: Instant) -> PgWireResult<Arc<OwnedSemaphorePermit>> {
         match tokio::time::timeout_at(deadline, Arc::clone(&self.limits.slots).acquire_owned())
@@ -276,14 +284,11 @@ impl SimpleQueryHandler for ServeService {
             let text = statement.to_string();
             let answered = tokio::time::timeout_at(
                 deadline,
-                OnQueryRuntime {
-                    handle: self.limits.runtime.handle(),
-                    future: Box::pin(SimpleQueryHandler::do_query(
-                        self.inner.as_ref(),
-                        client,
-                        &text,
-                    )),
-                },
+                self.on_query_runtime(SimpleQueryHandler::do_query(
+                    self.inner.as_ref(),
+                    client,
+                    &text,
+                )),
             )
             .await;
             match answered {
@@ -360,15 +365,12 @@ impl ExtendedQueryHandler for ServeService {
         };
         let answered = tokio::time::timeout_at(
             deadline,
-            OnQueryRuntime {
-                handle: self.limits.runtime.handle(),
-                future: Box::pin(ExtendedQueryHandler::do_query(
-                    self.inner.as_ref(),
-                    client,
-                    portal,
-                    max_rows,
-                )),
-            },
+            self.on_query_runtime(ExtendedQueryHandler::do_query(
+                self.inner.as_ref(),
+                client,
+                portal,
+                max_rows,
+            )),
         )
         .await;
         match answered {
