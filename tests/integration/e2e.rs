@@ -30,6 +30,8 @@ async fn pipeline_reproduces_the_ground_truth() {
     identity_graph_matches_the_truth(&ctx).await;
     abandon_causes_match_the_truth(&ctx).await;
     simultaneous_calls_match_the_truth(&ctx).await;
+    self_reviews_track_the_planted_optimism(&ctx).await;
+    rewards_raise_the_response_rate(&ctx).await;
     journeys_hold_every_touch_once_in_order(&ctx).await;
     let keys_before = identity_keys(&ctx).await;
     metrics_equal_independent_computation(&ctx).await;
@@ -761,6 +763,62 @@ async fn abandon_causes_match_the_truth(ctx: &datafusion::prelude::SessionContex
     assert!(
         accuracy >= 0.9,
         "abandon_cause accuracy {accuracy:.3}: {matrix:?}"
+    );
+}
+
+/// The generator makes agents rate their own work above their manager by their own optimism
+/// (truth/agents): the self-review gap of fct_agent_reviews and of the `self_review_gap`
+/// metric follows it across agents.
+async fn self_reviews_track_the_planted_optimism(ctx: &datafusion::prelude::SessionContext) {
+    let r = scalar(
+        ctx,
+        "select corr(g.gap, a.optimism) from (
+             select employee_id, avg(self_vs_manager) as gap from fct_agent_reviews
+             where reviewer_role = 'self' group by employee_id) g
+         join truth_agents a on a.username = g.employee_id",
+    )
+    .await;
+    println!("self-review gap vs planted optimism: r = {r:.3}");
+    assert!(
+        r >= 0.5,
+        "self-review gap does not follow optimism: r = {r}"
+    );
+    let r = scalar(
+        ctx,
+        "select corr(g.gap, a.optimism) from (
+             select substr(dimensions, 13) as agent, sum(value * n) / sum(n) as gap
+             from metric_values
+             where metric = 'self_review_gap' and starts_with(dimensions, 'employee_id=')
+             group by 1) g
+         join truth_agents a on a.username = g.agent",
+    )
+    .await;
+    assert!(
+        r >= 0.5,
+        "self_review_gap does not follow optimism: r = {r}"
+    );
+}
+
+/// The generator offers a reward on 30 % of post-interaction surveys, which makes them twice
+/// times as likely to be answered: `survey_response_rate_by_reward`, pooled over the days, is
+/// higher with a reward than without.
+async fn rewards_raise_the_response_rate(ctx: &datafusion::prelude::SessionContext) {
+    let rate = |dims: &'static str| async move {
+        scalar(
+            ctx,
+            &format!(
+                "select sum(numerator) / sum(denominator) from metric_values
+                 where metric = 'survey_response_rate_by_reward' and dimensions = '{dims}'"
+            ),
+        )
+        .await
+    };
+    let with = rate("reward_offered=true").await;
+    let without = rate("reward_offered=false").await;
+    println!("survey response rate with a reward {with:.3}, without {without:.3}");
+    assert!(
+        with > without * 1.15,
+        "with a reward {with}, without {without}"
     );
 }
 

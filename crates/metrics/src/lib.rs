@@ -31,11 +31,13 @@ use touchstone_core::schema::timestamp_type;
 use touchstone_transform::engine_error::unknown_column;
 
 mod compare;
+mod context;
 mod hash;
 mod over;
 pub mod stats;
 
 pub use compare::{Comparison, compare, compare_all, comparisons_batch, metric_comparisons_schema};
+pub use context::CONTEXT_DIMENSIONS;
 pub use hash::{
     Recorded, check_versions, definition_hash, definition_hashes, definition_text,
     metric_definitions_batch, metric_definitions_schema,
@@ -226,6 +228,7 @@ pub async fn compile(
 ) -> Result<DataFrame, Diagnostics> {
     let d = &metric.def;
     let source = source_frame(ctx, metric).await?;
+    let source = context::with_context(ctx, metric, source).await?;
     let schema = source.schema().clone();
 
     // Parse every expression first so all problems of the metric are reported together.

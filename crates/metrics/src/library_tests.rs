@@ -63,12 +63,36 @@ const FIXTURE: &[&str] = &[
         (timestamp '2026-09-02 10:00:00', 'csat', 'customer', false, 'voice', 1.0, 'asterisk')
      ) as t(responded_at, instrument, respondent_type, is_top_box, channel, score, source_system)",
     "create table fct_survey_invitations as select * from (values
-        (timestamp '2026-09-01 09:00:00', true, true),
-        (timestamp '2026-09-01 09:30:00', true, false),
+        (timestamp '2026-09-01 09:00:00', true, true, true),
+        (timestamp '2026-09-01 09:30:00', true, false, true),
+        (timestamp '2026-09-01 10:00:00', true, false, false),
+        (timestamp '2026-09-01 11:00:00', false, false, cast(null as boolean)),
+        (timestamp '2026-09-02 09:00:00', true, true, cast(null as boolean))
+     ) as t(sent_or_answered_at, offered, answered, reward_offered)",
+    "create table dim_calendar as select * from (values
+        (date '2026-09-01', 'promotion', 'Fall sale'),
+        (date '2026-09-03', 'holiday', 'Founders Day')
+     ) as t(date, calendar, calendar_event)",
+    "create table fct_bot_sessions as select * from (values
         (timestamp '2026-09-01 10:00:00', true, false),
-        (timestamp '2026-09-01 11:00:00', false, false),
-        (timestamp '2026-09-02 09:00:00', true, true)
-     ) as t(sent_or_answered_at, offered, answered)",
+        (timestamp '2026-09-01 11:00:00', false, true),
+        (timestamp '2026-09-01 12:00:00', cast(null as boolean), false),
+        (timestamp '2026-09-01 13:00:00', true, true)
+     ) as t(started_at, contained, had_failed_search)",
+    "create table fct_contact_outcomes as select * from (values
+        (timestamp '2026-09-01 10:00:00', 'voice', 'a1', 5.0, true, 4.0, true, true, 9.0, 'satisfied', 'high effort'),
+        (timestamp '2026-09-01 11:00:00', 'voice', 'a1', 2.0, false, 4.0, false, true, 0.0, 'not satisfied', 'low effort'),
+        (timestamp '2026-09-01 12:00:00', 'chat', 'a2', 5.0, true, 5.0, true, false, 10.0, 'satisfied', 'low effort'),
+        (timestamp '2026-09-01 13:00:00', 'chat', 'a2', cast(null as double), cast(null as boolean), cast(null as double), true, cast(null as boolean), 10.0, cast(null as varchar), cast(null as varchar)),
+        (timestamp '2026-09-01 14:00:00', 'case', cast(null as varchar), cast(null as double), cast(null as boolean), cast(null as double), false, false, 0.0, cast(null as varchar), cast(null as varchar)),
+        (timestamp '2026-09-20 10:00:00', 'voice', 'a1', 4.0, true, 5.0, true, true, 7.0, 'satisfied', 'low effort')
+     ) as t(started_at, channel, agent_id, csat_score_5, csat_satisfied, self_score_5, is_successful, returned_30d, follow_up_score, csat_band, effort_band)",
+    "create table fct_agent_reviews as select * from (values
+        (date '2026-09-01', 'self', 'e1', 10.0, 20.0),
+        (date '2026-09-01', 'self', 'e2', -5.0, cast(null as double)),
+        (date '2026-09-01', 'manager', 'e1', 3.0, cast(null as double)),
+        (date '2026-08-01', 'self', 'e1', cast(null as double), 30.0)
+     ) as t(review_date, reviewer_role, employee_id, score_change, self_vs_manager)",
     "create table int_web_events as select * from (values
         (timestamp '2026-09-01 10:00:00', 'refund', 0),
         (timestamp '2026-09-01 10:01:00', 'refund', 3),
@@ -235,6 +259,66 @@ async fn every_shipped_metric_matches_its_hand_computed_value() {
     // offered and answered.
     c.value("survey_response_rate", D1, "", 100.0 / 3.0);
     c.value("survey_response_rate", D2, "", 100.0);
+    // With a reward on day 1: one of two answered; without: none of one; day 2: not said.
+    c.value(
+        "survey_response_rate_by_reward",
+        D1,
+        "reward_offered=true",
+        50.0,
+    );
+    c.value(
+        "survey_response_rate_by_reward",
+        D1,
+        "reward_offered=false",
+        0.0,
+    );
+    c.value(
+        "survey_response_rate_by_reward",
+        D2,
+        "reward_offered=(null)",
+        100.0,
+    );
+    // Context dimensions: day 1 is in a promotion (3 inbound contacts at 10, 11 and 12 h),
+    // day 2 a regular day (a case at 8 h), day 3 a holiday (a call at 9 h).
+    c.value("inbound_volume_by_calendar", D1, "calendar=promotion", 3.0);
+    c.value("inbound_volume_by_calendar", D2, "calendar=regular", 1.0);
+    c.value("inbound_volume_by_calendar", D3, "calendar=holiday", 1.0);
+    c.value("inbound_volume_by_calendar", D1, "", 3.0);
+    c.value("inbound_volume_by_hour", D1, "hour_of_day=11", 1.0);
+    c.value("inbound_volume_by_hour", D2, "hour_of_day=8", 1.0);
+    // Bot sessions day 1: contained, escalated after a failed search, not followable (left
+    // out), contained after a failed search.
+    c.value("bot_containment_rate", D1, "", 200.0 / 3.0);
+    c.value("bot_containment_rate", D1, "had_failed_search=true", 50.0);
+    c.value("bot_containment_rate", D1, "had_failed_search=false", 100.0);
+    // Contact outcomes day 1: successful 1 (voice), 3 (chat), 4 (chat, a purchase) of 5;
+    // follow-up scores 9, 0, 10, 10, 0.
+    c.value("successful_contact_rate", D1, "", 60.0);
+    c.value("successful_contact_rate", D1, "channel=voice", 50.0);
+    c.value("successful_contact_rate", D1, "channel=case", 0.0);
+    c.value("interaction_success_score", D1, "", 10.0 * 29.0 / 5.0);
+    c.value("interaction_success_score", D1, "channel=voice", 45.0);
+    // Successful contacts whose return is known: 1 came back, 3 did not.
+    c.value("repeat_success_rate", D1, "", 50.0);
+    // Both answered: satisfied/high, not satisfied/low, satisfied/low.
+    c.value("csat_ces_crosstab", D1, "", 3.0);
+    c.value(
+        "csat_ces_crosstab",
+        D1,
+        "csat_band=satisfied;effort_band=high effort",
+        1.0,
+    );
+    c.value("satisfied_high_effort_share", D1, "", 50.0);
+    // September, rated by both: a1 customers 5 + 2 + 4 over self 4 + 4 + 5; a2 5 over 5.
+    c.value("perception_ratio", D1, "", 16.0 / 18.0);
+    c.value("perception_ratio", D1, "agent_id=a1", 11.0 / 13.0);
+    c.value("perception_ratio", D1, "agent_id=a2", 1.0);
+    // Self-reviews of September: changes +10 (e1) and -5 (e2); e1 20 points above the manager.
+    c.value("self_evaluation_delta", D1, "", 2.5);
+    c.value("self_evaluation_delta", D1, "employee_id=e1", 10.0);
+    c.absent("self_evaluation_delta", "2026-08-01");
+    c.value("self_review_gap", D1, "", 20.0);
+    c.value("self_review_gap", "2026-08-01", "", 30.0);
     c.value("inbound_volume", D1, "", 3.0);
     c.value("inbound_volume", D1, "channel=voice", 1.0);
     c.value("inbound_volume", D1, "channel=case", 1.0);

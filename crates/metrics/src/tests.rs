@@ -604,3 +604,86 @@ metrics:
     let bumped = changed.replace("type: ratio", "type: ratio\n    version: 2");
     assert!(check_versions(&MetricLibrary::of(metrics(&bumped)), &recorded).is_empty());
 }
+
+#[tokio::test]
+async fn context_dimensions_slice_any_metric_by_when_it_happened() {
+    let text = r#"
+metrics:
+  - name: answers
+    description: d
+    source: responses
+    time: responded_at
+    type: simple
+    measure: { agg: count }
+    dimensions: [day_of_week, hour_of_day]
+"#;
+    let ctx = ctx();
+    let df = compile_all(&ctx, &MetricLibrary::of(metrics(text)))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut rows = Vec::new();
+    for b in df.collect().await.unwrap() {
+        let period = cast_to_strings(b.column_by_name("period_start").unwrap());
+        let dims = cast_to_strings(b.column_by_name("dimensions").unwrap());
+        let values = b
+            .column_by_name("value")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .clone();
+        for r in 0..b.num_rows() {
+            rows.push((period[r].clone(), dims[r].clone(), values.value(r)));
+        }
+    }
+    rows.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    // Day 20,000 after 1970-01-01 is Friday 2024-10-04; its three answers are in the first
+    // hour, the fourth the next day (a Saturday) at midnight.
+    assert_eq!(
+        rows,
+        [
+            ("2024-10-04".into(), "".into(), 3.0),
+            (
+                "2024-10-04".into(),
+                "day_of_week=friday;hour_of_day=0".into(),
+                3.0
+            ),
+            ("2024-10-05".into(), "".into(), 1.0),
+            (
+                "2024-10-05".into(),
+                "day_of_week=saturday;hour_of_day=0".into(),
+                1.0
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_calendar_dimension_without_a_calendar_model_is_a_located_error_naming_the_fix() {
+    let text = r#"
+metrics:
+  - name: answers
+    description: d
+    source: responses
+    time: responded_at
+    type: simple
+    measure: { agg: count }
+    dimensions: [channel, calendar]
+"#;
+    let err = compile_all(&ctx(), &MetricLibrary::of(metrics(text)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("m.yaml:9:27: error[E3002]: metric 'answers': dimension 'calendar' needs the model dim_calendar"),
+        "{err}"
+    );
+    assert!(err.contains("add a source of type calendar"), "{err}");
+}
+
+fn cast_to_strings(a: &arrow::array::ArrayRef) -> Vec<String> {
+    let s = arrow::compute::cast(a, &DataType::Utf8).unwrap();
+    let s = s.as_any().downcast_ref::<StringArray>().unwrap();
+    (0..s.len()).map(|i| s.value(i).to_string()).collect()
+}

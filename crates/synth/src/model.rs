@@ -485,6 +485,9 @@ pub(crate) struct SurveyRow {
     pub(crate) sent_us: Option<i64>,
     pub(crate) responded_us: i64,
     pub(crate) customer: u64,
+    /// Whether the survey offered a reward for answering (`None`: the survey has no such
+    /// offer, e.g. agents' self-ratings).
+    pub(crate) reward: Option<bool>,
 }
 
 /// A survey invitation that was not answered: sent and ignored (`offered`), or never delivered
@@ -506,6 +509,8 @@ pub(crate) struct SurveyInvitation {
     /// When the survey tool handled it (sent, or tried to).
     pub(crate) at_us: i64,
     pub(crate) customer: u64,
+    /// Whether the invitation offered a reward for answering.
+    pub(crate) reward: bool,
 }
 
 /// Segment event payloads.

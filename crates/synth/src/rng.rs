@@ -22,6 +22,7 @@ pub(crate) enum Stream {
     Visitor = 7,
     Reviews = 8,
     Vendor = 9,
+    Reward = 10,
 }
 
 /// SplitMix64 finalizer: a bijective 64-bit mixer.

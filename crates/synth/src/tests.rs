@@ -871,8 +871,17 @@ fn survey_export_parses_and_keeps_awkward_comments() {
     let mut metrics = HashMap::new();
     let mut multiline = 0;
     let mut quotes = 0;
+    let mut rewards = HashMap::new();
     for row in &rows {
-        assert_eq!(row.len(), 17);
+        assert_eq!(row.len(), 18);
+        // Every post-interaction survey says whether it offered a reward; self-ratings do not.
+        let reward = &row[17];
+        if &row[7] == "agent" {
+            assert!(reward.is_empty(), "{row:?}");
+        } else {
+            assert!(reward == "yes" || reward == "no", "{row:?}");
+            *rewards.entry(reward.clone()).or_insert(0) += 1;
+        }
         // Invitations nobody answered have no score.
         if &row[16] != "completed" {
             assert!(row[5].is_empty(), "{row:?}");
@@ -911,6 +920,7 @@ fn survey_export_parses_and_keeps_awkward_comments() {
     assert_eq!(metrics.len(), 3, "{metrics:?}");
     assert!(!metrics.contains_key("nps"), "{metrics:?}");
     assert!(multiline > 0 && quotes > 0);
+    assert!(rewards.len() == 2, "{rewards:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ pub(crate) const SURVEY_HEADER: &[&str] = &[
     "Sent At",
     "Responded At",
     "Status",
+    "Reward Offered",
 ];
 
 /// The survey that runs in Qualtrics; its answers are in the Qualtrics export.
@@ -123,6 +124,15 @@ pub(crate) fn survey_csv() -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::new())
 }
 
+/// The survey tool's `Reward Offered` cell: `yes`, `no`, or empty where it does not apply.
+fn yes_no(reward: Option<bool>) -> &'static str {
+    match reward {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "",
+    }
+}
+
 /// One row of the survey tool's export: an answer or an invitation.
 enum Row<'a> {
     Answer(&'a SurveyRow),
@@ -168,6 +178,7 @@ pub(super) fn surveys(recs: &ChunkRecords, out: &mut Rendered) -> Result<(), Syn
                 &r.sent_us.map(iso_chicago).unwrap_or_default(),
                 &iso_chicago(r.responded_us),
                 "completed",
+                yes_no(r.reward),
             ])?,
             Row::Invitation(i) => w.row(&[
                 &i.invitation_id,
@@ -187,6 +198,7 @@ pub(super) fn surveys(recs: &ChunkRecords, out: &mut Rendered) -> Result<(), Syn
                 &i.sent_us.map(iso_chicago).unwrap_or_default(),
                 "",
                 i.status,
+                yes_no(Some(i.reward)),
             ])?,
         }
     }

@@ -824,6 +824,7 @@ fn survey_row(
         sent_us: sent.map(floor_sec),
         responded_us: floor_sec(responded),
         customer: person.index,
+        reward: None,
     });
 }
 
@@ -860,7 +861,19 @@ fn self_rating(
         sent_us: rng.chance(0.5).then_some(floor_sec(end)),
         responded_us: floor_sec(responded),
         customer: life.person.index,
+        reward: None,
     });
+}
+
+/// Share of post-interaction surveys that offer a reward (a coupon) for answering.
+const REWARD_SHARE: f64 = 0.3;
+/// How much more likely a rewarded survey is answered.
+const REWARD_LIFT: f64 = 2.0;
+
+/// Whether the post-interaction survey about `interaction_id` offers a reward (fixed per
+/// interaction, so its answers and its unanswered invitation agree).
+fn rewarded(interaction_id: &str) -> bool {
+    crate::rng::text_fraction(interaction_id, 0x8E7A) < REWARD_SHARE
 }
 
 /// Post-interaction e-mail survey (CSAT, sometimes CES) and the agent's self-rating.
@@ -876,56 +889,92 @@ fn post_interaction_surveys(
     p_email: f64,
     customer_already_rated: bool,
 ) {
-    let mut responded_any = customer_already_rated;
-    if rng.chance(p_email) {
-        let sent = end + rng.int_in(5, 60) * MIN;
-        let responded = sent + rng.exp_mean(5.0 * HOUR as f64) as i64 + 2 * MIN;
-        let score = csat_from(x);
-        let survey = if interaction.0 == "voice" {
-            "Post-call survey"
-        } else {
-            "Post-chat survey"
-        };
-        let sent_at = rng.chance(0.9).then_some(sent);
-        let comment = comment_for(rng, score, 0.35);
+    let reward = rewarded(&interaction.1);
+    let answers = rng.chance(p_email);
+    // A reward wins over some of those who would not have answered (so that a rewarded survey
+    // is answered REWARD_LIFT times as often). Their answers draw from a stream of the
+    // interaction's own and the self-rating follows the decision without the reward, so
+    // planting rewards leaves the rest of the simulation as it was.
+    let won_over = !answers
+        && reward
+        && p_email > 0.0
+        && p_email < 1.0
+        && crate::rng::text_fraction(&interaction.1, 0x5EA7)
+            < p_email * (REWARD_LIFT - 1.0) / (1.0 - p_email);
+    if answers {
+        post_interaction_answers(ctx, rng, life, agent, x, &interaction, end, reward);
+    } else if won_over {
+        let stream =
+            (crate::rng::text_fraction(&interaction.1, 0x0EED) * (1u64 << 53) as f64) as u64;
+        let mut own = rng_for(ctx.world.seed, Stream::Reward, stream);
+        post_interaction_answers(ctx, &mut own, life, agent, x, &interaction, end, reward);
+    } else if !customer_already_rated && p_email > 0.0 {
+        invitation(ctx, life, agent, &interaction, end, reward);
+    }
+    let responded_any = customer_already_rated || answers;
+    if rng.chance(if responded_any { 0.7 } else { 0.08 }) {
+        self_rating(ctx, rng, life, agent, x, interaction, end);
+    }
+}
+
+/// The customer's answers to the post-interaction e-mail survey: CSAT, and CES 40 % of the
+/// time.
+#[allow(clippy::too_many_arguments)]
+fn post_interaction_answers(
+    ctx: &mut ChunkCtx<'_>,
+    rng: &mut SimRng,
+    life: &Life<'_>,
+    agent: usize,
+    x: f64,
+    interaction: &(&'static str, String),
+    end: i64,
+    reward: bool,
+) {
+    let answers_before = ctx.out.surveys.len();
+    let sent = end + rng.int_in(5, 60) * MIN;
+    let responded = sent + rng.exp_mean(5.0 * HOUR as f64) as i64 + 2 * MIN;
+    let score = csat_from(x);
+    let survey = if interaction.0 == "voice" {
+        "Post-call survey"
+    } else {
+        "Post-chat survey"
+    };
+    let sent_at = rng.chance(0.9).then_some(sent);
+    let comment = comment_for(rng, score, 0.35);
+    survey_row(
+        ctx,
+        life,
+        rng,
+        survey,
+        "csat",
+        (1, 5),
+        score,
+        comment,
+        Some(agent),
+        Some(interaction.clone()),
+        sent_at,
+        responded,
+    );
+    if rng.chance(0.4) {
+        let ces = ces_from(rng, x);
+        let ces_responded = responded + rng.int_in(5, 60) * SEC;
         survey_row(
             ctx,
             life,
             rng,
-            survey,
-            "csat",
-            (1, 5),
-            score,
-            comment,
+            "Customer effort",
+            "ces",
+            (1, 7),
+            ces,
+            None,
             Some(agent),
             Some(interaction.clone()),
             sent_at,
-            responded,
+            ces_responded,
         );
-        if rng.chance(0.4) {
-            let ces = ces_from(rng, x);
-            let ces_responded = responded + rng.int_in(5, 60) * SEC;
-            survey_row(
-                ctx,
-                life,
-                rng,
-                "Customer effort",
-                "ces",
-                (1, 7),
-                ces,
-                None,
-                Some(agent),
-                Some(interaction.clone()),
-                sent_at,
-                ces_responded,
-            );
-        }
-        responded_any = true;
-    } else if !customer_already_rated && p_email > 0.0 {
-        invitation(ctx, life, agent, &interaction, end);
     }
-    if rng.chance(if responded_any { 0.7 } else { 0.08 }) {
-        self_rating(ctx, rng, life, agent, x, interaction, end);
+    for answer in &mut ctx.out.surveys[answers_before..] {
+        answer.reward = Some(reward);
     }
 }
 
@@ -965,6 +1014,7 @@ fn invitation(
     agent: usize,
     interaction: &(&'static str, String),
     end: i64,
+    reward: bool,
 ) {
     let u = crate::rng::text_fraction(&interaction.1, 0x1A7E);
     let status = if u < 0.03 {
@@ -996,6 +1046,7 @@ fn invitation(
         sent_us: (status == "offered").then_some(floor_sec(sent)),
         at_us: floor_sec(sent),
         customer: life.person.index,
+        reward,
     });
 }
 
