@@ -781,7 +781,9 @@ async fn abandon_causes_match_the_truth(ctx: &datafusion::prelude::SessionContex
                  where t.abandon_cause is not null",
             )
             .await;
-            println!("abandon_cause of every missed chat, waits recorded or not: accuracy {all:.3}");
+            println!(
+                "abandon_cause of every missed chat, waits recorded or not: accuracy {all:.3}"
+            );
         }
         assert!(total > 12.0, "too few abandoned {what}: {total}");
         assert!(

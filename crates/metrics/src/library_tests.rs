@@ -87,6 +87,11 @@ const FIXTURE: &[&str] = &[
         (timestamp '2026-09-01 14:00:00', 'case', cast(null as varchar), cast(null as double), cast(null as boolean), cast(null as double), false, false, 0.0, cast(null as varchar), cast(null as varchar)),
         (timestamp '2026-09-20 10:00:00', 'voice', 'a1', 4.0, true, 5.0, true, true, 7.0, 'satisfied', 'low effort')
      ) as t(started_at, channel, agent_id, csat_score_5, csat_satisfied, self_score_5, is_successful, returned_30d, follow_up_score, csat_band, effort_band)",
+    "create table fct_journey_effort as select * from (values
+        (timestamp '2026-09-01 10:00:00', 10.0),
+        (timestamp '2026-09-01 11:00:00', 30.0),
+        (timestamp '2026-09-02 11:00:00', 0.0)
+     ) as t(started_at, effort_index)",
     "create table fct_agent_reviews as select * from (values
         (date '2026-09-01', 'self', 'e1', 10.0, 20.0),
         (date '2026-09-01', 'self', 'e2', -5.0, cast(null as double)),
@@ -317,6 +322,9 @@ async fn every_shipped_metric_matches_its_hand_computed_value() {
     c.value("self_evaluation_delta", D1, "", 2.5);
     c.value("self_evaluation_delta", D1, "employee_id=e1", 10.0);
     c.absent("self_evaluation_delta", "2026-08-01");
+    // Journeys of day 1 with effort 10 and 30; day 2 one with none.
+    c.value("journey_effort", D1, "", 20.0);
+    c.value("journey_effort", D2, "", 0.0);
     c.value("self_review_gap", D1, "", 20.0);
     c.value("self_review_gap", "2026-08-01", "", 30.0);
     c.value("inbound_volume", D1, "", 3.0);

@@ -880,7 +880,7 @@ fn survey_export_parses_and_keeps_awkward_comments() {
             assert!(reward.is_empty(), "{row:?}");
         } else {
             assert!(reward == "yes" || reward == "no", "{row:?}");
-            *rewards.entry(reward.clone()).or_insert(0) += 1;
+            *rewards.entry(reward).or_insert(0) += 1;
         }
         // Invitations nobody answered have no score.
         if &row[16] != "completed" {

@@ -177,6 +177,7 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     native::register(&ctx, options.value);
     native::identity::register(&ctx, &options.journeys.identity);
     native::sessions::register(&ctx, &options.journeys.sessions);
+    udf::register_effort(&ctx, &options.journeys.effort);
     register_settings(&ctx, &options.value, &options.journeys.sessions)?;
     Ok(ctx)
 }

@@ -8,6 +8,7 @@
 //! | `json_get(text, key)` | the value of top-level `key` in a JSON object, as text |
 //! | `seconds_between(start, end)` | `end - start` in seconds (fractional), NULL if either is NULL |
 //! | `days_between(start, end)` | `end - start` in whole days, for dates |
+//! | `effort_index(ivr_steps, ivr_errors, wait_secs, duration_secs, transfers, channel_switches, repeat_contacts, web_clicks, web_errors, failed_searches)` | the 0-100 effort index of the pipeline's `effort:` settings ([`EffortSettings::index`]); a NULL factor counts as 0 |
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use arrow::datatypes::DataType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
+use touchstone_core::config::{EFFORT_FACTORS, EffortSettings};
 use touchstone_core::schema::timestamp_type;
 
 /// Registers every function of this module in `ctx`.
@@ -255,6 +257,39 @@ fn map_string_pairs(
     finish(Arc::new(out), scalar)
 }
 
+/// Registers `effort_index` with the pipeline's effort factors (replacing an earlier one).
+pub fn register_effort(ctx: &SessionContext, effort: &EffortSettings) {
+    let effort = *effort;
+    ctx.register_udf(create_udf(
+        "effort_index",
+        vec![DataType::Float64; EFFORT_FACTORS.len()],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(move |args| effort_index(&effort, args)),
+    ));
+}
+
+fn effort_index(effort: &EffortSettings, args: &[ColumnarValue]) -> Result<ColumnarValue> {
+    let (arrays, scalar) = to_arrays(args)?;
+    let factors = arrays
+        .iter()
+        .map(|a| cast_to::<Float64Array>(a, &DataType::Float64))
+        .collect::<Result<Vec<_>>>()?;
+    let rows = factors.first().map_or(0, Array::len);
+    let out: Float64Array = (0..rows)
+        .map(|row| {
+            let mut values = [0.0; EFFORT_FACTORS.len()];
+            for (v, f) in values.iter_mut().zip(&factors) {
+                if f.is_valid(row) {
+                    *v = f.value(row);
+                }
+            }
+            Some(effort.index(&values))
+        })
+        .collect();
+    finish(Arc::new(out), scalar)
+}
+
 fn seconds_between(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     let (arrays, scalar) = to_arrays(args)?;
     let start: TimestampMicrosecondArray = cast_to(&arrays[0], &timestamp_type())?;
@@ -338,5 +373,41 @@ mod tests {
         assert!(text.contains("| 5 "), "{text}");
         assert!(text.contains("1.5"), "{text}");
         assert!(text.contains("| 10 "), "{text}");
+    }
+
+    #[tokio::test]
+    async fn effort_index_follows_the_pipelines_effort_settings() {
+        let ctx = SessionContext::new();
+        let sql = "select effort_index(0, 3, 0, 0, 0, 0, 0, 0, 0, cast(null as double)) as i, \
+                   effort_index(c, 0, 0, 0, 0, 0, 0, 0, 0, 0) as j \
+                   from (values (0.0), (6.0)) as t(c) order by j";
+        let run = |ctx: SessionContext| async move {
+            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            let col = |n: usize| -> Vec<f64> {
+                let a = batches[0]
+                    .column(n)
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .unwrap();
+                a.values().to_vec()
+            };
+            (col(0), col(1))
+        };
+        // Defaults: 3 IVR errors count fully (weight 2 of 13.5); 6 IVR steps are 3 over the
+        // free 3, fully counted (weight 1).
+        register_effort(&ctx, &EffortSettings::default());
+        let (i, j) = run(ctx).await;
+        assert_eq!(i, [100.0 * 2.0 / 13.5; 2]);
+        assert_eq!(j, [0.0, 100.0 / 13.5]);
+        // Only IVR errors weigh: their index is all of it; IVR steps add nothing.
+        let mut only_errors = EffortSettings::default();
+        for (f, name) in only_errors.factors.iter_mut().zip(EFFORT_FACTORS) {
+            f.weight = if name == "ivr_errors" { 1.0 } else { 0.0 };
+        }
+        let ctx = SessionContext::new();
+        register_effort(&ctx, &only_errors);
+        let (i, j) = run(ctx).await;
+        assert_eq!(i, [100.0; 2]);
+        assert_eq!(j, [0.0, 0.0]);
     }
 }
