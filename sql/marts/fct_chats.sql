@@ -4,8 +4,8 @@
 --
 -- abandon_cause says why the visitor of a missed chat left, inferred from behaviour with the
 -- pipeline's journeys.abandon thresholds: `informed` (the help bot answered them while they
--- waited: a bot search with results by the same browser or customer between the chat's start
--- and a minute after it ended), `short` (left within abandon_short_chat_secs of queueing, for
+-- waited: a bot search with results by the chat's browser between the chat's start and a
+-- minute after it ended), `short` (left within abandon_short_chat_secs of queueing, for
 -- reasons of their own), `frustrated` (waited longer with no answer, or wrote again while
 -- waiting), else `unknown`: exports that do not record how long the visitor waited before
 -- leaving (Zendesk Chat and Intercom conversations have no queue wait, and an unanswered
@@ -19,29 +19,16 @@ WITH chats AS (
     FROM int_chats c
     LEFT JOIN int_customer_keys k ON k.kind = 'chat' AND k.id = c.thread_id
 ),
-bot_answers AS (
-    SELECT e.anonymous_id, k.customer_key, e.occurred_at
-    FROM int_web_events e
-    LEFT JOIN int_customer_keys k ON k.kind = 'web' AND k.id = e.session_id
-    WHERE e.search_result_count > 0
-),
 informed AS (
-    SELECT DISTINCT thread_id
-    FROM (
-        SELECT c.thread_id
-        FROM chats c
-        JOIN bot_answers b ON b.anonymous_id = c.anonymous_id
-        WHERE c.agent_message_count = 0
-            AND b.occurred_at >= c.started_at
-            AND b.occurred_at <= coalesce(c.ended_at, c.started_at) + INTERVAL '60 seconds'
-        UNION ALL
-        SELECT c.thread_id
-        FROM chats c
-        JOIN bot_answers b ON b.customer_key = c.customer_key
-        WHERE c.agent_message_count = 0
-            AND b.occurred_at >= c.started_at
-            AND b.occurred_at <= coalesce(c.ended_at, c.started_at) + INTERVAL '60 seconds'
-    )
+    -- A bot search with results by the chat's browser (its events carry the cookie the chat
+    -- carries) while the visitor waited.
+    SELECT DISTINCT c.thread_id
+    FROM chats c
+    JOIN int_web_unique_events e ON e.anonymous_id = c.anonymous_id
+    WHERE c.agent_message_count = 0
+        AND e.search_result_count > 0
+        AND e.occurred_at >= c.started_at
+        AND e.occurred_at <= coalesce(c.ended_at, c.started_at) + INTERVAL '60 seconds'
 )
 SELECT
     c.source_system,

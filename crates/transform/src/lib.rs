@@ -178,6 +178,7 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     native::identity::register(&ctx, &options.journeys.identity);
     native::sessions::register(&ctx, &options.journeys.sessions);
     udf::register_effort(&ctx, &options.journeys.effort);
+    udf::register_phone(&ctx, &options.journeys.identity.default_country);
     register_settings(&ctx, &options.value, &options.journeys.sessions)?;
     Ok(ctx)
 }

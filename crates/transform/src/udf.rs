@@ -3,7 +3,7 @@
 //! | function | does |
 //! |---|---|
 //! | `normalize_email(text)` | trimmed, lowercased address; NULL for blanks, placeholders and non-addresses |
-//! | `normalize_phone(text)` | E.164 (`+13125550143`); 10-digit numbers are read as North American; NULL for withheld/unknown/invalid |
+//! | `normalize_phone(text)` | E.164 (`+13125550143`); national numbers are read as numbers of the pipeline's `identity.default_country` (default US); NULL for withheld/unknown/invalid |
 //! | `kv_get(text, key)` | the value of `key` in `k1=v1;k2=v2` (Asterisk CDR userfield convention) |
 //! | `json_get(text, key)` | the value of top-level `key` in a JSON object, as text |
 //! | `seconds_between(start, end)` | `end - start` in seconds (fractional), NULL if either is NULL |
@@ -20,7 +20,7 @@ use arrow::datatypes::DataType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
-use touchstone_core::config::{EFFORT_FACTORS, EffortSettings};
+use touchstone_core::config::{EFFORT_FACTORS, EffortSettings, PHONE_COUNTRIES, PhoneCountry};
 use touchstone_core::schema::timestamp_type;
 
 /// Registers every function of this module in `ctx`.
@@ -114,10 +114,8 @@ pub fn normalize_email(raw: &str) -> Option<String> {
     Some(s)
 }
 
-/// Normalizes a phone number to E.164. Numbers written with `+` or a `00` international
-/// prefix keep their country code; 10-digit numbers and 11-digit numbers starting with `1`
-/// are North American (`+1`). Withheld or placeholder values (`anonymous`, `0000000000`)
-/// and anything else ambiguous give `None`. An extension (`x12`, `ext. 12`) is dropped.
+/// Normalizes a phone number to E.164, reading national numbers as North American: see
+/// [`normalize_phone_in`].
 ///
 /// ```
 /// use touchstone_transform::udf::normalize_phone;
@@ -128,6 +126,27 @@ pub fn normalize_email(raw: &str) -> Option<String> {
 /// assert_eq!(normalize_phone("anonymous"), None);
 /// ```
 pub fn normalize_phone(raw: &str) -> Option<String> {
+    normalize_phone_in(raw, &PHONE_COUNTRIES[0])
+}
+
+/// Normalizes a phone number to E.164. Numbers written with `+` or a `00` international
+/// prefix keep their country code; national numbers are read as numbers of `country` (the
+/// pipeline's `identity.default_country`): its trunk prefix (`0` in most of Europe) dropped and
+/// its calling code added when the rest has a length the country uses. In North America
+/// (calling code 1) 10-digit numbers not starting with 0 or 1, and 11-digit numbers starting
+/// with `1`, are national. Withheld or placeholder values (`anonymous`, `0000000000`) and
+/// anything else ambiguous give `None`. An extension (`x12`, `ext. 12`) is dropped.
+///
+/// ```
+/// use touchstone_core::config::PHONE_COUNTRIES;
+/// use touchstone_transform::udf::normalize_phone_in;
+/// let gb = PHONE_COUNTRIES.iter().find(|c| c.code == "GB").unwrap();
+/// assert_eq!(normalize_phone_in("020 7946 0958", gb), Some("+442079460958".into()));
+/// assert_eq!(normalize_phone_in("07700 900123", gb), Some("+447700900123".into()));
+/// assert_eq!(normalize_phone_in("+1 312 555 0143", gb), Some("+13125550143".into()));
+/// assert_eq!(normalize_phone_in("(312) 555-0143", gb), None);
+/// ```
+pub fn normalize_phone_in(raw: &str, country: &PhoneCountry) -> Option<String> {
     let s = raw.trim();
     // Caller ID as Asterisk writes it: `"Jane" <5551234>` — take what is inside the brackets.
     let s = match (s.rfind('<'), s.rfind('>')) {
@@ -156,14 +175,39 @@ pub fn normalize_phone(raw: &str) -> Option<String> {
         digits
     } else if let Some(rest) = digits.strip_prefix("00") {
         rest.to_string()
-    } else if digits.len() == 10 && !digits.starts_with('0') && !digits.starts_with('1') {
-        format!("1{digits}")
-    } else if digits.len() == 11 && digits.starts_with('1') {
-        digits
+    } else if country.calling_code == "1" {
+        if digits.len() == 10 && !digits.starts_with('0') && !digits.starts_with('1') {
+            format!("1{digits}")
+        } else if digits.len() == 11 && digits.starts_with('1') {
+            digits
+        } else {
+            return None;
+        }
     } else {
-        return None;
+        let national = match country.trunk_prefix {
+            Some(p) => digits.strip_prefix(p)?,
+            None => digits.as_str(),
+        };
+        let (shortest, longest) = country.lengths;
+        if !(shortest..=longest).contains(&national.len()) || national.starts_with('0') {
+            return None;
+        }
+        format!("{}{national}", country.calling_code)
     };
     ((8..=15).contains(&e164.len()) && !e164.starts_with('0')).then(|| format!("+{e164}"))
+}
+
+/// Registers `normalize_phone` reading national numbers as numbers of `country` (replacing
+/// the North American one of [`register`]).
+pub fn register_phone(ctx: &SessionContext, country: &PhoneCountry) {
+    let country = *country;
+    ctx.register_udf(create_udf(
+        "normalize_phone",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |args| map_strings(args, |raw| normalize_phone_in(raw, &country))),
+    ));
 }
 
 /// The value of `key` in `k1=v1;k2=v2`.
@@ -409,5 +453,31 @@ mod tests {
         let (i, j) = run(ctx).await;
         assert_eq!(i, [100.0; 2]);
         assert_eq!(j, [0.0, 0.0]);
+    }
+
+    #[tokio::test]
+    async fn sessions_read_national_numbers_in_the_pipelines_default_country() {
+        let gb = *PHONE_COUNTRIES.iter().find(|c| c.code == "GB").unwrap();
+        let mut options = crate::SessionOptions::default();
+        options.journeys.identity.default_country = gb;
+        let sql = "select normalize_phone('020 7946 0958') as national, \
+                   normalize_phone('+1 312 555 0143') as international, \
+                   normalize_phone('(312) 555-0143') as american";
+        let ctx = crate::new_session(&options).unwrap();
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(text.contains("| +442079460958 | +13125550143  |"), "{text}");
+        // A US session reads the same national number as nobody's, the American one as +1.
+        let ctx = crate::new_session(&crate::SessionOptions::default()).unwrap();
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains("|          | +13125550143  | +13125550143 |"),
+            "{text}"
+        );
     }
 }
