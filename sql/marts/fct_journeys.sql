@@ -4,7 +4,8 @@
 --   `abandoned`   the last contact was a call abandoned in the IVR or queue (or timed out) or a
 --                 missed chat;
 --   `unresolved`  the customer contacted again within journeys.repeat_within_days (default 7)
---                 after the journey's end, or its last contact is a case still open;
+--                 after the journey's end (about the same reason, where both are known), or
+--                 its last contact is a case still open;
 --   `contained`   no agent was needed: the last contact was contained in the IVR, or the
 --                 journey had no contact at all (web self-service);
 --   `transferred` a call of the journey was transferred (and none of the above);
@@ -12,7 +13,8 @@
 -- repeat_contact is the basis of first contact resolution; purchased_within is a purchase
 -- within journeys.purchase_within_days (default 7) after the journey's end (purchased_at the
 -- first one); is_simultaneous: a call of the journey overlapped a web session or chat of the
--- customer (see fct_calls).
+-- customer (see fct_calls); reason is the journey's contact reason, its first known one (see
+-- int_journey_touches).
 WITH journeys AS (
     SELECT
         journey_id,
@@ -22,6 +24,7 @@ WITH journeys AS (
         count(*) AS steps,
         count(*) FILTER (WHERE channel IN ('voice', 'chat', 'case')) AS contacts,
         string_agg(channel, ' > ' ORDER BY step) AS channel_path,
+        first_value(reason ORDER BY step) FILTER (WHERE reason IS NOT NULL) AS reason,
         first_value(channel ORDER BY step) AS first_channel,
         last_value(channel ORDER BY step) AS last_channel,
         first_value(touchpoint_id ORDER BY step) AS first_touchpoint_id,
@@ -35,14 +38,23 @@ WITH journeys AS (
     FROM fct_journey_steps
     GROUP BY journey_id, customer_key
 ),
-followed AS (
-    SELECT
-        j.*,
-        min(first_contact_at) OVER (
-            PARTITION BY customer_key ORDER BY started_at, journey_id
-            ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
-        ) AS next_contact_at
+next_contacts AS (
+    -- The customer's next contact after each journey, in a later journey about the same
+    -- reason (or where either reason is unknown): a contact about something else is not a
+    -- repeat.
+    SELECT j.journey_id, min(k.first_contact_at) AS next_contact_at
     FROM journeys j
+    JOIN journeys k
+        ON k.customer_key = j.customer_key
+        AND k.journey_id <> j.journey_id
+        AND k.first_contact_at > j.ended_at
+    WHERE k.reason = j.reason OR k.reason IS NULL OR j.reason IS NULL
+    GROUP BY j.journey_id
+),
+followed AS (
+    SELECT j.*, n.next_contact_at
+    FROM journeys j
+    LEFT JOIN next_contacts n ON n.journey_id = j.journey_id
 ),
 purchases AS (
     SELECT j.journey_id, min(t.started_at) AS purchased_at
@@ -73,6 +85,7 @@ SELECT
     steps,
     contacts,
     channel_path,
+    reason,
     first_channel,
     last_channel,
     first_touchpoint_id,

@@ -943,19 +943,29 @@ async fn journeys_hold_every_touch_once_in_order(ctx: &datafusion::prelude::Sess
     .await;
     assert_eq!(misordered, 0.0);
     // Consecutive journeys of a customer: the next starts more than 72 hours after the
-    // previous one's last step started; within a journey no gap exceeds it.
+    // previous one's last step started, or with a contact about another known reason than the
+    // previous one's; within a journey no gap exceeds 72 hours.
     let too_close = scalar(
         ctx,
         "select count(*) from (
-            select customer_key, started_at,
-                   lag(last_start) over (partition by customer_key order by started_at) prev_last
-            from (select j.customer_key, j.journey_id, min(s.started_at) started_at, max(s.started_at) last_start
+            select customer_key, started_at, reason,
+                   lag(last_start) over (partition by customer_key order by started_at) prev_last,
+                   lag(reason) over (partition by customer_key order by started_at) prev_reason
+            from (select j.customer_key, j.journey_id, j.reason, min(s.started_at) started_at, max(s.started_at) last_start
                   from fct_journeys j join fct_journey_steps s on s.journey_id = j.journey_id
-                  group by 1, 2))
-         where prev_last is not null and started_at <= prev_last + interval '72 hours'",
+                  group by 1, 2, 3))
+         where prev_last is not null and started_at <= prev_last + interval '72 hours'
+             and not (reason is not null and prev_reason is not null and reason <> prev_reason)",
     )
     .await;
     assert_eq!(too_close, 0.0);
+    let split = scalar(
+        ctx,
+        "select count(*) from fct_journey_steps s join fct_journeys j on j.journey_id = s.journey_id
+         where s.reason is not null and j.reason is not null and s.reason <> j.reason",
+    )
+    .await;
+    assert_eq!(split, 0.0, "a journey holds a contact about another reason");
     let long_gap = scalar(
         ctx,
         "select count(*) from fct_journey_steps where secs_since_previous > 72 * 3600",

@@ -180,6 +180,7 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
     udf::register_effort(&ctx, &options.journeys.effort);
     udf::register_phone(&ctx, &options.journeys.identity.default_country);
     register_settings(&ctx, &options.value, &options.journeys.sessions)?;
+    register_reasons(&ctx, &options.journeys.reasons)?;
     Ok(ctx)
 }
 
@@ -258,7 +259,7 @@ pub fn register_run_context(
     )
 }
 
-/// Registers (or replaces) the one-row table `name` of `columns`.
+/// Registers (or replaces) the table `name` of `columns` (one row in most cases).
 fn register_row(
     ctx: &SessionContext,
     name: &str,
@@ -284,8 +285,8 @@ pub const PIPELINE_SETTINGS: &str = "pipeline_settings";
 
 /// Registers `pipeline_settings`: the pipeline's `value:` settings, `journeys.abandon`
 /// thresholds (`abandon_*`) and journey settings (`simultaneous_tolerance_secs`,
-/// `purchase_within_days`, `repeat_within_days`) as one row, so SQL models use the same
-/// margin, horizon and costs as the model table functions.
+/// `purchase_within_days`, `repeat_within_days`, `split_on_reason`) as one row, so SQL models
+/// use the same margin, horizon and costs as the model table functions.
 fn register_settings(
     ctx: &SessionContext,
     value: &ValueSettings,
@@ -310,6 +311,7 @@ fn register_settings(
         Field::new("simultaneous_tolerance_secs", DataType::Int64, false),
         Field::new("purchase_within_days", DataType::Int64, false),
         Field::new("repeat_within_days", DataType::Int64, false),
+        Field::new("split_on_reason", DataType::Boolean, false),
     ]));
     register_row(
         ctx,
@@ -338,6 +340,37 @@ fn register_settings(
             Arc::new(Int64Array::from(vec![i64::from(
                 journeys.repeat_within_days,
             )])),
+            Arc::new(arrow::array::BooleanArray::from(vec![
+                journeys.split_on_reason,
+            ])),
+        ],
+    )
+}
+
+/// Name of the table of `journeys.reasons`: `name` (as a system writes it, lowercased) and
+/// the `reason` it means.
+pub const CONTACT_REASONS: &str = "contact_reasons";
+
+/// Registers [`CONTACT_REASONS`] (empty when the pipeline lists no reasons).
+fn register_reasons(
+    ctx: &SessionContext,
+    reasons: &[(String, String)],
+) -> Result<(), TransformError> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+    ]));
+    register_row(
+        ctx,
+        CONTACT_REASONS,
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                reasons.iter().map(|(n, _)| n),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                reasons.iter().map(|(_, r)| r),
+            )),
         ],
     )
 }
@@ -358,7 +391,11 @@ pub fn input_tables() -> BTreeSet<String> {
     StagingTable::ALL
         .iter()
         .map(|t| t.name().to_string())
-        .chain([RUN_CONTEXT.to_string(), PIPELINE_SETTINGS.to_string()])
+        .chain([
+            RUN_CONTEXT.to_string(),
+            PIPELINE_SETTINGS.to_string(),
+            CONTACT_REASONS.to_string(),
+        ])
         .chain(PREVIOUS_MARTS.iter().map(|m| previous_name(m)))
         .collect()
 }

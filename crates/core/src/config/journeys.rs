@@ -2,7 +2,7 @@
 //! are linked into customers, how touchpoints are cut into sessions and journeys, why a caller
 //! hung up, and how hard a contact was.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -72,7 +72,9 @@ pub struct IdentifierFile {
 /// journeys:
 ///   web_session_gap_mins: 30        # a web session ends after this much inactivity
 ///   window_hours: 72                # a touch this long after the previous one starts a journey
-///   split_on_reason: true           # (not applied yet: touchpoints carry no reason)
+///   split_on_reason: true           # a contact about another known reason starts a journey
+///   reasons:                        # contact reasons as each system names them
+///     billing: [billing, Billing, refund, payments]
 ///   purchase_within_days: 7
 ///   repeat_within_days: 7
 ///   simultaneous_tolerance_secs: 60 # clock skew allowed between systems
@@ -93,9 +95,13 @@ pub struct JourneysFile {
     #[serde(default)]
     pub window_hours: Option<Spanned<u32>>,
     /// Whether a contact whose reason is known and differs from the journey's starts a new
-    /// journey (default true). Not applied yet: the touchpoints do not carry a contact reason.
+    /// journey (default true).
     #[serde(default)]
     pub split_on_reason: Option<bool>,
+    /// Contact reasons, each with the names systems give it (IVR intents, chat tags, case
+    /// reasons), matched case-insensitively; a name listed nowhere is a reason of its own.
+    #[serde(default)]
+    pub reasons: Option<BTreeMap<String, Vec<Spanned<String>>>>,
     /// A journey "converts" when the customer buys within this many days of its end
     /// (default 7).
     #[serde(default)]
@@ -478,6 +484,8 @@ pub struct JourneySettings {
     pub sessions: SessionSettings,
     /// `effort:`.
     pub effort: EffortSettings,
+    /// `journeys.reasons`: (name as a system writes it, lowercased; the reason it means).
+    pub reasons: Vec<(String, String)>,
 }
 
 pub(super) fn validate_journeys(
@@ -497,7 +505,53 @@ pub(super) fn validate_journeys(
         effort: effort
             .map(|e| validate_effort(file, e, problems))
             .unwrap_or_default(),
+        reasons: journeys
+            .and_then(|j| j.reasons.as_ref())
+            .map(|r| validate_reasons(file, r, problems))
+            .unwrap_or_default(),
     }
+}
+
+/// The names of `journeys.reasons`, lowercased, each with its reason. A name listed under two
+/// reasons, or an empty name, is an error at the name.
+fn validate_reasons(
+    file: &str,
+    raw: &BTreeMap<String, Vec<Spanned<String>>>,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (reason, names) in raw {
+        for name in names {
+            let key = name.value.trim().to_lowercase();
+            if key.is_empty() || reason.trim().is_empty() {
+                problems.push(
+                    Diagnostic::new(
+                        ErrorCode::InvalidValue,
+                        format!("journeys.reasons.{reason}: an empty name"),
+                    )
+                    .at(Span::of(file, name))
+                    .with_help("list the names systems give this reason, e.g. [billing, refund]"),
+                );
+                continue;
+            }
+            match out.iter().find(|(k, _)| *k == key) {
+                Some((_, other)) if other != reason => problems.push(
+                    Diagnostic::new(
+                        ErrorCode::InvalidValue,
+                        format!(
+                            "journeys.reasons: '{}' is listed under both '{other}' and '{reason}'",
+                            name.value
+                        ),
+                    )
+                    .at(Span::of(file, name))
+                    .with_help("a name means one reason: keep it under one of them"),
+                ),
+                Some(_) => {}
+                None => out.push((key, reason.clone())),
+            }
+        }
+    }
+    out
 }
 
 fn range_check(
@@ -842,6 +896,36 @@ mod tests {
         );
         assert!(
             text.contains("p.yaml:10:28: error[E1004]: effort.wait_secs.saturation is 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn reasons_map_each_name_to_one_reason() {
+        let s = load(
+            "journeys:\n  reasons:\n    billing: [Billing, refund]\n    orders: ['Order Issue']\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.reasons,
+            [
+                ("billing".to_string(), "billing".to_string()),
+                ("refund".to_string(), "billing".to_string()),
+                ("order issue".to_string(), "orders".to_string()),
+            ]
+        );
+        let err = load("journeys:\n  reasons:\n    billing: [refund]\n    orders: [Refund, '']\n")
+            .unwrap_err();
+        let text: Vec<String> = err.iter().map(|d| d.to_string()).collect();
+        let text = text.join("\n");
+        assert!(
+            text.contains(
+                "p.yaml:4:14: error[E1004]: journeys.reasons: 'Refund' is listed under both 'billing' and 'orders'"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("p.yaml:4:22: error[E1004]: journeys.reasons.orders: an empty name"),
             "{text}"
         );
     }

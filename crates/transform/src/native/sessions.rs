@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `web_sessions('events')` | one row per session: `session_id` (`<visitor_id>#<n>`), `visitor_id`, `anonymous_id`, `user_id` and `email` (the last seen), `started_at`, `ended_at`, `events`, `page_views`, `errors`, `bot_searches`, `failed_bot_searches`, `landing_url` |
 //! | `web_session_events('events')` | every input row with its `session_id` |
-//! | `journey_steps('touches')` | every touch (`customer_key`, `started_at`, `touchpoint_id`, `channel`) with its `journey_id` (`<customer_key>#<n>`), `step`, `is_channel_switch`, `secs_since_previous`; a touch more than `journeys.window_hours` after the previous one starts a journey |
+//! | `journey_steps('touches')` | every touch (`customer_key`, `started_at`, `touchpoint_id`, `channel`, optionally `split_reason`) with its `journey_id` (`<customer_key>#<n>`), `step`, `is_channel_switch`, `secs_since_previous`; a touch more than `journeys.window_hours` after the previous one starts a journey, and so does one whose `split_reason` is known and differs from the journey's first known one |
 //!
 //! `events` has one row per event: `visitor_id`, `occurred_at` and `message_id`, and for
 //! `web_sessions` also `anonymous_id`, `user_id`, `email`, `event_type`, `url`, `error_code`,
@@ -63,6 +63,8 @@ pub const WEB_SESSIONS: &str = "web_sessions";
 pub const WEB_SESSION_EVENTS: &str = "web_session_events";
 /// Name of the journey function: touchpoints cut into journeys the same way.
 pub const JOURNEY_STEPS: &str = "journey_steps";
+/// The optional input column of [`JOURNEY_STEPS`] whose change starts a new journey.
+pub const SPLIT_REASON: &str = "split_reason";
 
 /// Registers the functions in `ctx`, with the session gap and journey window of `settings`.
 pub fn register(ctx: &SessionContext, settings: &SessionSettings) {
@@ -633,6 +635,8 @@ pub(crate) struct Sessionizer {
     /// Journeys: the current touch's step and the previous touch's channel.
     step: i64,
     previous_channel: Option<String>,
+    /// Journeys: the first known `split_reason` of the current journey.
+    journey_reason: Option<String>,
 }
 
 /// One open session's aggregates.
@@ -664,6 +668,7 @@ impl Sessionizer {
             out: SessionColumns::default(),
             step: 0,
             previous_channel: None,
+            journey_reason: None,
         }
     }
 
@@ -719,6 +724,14 @@ impl Sessionizer {
             Mode::Journeys => Some(text(batch, "channel")?),
             Mode::Sessions | Mode::Events => None,
         };
+        // Journeys of an input with `split_reason`: a touch whose reason is known and differs
+        // from the journey's (its first known one) starts a new journey.
+        let reason: Option<StringArray> = match mode {
+            Mode::Journeys if batch.column_by_name(SPLIT_REASON).is_some() => {
+                Some(text(batch, SPLIT_REASON)?)
+            }
+            _ => None,
+        };
         let n = batch.num_rows();
         let mut ids = StringBuilder::with_capacity(n, n * 24);
         let mut steps = Int64Builder::with_capacity(n);
@@ -727,7 +740,21 @@ impl Sessionizer {
         for i in 0..n {
             let previous_at = self.previous_at;
             let t = at.is_valid(i).then(|| at.value(i));
-            let new = self.advance(value(&visitor, i), t);
+            let mut new = self.advance(value(&visitor, i), t);
+            if let Some(reason) = &reason {
+                let r = value(reason, i);
+                if !new
+                    && value(&visitor, i).is_some()
+                    && let (Some(r), Some(j)) = (r, self.journey_reason.as_deref())
+                    && r != j
+                {
+                    self.n += 1;
+                    new = true;
+                }
+                if new || self.journey_reason.is_none() {
+                    self.journey_reason = r.map(str::to_string);
+                }
+            }
             ids.append_option(self.session_id());
             if let Some(channel) = &channel {
                 let c = value(channel, i);
@@ -1017,5 +1044,71 @@ mod tests {
                 None
             ]
         );
+    }
+
+    /// With a `split_reason` column, a touch whose reason is known and differs from the
+    /// journey's first known one starts a journey; touches without a reason stay in theirs.
+    #[test]
+    fn a_contact_about_another_known_reason_starts_a_journey() {
+        let rows: [(&str, i64, &str, Option<&str>); 6] = [
+            ("k1", 0, "web", None),
+            ("k1", 10, "voice", Some("billing")),
+            ("k1", 20, "chat", Some("orders")),
+            ("k1", 30, "web", None),
+            ("k1", 40, "case", Some("orders")),
+            ("k2", 50, "voice", Some("orders")),
+        ];
+        let input = Schema::new(vec![
+            Field::new("customer_key", DataType::Utf8, true),
+            ts_field("started_at"),
+            Field::new("touchpoint_id", DataType::Utf8, true),
+            Field::new("channel", DataType::Utf8, true),
+            Field::new(SPLIT_REASON, DataType::Utf8, true),
+        ]);
+        let batch = RecordBatch::try_new(
+            Arc::new(input.clone()),
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(
+                    arrow::array::TimestampMicrosecondArray::from_iter_values(
+                        rows.iter().map(|r| r.1 * 60_000_000),
+                    )
+                    .with_timezone("UTC"),
+                ),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().enumerate().map(|(i, _)| format!("t{i}")),
+                )),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+                Arc::new(StringArray::from_iter(rows.iter().map(|r| r.3))),
+            ],
+        )
+        .unwrap();
+        let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.extend(Mode::Journeys.added());
+        let schema = Arc::new(Schema::new(fields));
+        let mut s = Sessionizer::new(72 * 3600 * 1_000_000);
+        let out = s.events(&batch, Mode::Journeys, &schema).unwrap();
+        let ids: StringArray = text(&out, "journey_id").unwrap();
+        let ids: Vec<Option<&str>> = ids.iter().collect();
+        assert_eq!(
+            ids,
+            [
+                Some("k1#1"),
+                Some("k1#1"),
+                Some("k1#2"),
+                Some("k1#2"),
+                Some("k1#2"),
+                Some("k2#1")
+            ]
+        );
+        let steps = out
+            .column_by_name("step")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .values()
+            .to_vec();
+        assert_eq!(steps, [1, 2, 1, 2, 3, 1]);
     }
 }
