@@ -67,10 +67,10 @@ mod run;
 pub mod schedule;
 pub mod value_fit;
 
-pub use backfill::{Backfill, BackfillDate};
+pub use backfill::{Backfill, BackfillDate, backfill_summary};
 pub use error::{ErrorKind, PipelineError};
 pub use lease::{DEFAULT_LEASE_TTL, owner as lease_owner};
-pub use ledger::{LedgerRun, ledger_runs};
+pub use ledger::{LedgerRun, RunTable, ledger_run, ledger_runs};
 pub use live::{CommittedTable, ReadSessionOptions, read_session};
 pub use maintain::{maintain, secret_warnings};
 pub use prepare::{Prepared, default_pipeline};
@@ -81,5 +81,5 @@ pub use reader::{
 };
 pub use report::{RunReport, SourceReport, StepReport, TableReport};
 pub use run::Run;
-pub use schedule::{Scheduler, SchedulerStatus, serve_health};
+pub use schedule::{Scheduler, SchedulerStatus, serve_health, stop_on_signal};
 pub use touchstone_load::{TableEntry, TableKind};

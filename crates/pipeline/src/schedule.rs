@@ -332,6 +332,30 @@ impl<'a> Scheduler<'a> {
     }
 }
 
+/// A shutdown signal for [`Scheduler::new`]: it becomes true on SIGTERM or Ctrl-C, so the run in
+/// progress commits or fails first and then the scheduler stops. Call it inside a Tokio
+/// runtime (it spawns the task that waits for the signals).
+pub fn stop_on_signal() -> watch::Receiver<bool> {
+    let (stop, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = term => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        warn!("stopping after the current run");
+        stop.send_replace(true);
+    });
+    stopping
+}
+
 /// Serves `/healthz` (`ok`) and `/metrics` (the status in Prometheus text) over HTTP/1.1 on
 /// `listener` until the task is dropped. Anything else is 404.
 pub async fn serve_health(listener: tokio::net::TcpListener, status: Arc<Mutex<SchedulerStatus>>) {
