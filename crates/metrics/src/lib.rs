@@ -33,6 +33,7 @@ use touchstone_transform::engine_error::unknown_column;
 mod compare;
 mod hash;
 mod over;
+pub mod render;
 pub mod stats;
 
 pub use compare::{Comparison, compare, compare_all, comparisons_batch, metric_comparisons_schema};
