@@ -17,19 +17,20 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use touchstone_core::clock::SystemClock;
 use touchstone_core::diagnostic::Diagnostics;
-use touchstone_pipeline::{ErrorKind, PipelineError, Prepared, Run, WarehouseReader};
+use touchstone_pipeline::{
+    ErrorKind, MaintainTable, PipelineError, Prepared, Run, WarehouseReader,
+};
 use tracing_subscriber::EnvFilter;
 
 mod crashpoint;
 mod generate;
 mod metrics;
 mod ops;
-mod progress;
 mod query;
 mod serve;
 mod value;
 
-use progress::Progress;
+use touchstone_pipeline::progress::bar::TerminalProgress;
 
 /// The exit codes, as `--help` prints them.
 const EXIT_CODES: &str = "Exit codes:
@@ -156,7 +157,7 @@ fn main() -> ExitCode {
     let show_progress = !cli.no_progress
         && std::io::stderr().is_terminal()
         && matches!(cli.log_format, LogFormat::Text);
-    let progress = Progress::new(show_progress);
+    let progress = TerminalProgress::new(show_progress);
     init_logging(&cli, &progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -243,7 +244,7 @@ fn quiet_caught_upstream_panics() {
     }));
 }
 
-fn init_logging(cli: &Cli, progress: &Progress) {
+fn init_logging(cli: &Cli, progress: &TerminalProgress) {
     // `touchstone` is the binary's log target and the prefix of every Touchstone crate's.
     let default = match (cli.log_format, cli.verbose) {
         (LogFormat::Text, 0) => "warn",
@@ -260,28 +261,15 @@ fn init_logging(cli: &Cli, progress: &Progress) {
     };
 }
 
-async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitCode> {
+async fn dispatch(command: Command, progress: &TerminalProgress) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
     match command {
         Command::Validate { pipeline } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
-            for warning in prepared.metrics.warnings(chrono::Utc::now().date_naive()) {
+            for warning in prepared.warnings(&pipeline, chrono::Utc::now().date_naive()) {
                 eprintln!("{warning}");
             }
-            if let Ok(text) = std::fs::read_to_string(&pipeline) {
-                let file = pipeline.display().to_string();
-                for warning in touchstone_pipeline::secret_warnings(&file, &text) {
-                    eprintln!("{warning}");
-                }
-            }
-            println!(
-                "{}: valid — {} sources, {} models ({} materialized), {} metrics",
-                pipeline.display(),
-                prepared.pipeline.sources.len(),
-                prepared.models.len(),
-                prepared.materialized().count(),
-                prepared.metrics.metrics.len()
-            );
+            println!("{}: valid — {}", pipeline.display(), prepared.counts());
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
@@ -340,25 +328,12 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
         Command::Maintain { pipeline } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
             let done = touchstone_pipeline::maintain(&prepared, Arc::new(SystemClock)).await?;
-            let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "  {:36}  {:>9}  {:>7}  {:>7}",
-                "table", "compacted", "written", "deleted"
-            )?;
-            for m in &done {
-                writeln!(
-                    out,
-                    "  {:36}  {:>9}  {:>7}  {:>7}",
-                    m.table, m.files_compacted, m.files_written, m.files_deleted
-                )?;
-            }
-            writeln!(
-                out,
-                "{} tables maintained; versions of the last {} days kept",
-                done.len(),
-                prepared.pipeline.retention_days
-            )?;
+            let retention_days = prepared.pipeline.retention_days;
+            let table = MaintainTable {
+                tables: &done,
+                retention_days,
+            };
+            write!(std::io::stdout().lock(), "{table}")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Schedule(args) => {

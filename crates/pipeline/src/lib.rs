@@ -72,7 +72,8 @@ pub use error::{ErrorKind, PipelineError};
 pub use lease::{DEFAULT_LEASE_TTL, owner as lease_owner};
 pub use ledger::{LedgerRun, RunTable, ledger_run, ledger_runs};
 pub use live::{CommittedTable, ReadSessionOptions, read_session};
-pub use maintain::{maintain, secret_warnings};
+pub use maintain::{MaintainTable, maintain, secret_warnings};
+
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};
 pub use reader::{
@@ -82,4 +83,4 @@ pub use reader::{
 pub use report::{RunReport, SourceReport, StepReport, TableReport};
 pub use run::Run;
 pub use schedule::{Scheduler, SchedulerStatus, serve_health, stop_on_signal};
-pub use touchstone_load::{TableEntry, TableKind};
+pub use touchstone_load::{Maintained, TableEntry, TableKind};

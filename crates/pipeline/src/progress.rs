@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub mod bar;
+
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
