@@ -22,7 +22,6 @@ use touchstone_pipeline::{
 };
 use tracing_subscriber::EnvFilter;
 
-mod crashpoint;
 mod generate;
 mod metrics;
 mod ops;
@@ -30,7 +29,7 @@ mod query;
 mod serve;
 mod value;
 
-use touchstone_pipeline::progress::bar::TerminalProgress;
+use touchstone_pipeline::progress::{bar::TerminalProgress, crashpoint};
 
 /// The exit codes, as `--help` prints them.
 const EXIT_CODES: &str = "Exit codes:
@@ -320,7 +319,11 @@ async fn dispatch(command: Command, progress: &TerminalProgress) -> anyhow::Resu
                 touchstone_pipeline::warehouse_url(warehouse.as_deref(), pipeline.as_deref(), &cwd)
                     .context("finding the warehouse")?;
             let batches = WarehouseReader::open(&url)?.query(&sql).await?;
-            query::print(&batches, format, &mut std::io::stdout().lock())?;
+            touchstone_pipeline::write_rows(
+                &batches,
+                format.into(),
+                &mut std::io::stdout().lock(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args, progress),

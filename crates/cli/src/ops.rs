@@ -162,16 +162,10 @@ pub async fn schedule(
         .await
         .with_context(|| format!("listening on {} for /healthz and /metrics", args.listen))?;
     let addr = listener.local_addr()?;
-    let server = tokio::spawn(touchstone_pipeline::serve_health(
-        listener,
-        scheduler.status(),
-    ));
     tracing::warn!(
         "scheduler of {} started; health on http://{addr}/healthz, metrics on http://{addr}/metrics",
         args.pipeline.display()
     );
-    let result = scheduler.run().await;
-    server.abort();
-    result?;
+    scheduler.run_serving_health(listener).await?;
     Ok(ExitCode::SUCCESS)
 }

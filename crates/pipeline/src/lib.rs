@@ -77,8 +77,8 @@ pub use maintain::{MaintainTable, maintain, secret_warnings};
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};
 pub use reader::{
-    WarehouseReader, check_read_only, check_read_only_df_statement, check_read_only_statement,
-    warehouse_url,
+    RowFormat, WarehouseReader, check_read_only, check_read_only_df_statement,
+    check_read_only_statement, warehouse_url, write_rows,
 };
 pub use report::{RunReport, SourceReport, StepReport, TableReport};
 pub use run::Run;

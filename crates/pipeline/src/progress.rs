@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 pub mod bar;
+pub mod crashpoint;
 
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]

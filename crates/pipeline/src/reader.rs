@@ -106,6 +106,50 @@ impl WarehouseReader {
     }
 }
 
+/// How [`write_rows`] writes rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFormat {
+    /// An aligned text table, then the number of rows.
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// Writes `batches` to `out` in `format`, as `touchstone query` prints a result. Errors of the
+/// Arrow writers come back as [`std::io::Error`]s that display as they do.
+pub fn write_rows(
+    batches: &[RecordBatch],
+    format: RowFormat,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let arrow = std::io::Error::other;
+    match format {
+        RowFormat::Table => {
+            let text = arrow::util::pretty::pretty_format_batches(batches).map_err(arrow)?;
+            writeln!(out, "{text}")?;
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            writeln!(out, "({rows} row{})", if rows == 1 { "" } else { "s" })?;
+        }
+        RowFormat::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
+            for b in batches {
+                writer.write(b).map_err(arrow)?;
+            }
+        }
+        RowFormat::Json => {
+            let mut writer = arrow::json::ArrayWriter::new(out);
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            writer.write_batches(&refs).map_err(arrow)?;
+            writer.finish().map_err(arrow)?;
+        }
+    }
+    Ok(())
+}
+
 /// The warehouse a command reads: `--warehouse` when given, else the one of `--pipeline`, else
 /// the one of `pipelines/customer_success.yaml` under `cwd` when it exists, else `warehouse`.
 pub fn warehouse_url(
@@ -370,5 +414,56 @@ impl TableProvider for ReadOnlyTable {
     }
     fn statistics(&self) -> Option<datafusion::common::Statistics> {
         self.0.statistics()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn rows() -> Vec<RecordBatch> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("metric", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["csat_pct", "nps"])),
+                Arc::new(Int64Array::from(vec![3, 1])),
+            ],
+        )
+        .unwrap();
+        vec![batch]
+    }
+
+    fn text(format: RowFormat) -> String {
+        let mut out = Vec::new();
+        write_rows(&rows(), format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn rows_print_as_a_table_csv_or_json() {
+        assert_eq!(
+            text(RowFormat::Table),
+            "+----------+---+\n\
+             | metric   | n |\n\
+             +----------+---+\n\
+             | csat_pct | 3 |\n\
+             | nps      | 1 |\n\
+             +----------+---+\n\
+             (2 rows)\n"
+        );
+        assert_eq!(text(RowFormat::Csv), "metric,n\ncsat_pct,3\nnps,1\n");
+        assert_eq!(
+            text(RowFormat::Json),
+            r#"[{"metric":"csat_pct","n":3},{"metric":"nps","n":1}]"#
+        );
     }
 }

@@ -245,6 +245,18 @@ impl<'a> Scheduler<'a> {
             .map_err(|e| PipelineError::Internal(format!("the next due time of the cron: {e}")))
     }
 
+    /// Runs until shutdown while `/healthz` and `/metrics` are served on `listener`
+    /// ([`serve_health`]).
+    pub async fn run_serving_health(
+        self,
+        listener: tokio::net::TcpListener,
+    ) -> Result<(), PipelineError> {
+        let server = tokio::spawn(serve_health(listener, self.status()));
+        let result = self.run().await;
+        server.abort();
+        result
+    }
+
     /// Runs until shutdown.
     pub async fn run(self) -> Result<(), PipelineError> {
         let pipeline = &self.prepared.pipeline;
