@@ -17,9 +17,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use touchstone_core::clock::SystemClock;
 use touchstone_core::diagnostic::Diagnostics;
-use touchstone_pipeline::{
-    ErrorKind, MaintainTable, PipelineError, Prepared, Run, WarehouseReader,
-};
+use touchstone_pipeline::{ErrorKind, MaintainTable, PipelineError, Prepared, Run};
 use tracing_subscriber::EnvFilter;
 
 mod generate;
@@ -315,10 +313,8 @@ async fn dispatch(command: Command, progress: &TerminalProgress) -> anyhow::Resu
             pipeline,
             format,
         } => {
-            let url =
-                touchstone_pipeline::warehouse_url(warehouse.as_deref(), pipeline.as_deref(), &cwd)
-                    .context("finding the warehouse")?;
-            let batches = WarehouseReader::open(&url)?.query(&sql).await?;
+            let reader = ops::open(warehouse.as_deref(), pipeline.as_deref(), &cwd)?;
+            let batches = reader.query(&sql).await?;
             touchstone_pipeline::write_rows(
                 &batches,
                 format.into(),

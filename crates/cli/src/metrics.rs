@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use touchstone_core::config::parse_window;
 use touchstone_metrics::render::{Explanation, MetricList, find, library};
-use touchstone_pipeline::{Prepared, WarehouseReader};
+use touchstone_pipeline::Prepared;
 
 /// `touchstone metrics ...`.
 #[derive(Subcommand)]
@@ -103,16 +103,8 @@ pub async fn compare(args: CompareArgs, cwd: &Path) -> anyhow::Result<()> {
     };
     let before = window(&args.before, "before")?;
     let after = window(&args.after, "after")?;
-    let url = touchstone_pipeline::warehouse_url(args.warehouse.as_deref(), Some(&file), cwd)
-        .context("finding the warehouse")?;
-    let reader = WarehouseReader::open(&url)?;
-    let (ctx, _) = reader.session().await?;
-    let values = ctx
-        .table("metric_values")
-        .await
-        .context("the warehouse has no metric_values; run the pipeline first")?;
-    let result =
-        touchstone_metrics::compare(&values, metric, "adhoc", before, after, args.alpha).await?;
+    let reader = crate::ops::open(args.warehouse.as_deref(), Some(&file), cwd)?;
+    let result = reader.compare(metric, before, after, args.alpha).await?;
     let Some(comparison) = result else {
         bail!(
             "no rows of '{}' (group '{}', version {}) in one of the windows",

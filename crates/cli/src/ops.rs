@@ -76,7 +76,9 @@ pub struct BackfillArgs {
     wait: bool,
 }
 
-async fn open(
+/// The reader of the warehouse of `--warehouse`, else of `--pipeline` (see
+/// [`touchstone_pipeline::warehouse_url`]).
+pub fn open(
     warehouse: Option<&str>,
     pipeline: Option<&Path>,
     cwd: &Path,
@@ -91,7 +93,7 @@ pub async fn runs(args: RunsArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
     match args.command {
         None => {
             let l = args.list;
-            let wh = open(l.warehouse.as_deref(), l.pipeline.as_deref(), cwd).await?;
+            let wh = open(l.warehouse.as_deref(), l.pipeline.as_deref(), cwd)?;
             let runs = ledger_runs(wh.warehouse(), SystemClock.now()).await?;
             let runs: Vec<&LedgerRun> = runs.iter().take(l.limit).collect();
             if l.json {
@@ -107,7 +109,7 @@ pub async fn runs(args: RunsArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
             pipeline,
             json,
         }) => {
-            let wh = open(warehouse.as_deref(), pipeline.as_deref(), cwd).await?;
+            let wh = open(warehouse.as_deref(), pipeline.as_deref(), cwd)?;
             let run = ledger_run(wh.warehouse(), &id, SystemClock.now()).await?;
             if json {
                 serde_json::to_writer_pretty(&mut out, &run)?;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use datafusion::catalog::Session;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::Result as DfResult;
@@ -27,8 +28,10 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
+use touchstone_core::config::Metric;
 use touchstone_core::store;
 use touchstone_load::{TableEntry, Warehouse};
+use touchstone_metrics::Comparison;
 use touchstone_transform::SessionOptions;
 use url::Url;
 
@@ -76,6 +79,25 @@ impl WarehouseReader {
             }
         }
         Ok((ctx, tables))
+    }
+
+    /// Compares `metric` (its group and version) between the windows `before` and `after` of
+    /// the warehouse's `metric_values` at significance level `alpha`, as `touchstone compare`
+    /// does; `None` when a window has no rows of it.
+    pub async fn compare(
+        &self,
+        metric: &Metric,
+        before: (NaiveDate, NaiveDate),
+        after: (NaiveDate, NaiveDate),
+        alpha: f64,
+    ) -> Result<Option<Comparison>, PipelineError> {
+        let (ctx, _) = self.session().await?;
+        let values = ctx.table("metric_values").await.map_err(|e| {
+            PipelineError::Query(format!(
+                "the warehouse has no metric_values; run the pipeline first: {e}"
+            ))
+        })?;
+        Ok(touchstone_metrics::compare(&values, metric, "adhoc", before, after, alpha).await?)
     }
 
     /// Runs `sql`, one read-only statement (see [`check_read_only`]), over the committed tables
@@ -446,6 +468,25 @@ mod tests {
         let mut out = Vec::new();
         write_rows(&rows(), format, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_comparison_needs_metric_values() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/metrics");
+        let library = touchstone_core::config::load_metrics(&dir).unwrap();
+        let metric = library.get("csat_pct").unwrap();
+        let reader =
+            WarehouseReader::open(&Url::parse("memory://compare-empty/").unwrap()).unwrap();
+        let day = |d| NaiveDate::from_ymd_opt(2026, 9, d).unwrap();
+        let err = reader
+            .compare(metric, (day(1), day(10)), (day(11), day(20)), 0.05)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the warehouse has no metric_values; run the pipeline first: "),
+            "{err}"
+        );
     }
 
     #[test]
