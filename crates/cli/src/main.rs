@@ -149,7 +149,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    quiet_caught_upstream_panics();
+    touchstone_pipeline::quiet_caught_upstream_panics();
     let cli = Cli::parse();
     let show_progress = !cli.no_progress
         && std::io::stderr().is_terminal()
@@ -213,32 +213,6 @@ fn error_chain(e: &anyhow::Error) -> String {
         text.push_str(&message);
     }
     text
-}
-
-/// When a write to object storage fails while it is being completed, delta-rs aborts the upload
-/// to clean up and catches the panic that `object_store`'s `BufWriter::abort` raises by design
-/// once shutdown has begun (deltalake-core `datafile/writer.rs`). The run then fails with the
-/// storage error; the caught panic must not print a backtrace over it. Every other panic
-/// prints as usual.
-fn quiet_caught_upstream_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let from_buffered_writer = info.location().is_some_and(|l| {
-            l.file().contains("object_store") && l.file().ends_with("buffered.rs")
-        });
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str));
-        if from_buffered_writer && message == Some("Already shut down") {
-            tracing::debug!(
-                "object_store BufWriter::abort after a failed upload (caught by delta-rs)"
-            );
-            return;
-        }
-        default(info)
-    }));
 }
 
 fn init_logging(cli: &Cli, progress: &TerminalProgress) {

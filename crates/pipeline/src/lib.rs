@@ -59,6 +59,7 @@ pub mod ledger;
 mod live;
 mod maintain;
 mod metrics;
+mod panics;
 mod prepare;
 pub mod progress;
 mod reader;
@@ -73,6 +74,7 @@ pub use lease::{DEFAULT_LEASE_TTL, owner as lease_owner};
 pub use ledger::{LedgerRun, RunTable, ledger_run, ledger_runs};
 pub use live::{CommittedTable, ReadSessionOptions, read_session};
 pub use maintain::{MaintainTable, maintain, secret_warnings};
+pub use panics::quiet_caught_upstream_panics;
 
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};
