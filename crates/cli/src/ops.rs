@@ -1,5 +1,6 @@
-//! `touchstone runs` and `touchstone backfill`: argument parsing and rendering; the work is in
-//! `touchstone_pipeline` (`ledger_runs`, `Backfill`).
+//! `touchstone runs`, `touchstone backfill` and `touchstone schedule`: their arguments; the work
+//! and the text they print are in `touchstone_pipeline` (`ledger_runs`, `RunTable`, `Backfill`,
+//! `Scheduler`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

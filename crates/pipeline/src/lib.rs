@@ -11,6 +11,10 @@
 //!   lists them each pinned to a version for a long-running reader
 //!   ([`WarehouseReader::committed_tables`]).
 //!
+//! The command line only parses arguments and prints what these give: a [`RunReport`], the
+//! ledger's runs ([`RunTable`], [`LedgerRun`]), a query's rows ([`write_rows`]), a maintenance
+//! ([`MaintainTable`]), and a run's progress on a terminal ([`progress::bar`]).
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
