@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use touchstone_synth::{GenerateOptions, generate};
 
-use crate::progress::Progress;
 use touchstone_core::text::thousands;
+use touchstone_pipeline::progress::bar::TerminalProgress;
 
 /// Arguments of `touchstone generate`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +30,7 @@ pub struct GenerateArgs {
 }
 
 /// Runs the generator and prints what it wrote.
-pub fn run(args: GenerateArgs, progress: &Progress) -> anyhow::Result<ExitCode> {
+pub fn run(args: GenerateArgs, progress: &TerminalProgress) -> anyhow::Result<ExitCode> {
     let options = GenerateOptions {
         out: args.out.clone(),
         customers: args.customers,

@@ -17,19 +17,17 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use touchstone_core::clock::SystemClock;
 use touchstone_core::diagnostic::Diagnostics;
-use touchstone_pipeline::{ErrorKind, PipelineError, Prepared, Run, WarehouseReader};
+use touchstone_pipeline::{ErrorKind, MaintainTable, PipelineError, Prepared, Run};
 use tracing_subscriber::EnvFilter;
 
-mod crashpoint;
 mod generate;
 mod metrics;
 mod ops;
-mod progress;
 mod query;
 mod serve;
 mod value;
 
-use progress::Progress;
+use touchstone_pipeline::progress::{bar::TerminalProgress, crashpoint};
 
 /// The exit codes, as `--help` prints them.
 const EXIT_CODES: &str = "Exit codes:
@@ -151,12 +149,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    quiet_caught_upstream_panics();
+    touchstone_pipeline::quiet_caught_upstream_panics();
     let cli = Cli::parse();
     let show_progress = !cli.no_progress
         && std::io::stderr().is_terminal()
         && matches!(cli.log_format, LogFormat::Text);
-    let progress = Progress::new(show_progress);
+    let progress = TerminalProgress::new(show_progress);
     init_logging(&cli, &progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -217,33 +215,7 @@ fn error_chain(e: &anyhow::Error) -> String {
     text
 }
 
-/// When a write to object storage fails while it is being completed, delta-rs aborts the upload
-/// to clean up and catches the panic that `object_store`'s `BufWriter::abort` raises by design
-/// once shutdown has begun (deltalake-core `datafile/writer.rs`). The run then fails with the
-/// storage error; the caught panic must not print a backtrace over it. Every other panic
-/// prints as usual.
-fn quiet_caught_upstream_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let from_buffered_writer = info.location().is_some_and(|l| {
-            l.file().contains("object_store") && l.file().ends_with("buffered.rs")
-        });
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str));
-        if from_buffered_writer && message == Some("Already shut down") {
-            tracing::debug!(
-                "object_store BufWriter::abort after a failed upload (caught by delta-rs)"
-            );
-            return;
-        }
-        default(info)
-    }));
-}
-
-fn init_logging(cli: &Cli, progress: &Progress) {
+fn init_logging(cli: &Cli, progress: &TerminalProgress) {
     // `touchstone` is the binary's log target and the prefix of every Touchstone crate's.
     let default = match (cli.log_format, cli.verbose) {
         (LogFormat::Text, 0) => "warn",
@@ -260,28 +232,15 @@ fn init_logging(cli: &Cli, progress: &Progress) {
     };
 }
 
-async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitCode> {
+async fn dispatch(command: Command, progress: &TerminalProgress) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
     match command {
         Command::Validate { pipeline } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
-            for warning in prepared.metrics.warnings(chrono::Utc::now().date_naive()) {
+            for warning in prepared.warnings(&pipeline, chrono::Utc::now().date_naive()) {
                 eprintln!("{warning}");
             }
-            if let Ok(text) = std::fs::read_to_string(&pipeline) {
-                let file = pipeline.display().to_string();
-                for warning in touchstone_pipeline::secret_warnings(&file, &text) {
-                    eprintln!("{warning}");
-                }
-            }
-            println!(
-                "{}: valid — {} sources, {} models ({} materialized), {} metrics",
-                pipeline.display(),
-                prepared.pipeline.sources.len(),
-                prepared.models.len(),
-                prepared.materialized().count(),
-                prepared.metrics.metrics.len()
-            );
+            println!("{}: valid — {}", pipeline.display(), prepared.counts());
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
@@ -328,11 +287,13 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
             pipeline,
             format,
         } => {
-            let url =
-                touchstone_pipeline::warehouse_url(warehouse.as_deref(), pipeline.as_deref(), &cwd)
-                    .context("finding the warehouse")?;
-            let batches = WarehouseReader::open(&url)?.query(&sql).await?;
-            query::print(&batches, format, &mut std::io::stdout().lock())?;
+            let reader = ops::open(warehouse.as_deref(), pipeline.as_deref(), &cwd)?;
+            let batches = reader.query(&sql).await?;
+            touchstone_pipeline::write_rows(
+                &batches,
+                format.into(),
+                &mut std::io::stdout().lock(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args, progress),
@@ -340,25 +301,12 @@ async fn dispatch(command: Command, progress: &Progress) -> anyhow::Result<ExitC
         Command::Maintain { pipeline } => {
             let prepared = Prepared::load(&pipeline, &cwd).await?;
             let done = touchstone_pipeline::maintain(&prepared, Arc::new(SystemClock)).await?;
-            let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "  {:36}  {:>9}  {:>7}  {:>7}",
-                "table", "compacted", "written", "deleted"
-            )?;
-            for m in &done {
-                writeln!(
-                    out,
-                    "  {:36}  {:>9}  {:>7}  {:>7}",
-                    m.table, m.files_compacted, m.files_written, m.files_deleted
-                )?;
-            }
-            writeln!(
-                out,
-                "{} tables maintained; versions of the last {} days kept",
-                done.len(),
-                prepared.pipeline.retention_days
-            )?;
+            let retention_days = prepared.pipeline.retention_days;
+            let table = MaintainTable {
+                tables: &done,
+                retention_days,
+            };
+            write!(std::io::stdout().lock(), "{table}")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Schedule(args) => {

@@ -1,5 +1,6 @@
-//! `touchstone runs` and `touchstone backfill`: argument parsing and rendering; the work is in
-//! `touchstone_pipeline` (`ledger_runs`, `Backfill`).
+//! `touchstone runs`, `touchstone backfill` and `touchstone schedule`: their arguments; the work
+//! and the text they print are in `touchstone_pipeline` (`ledger_runs`, `RunTable`, `Backfill`,
+//! `Scheduler`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use touchstone_core::clock::{Clock, SystemClock};
-use touchstone_load::Warehouse;
-use touchstone_pipeline::{Backfill, LedgerRun, PipelineError, Prepared, ledger_runs};
+use touchstone_pipeline::{
+    Backfill, LedgerRun, Prepared, RunTable, WarehouseReader, backfill_summary, ledger_run,
+    ledger_runs,
+};
 
 /// `touchstone runs`: the run ledger.
 #[derive(clap::Args)]
@@ -74,17 +77,16 @@ pub struct BackfillArgs {
     wait: bool,
 }
 
-async fn open(
+/// The reader of the warehouse of `--warehouse`, else of `--pipeline` (see
+/// [`touchstone_pipeline::warehouse_url`]).
+pub fn open(
     warehouse: Option<&str>,
     pipeline: Option<&Path>,
     cwd: &Path,
-) -> anyhow::Result<Warehouse> {
+) -> anyhow::Result<WarehouseReader> {
     let url = touchstone_pipeline::warehouse_url(warehouse, pipeline, cwd)
         .context("finding the warehouse")?;
-    Ok(Warehouse::open(&url).map_err(|e| PipelineError::Storage {
-        context: format!("opening the warehouse {url}"),
-        error: Box::new(e),
-    })?)
+    Ok(WarehouseReader::open(&url)?)
 }
 
 pub async fn runs(args: RunsArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
@@ -92,14 +94,14 @@ pub async fn runs(args: RunsArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
     match args.command {
         None => {
             let l = args.list;
-            let wh = open(l.warehouse.as_deref(), l.pipeline.as_deref(), cwd).await?;
-            let runs = ledger_runs(&wh, SystemClock.now()).await?;
+            let wh = open(l.warehouse.as_deref(), l.pipeline.as_deref(), cwd)?;
+            let runs = ledger_runs(wh.warehouse(), SystemClock.now()).await?;
             let runs: Vec<&LedgerRun> = runs.iter().take(l.limit).collect();
             if l.json {
                 serde_json::to_writer_pretty(&mut out, &runs)?;
                 writeln!(out)?;
             } else {
-                print_list(&runs, &mut out)?;
+                write!(out, "{}", RunTable(&runs))?;
             }
         }
         Some(RunsCommand::Show {
@@ -108,126 +110,17 @@ pub async fn runs(args: RunsArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
             pipeline,
             json,
         }) => {
-            let wh = open(warehouse.as_deref(), pipeline.as_deref(), cwd).await?;
-            let runs = ledger_runs(&wh, SystemClock.now()).await?;
-            let Some(run) = runs.iter().find(|r| r.run_id == id) else {
-                let recent: Vec<&str> = runs.iter().take(5).map(|r| r.run_id.as_str()).collect();
-                anyhow::bail!(
-                    "no run '{id}' in the ledger of {}; recent runs: {}",
-                    wh.root(),
-                    if recent.is_empty() {
-                        "none".to_string()
-                    } else {
-                        recent.join(", ")
-                    }
-                );
-            };
+            let wh = open(warehouse.as_deref(), pipeline.as_deref(), cwd)?;
+            let run = ledger_run(wh.warehouse(), &id, SystemClock.now()).await?;
             if json {
-                serde_json::to_writer_pretty(&mut out, run)?;
+                serde_json::to_writer_pretty(&mut out, &run)?;
                 writeln!(out)?;
             } else {
-                print_run(run, &mut out)?;
+                write!(out, "{run}")?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn duration(run: &LedgerRun) -> String {
-    run.duration_secs()
-        .map_or_else(|| "-".to_string(), |s| format!("{s:.1} s"))
-}
-
-fn print_list(runs: &[&LedgerRun], out: &mut dyn Write) -> anyhow::Result<()> {
-    if runs.is_empty() {
-        writeln!(out, "no runs recorded")?;
-        return Ok(());
-    }
-    let width = runs
-        .iter()
-        .map(|r| r.run_id.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
-    writeln!(
-        out,
-        "{:width$}  {:10}  {:11}  {:>9}  {:>12}  {:>9}",
-        "run_id", "date", "status", "duration", "rows", "rejects"
-    )?;
-    for r in runs {
-        writeln!(
-            out,
-            "{:width$}  {:10}  {:11}  {:>9}  {:>12}  {:>9}",
-            r.run_id,
-            r.logical_date.to_string(),
-            r.status,
-            duration(r),
-            r.rows_staged,
-            r.rows_rejected
-        )?;
-    }
-    Ok(())
-}
-
-fn print_run(run: &LedgerRun, out: &mut dyn Write) -> anyhow::Result<()> {
-    writeln!(out, "run       {}", run.run_id)?;
-    writeln!(out, "pipeline  {}", run.pipeline)?;
-    writeln!(out, "date      {}", run.logical_date)?;
-    writeln!(out, "status    {}", run.status)?;
-    writeln!(out, "started   {}", run.started_at.to_rfc3339())?;
-    if let Some(f) = run.finished_at {
-        writeln!(out, "finished  {} ({})", f.to_rfc3339(), duration(run))?;
-    }
-    writeln!(
-        out,
-        "rows      {} read, {} staged, {} rejected",
-        run.rows_read, run.rows_staged, run.rows_rejected
-    )?;
-    if let Some(e) = run.error() {
-        writeln!(out, "error     {e}")?;
-    }
-    let summary = run.summary();
-    let empty = Vec::new();
-    let sources = summary["sources"].as_array().unwrap_or(&empty);
-    if !sources.is_empty() {
-        writeln!(
-            out,
-            "\n  {:20}  {:>6}  {:>10}  {:>10}  {:>9}",
-            "source", "files", "read", "staged", "rejected"
-        )?;
-        for s in sources {
-            writeln!(
-                out,
-                "  {:20}  {:>6}  {:>10}  {:>10}  {:>9}",
-                s["name"].as_str().unwrap_or("?"),
-                s["files"].as_u64().unwrap_or(0),
-                s["rows_read"].as_u64().unwrap_or(0),
-                s["rows_staged"].as_u64().unwrap_or(0),
-                s["rows_rejected"].as_u64().unwrap_or(0)
-            )?;
-        }
-    }
-    let tables = summary["tables"].as_array().unwrap_or(&empty);
-    if !tables.is_empty() {
-        writeln!(out, "\n  {:36}  {:>10}  {:>8}", "table", "rows", "version")?;
-        for t in tables {
-            writeln!(
-                out,
-                "  {:36}  {:>10}  {:>8}",
-                t["table"].as_str().unwrap_or("?"),
-                t["rows"].as_u64().unwrap_or(0),
-                t["version"].as_u64().unwrap_or(0)
-            )?;
-        }
-    }
-    let definitions = run.definitions();
-    if !definitions.is_empty() {
-        writeln!(out, "\ndefinitions")?;
-        for (name, hash) in definitions {
-            writeln!(out, "  {name:36}  {hash}")?;
-        }
-    }
-    Ok(())
 }
 
 pub async fn backfill(
@@ -240,20 +133,11 @@ pub async fn backfill(
         .with_clock(Arc::new(SystemClock))
         .with_progress(progress)
         .with_lock_wait(args.wait.then_some(std::time::Duration::MAX))
-        .on_date(|d| {
-            // Printed as each date ends, so an interrupted backfill shows how far it got.
-            println!("{}  {:7}  {}", d.date, d.action, d.run_id);
-        })
+        // Printed as each date ends, so an interrupted backfill shows how far it got.
+        .on_date(|d| println!("{d}"))
         .run()
         .await?;
-    let ran = done.iter().filter(|d| d.action == "ran").count();
-    println!(
-        "backfill of {} to {}: {} dates, {ran} run, {} already committed",
-        args.from,
-        args.to,
-        done.len(),
-        done.len() - ran
-    );
+    println!("{}", backfill_summary(args.from, args.to, &done));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -273,40 +157,18 @@ pub async fn schedule(
     progress: Arc<dyn touchstone_pipeline::Progress>,
 ) -> anyhow::Result<ExitCode> {
     let prepared = Prepared::load(&args.pipeline, cwd).await?;
-    let (stop, stopping) = tokio::sync::watch::channel(false);
+    // SIGTERM (or Ctrl-C): the run in progress commits or fails first, then the scheduler stops.
+    let stopping = touchstone_pipeline::stop_on_signal();
     let scheduler =
         touchstone_pipeline::Scheduler::new(&prepared, stopping)?.with_progress(progress);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {} for /healthz and /metrics", args.listen))?;
     let addr = listener.local_addr()?;
-    let server = tokio::spawn(touchstone_pipeline::serve_health(
-        listener,
-        scheduler.status(),
-    ));
     tracing::warn!(
         "scheduler of {} started; health on http://{addr}/healthz, metrics on http://{addr}/metrics",
         args.pipeline.display()
     );
-    // SIGTERM (or Ctrl-C): the run in progress commits or fails first, then the scheduler stops.
-    tokio::spawn(async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = term => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        tracing::warn!("stopping after the current run");
-        stop.send_replace(true);
-    });
-    let result = scheduler.run().await;
-    server.abort();
-    result?;
+    scheduler.run_serving_health(listener).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use touchstone_serve::{Authentication, Limits, ServeOptions, Server, users::UsersFile};
+use touchstone_serve::{
+    Authentication, Descriptions, Limits, ServeOptions, Server, users::UsersFile,
+};
 
 /// `touchstone serve`.
 #[derive(Args)]
@@ -102,7 +104,7 @@ pub async fn run(command: ServeCommand, cwd: &Path) -> anyhow::Result<ExitCode> 
         (None, _) => Authentication::InsecureNoAuth,
     };
     let mut options = ServeOptions::new(warehouse.clone(), authentication);
-    options.descriptions = descriptions(args.pipeline.as_deref(), cwd);
+    options.descriptions = Descriptions::of_pipeline(args.pipeline.as_deref(), cwd);
     options.listen = args.listen;
     options.tls = args.tls_cert.zip(args.tls_key);
     options.staging = args.staging;
@@ -123,38 +125,6 @@ pub async fn run(command: ServeCommand, cwd: &Path) -> anyhow::Result<ExitCode> 
         _ = tokio::signal::ctrl_c() => eprintln!("touchstone serve: stopped"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The marts' descriptions, from the leading comments of the SQL models of `--pipeline` (or
-/// of `pipelines/customer_success.yaml` when present). Without a pipeline, or when its models
-/// cannot be read, the tables are served without them (a warning says why).
-fn descriptions(pipeline: Option<&Path>, cwd: &Path) -> touchstone_serve::Descriptions {
-    let mut descriptions = touchstone_serve::Descriptions::default();
-    let default = touchstone_pipeline::default_pipeline(cwd);
-    let Some(file) = pipeline.or(default.as_deref()) else {
-        return descriptions;
-    };
-    let models = touchstone_core::config::load_pipeline(file, cwd)
-        .map_err(|e| e.to_string())
-        .and_then(|p| {
-            let ctx = datafusion::prelude::SessionContext::new();
-            touchstone_transform::load_models(&p.models_dir, cwd, &ctx.state())
-                .map_err(|e| e.to_string())
-        });
-    match models {
-        Ok(models) => {
-            for model in models.iter().filter(|m| m.materialized()) {
-                descriptions
-                    .tables
-                    .insert(model.name.clone(), model.description());
-            }
-        }
-        Err(e) => tracing::warn!(
-            "the tables are served without descriptions: reading the models of {}: {e}",
-            file.display()
-        ),
-    }
-    descriptions
 }
 
 fn add_user(name: &str, users: &Path, password_stdin: bool) -> anyhow::Result<ExitCode> {

@@ -34,6 +34,7 @@ mod compare;
 mod context;
 mod hash;
 mod over;
+pub mod render;
 pub mod stats;
 
 pub use compare::{Comparison, compare, compare_all, comparisons_batch, metric_comparisons_schema};

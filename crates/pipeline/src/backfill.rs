@@ -29,6 +29,39 @@ pub struct BackfillDate {
     pub run_id: String,
 }
 
+impl std::fmt::Display for BackfillDate {
+    /// `2026-10-29  ran      <run id>`, as `touchstone backfill` prints each date.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}  {:7}  {}", self.date, self.action, self.run_id)
+    }
+}
+
+/// The closing line of a backfill of `from..=to` that did `done`: how many dates, how many
+/// ran, how many were already committed.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use touchstone_pipeline::{BackfillDate, backfill_summary};
+/// let d = |day| NaiveDate::from_ymd_opt(2026, 10, day).unwrap();
+/// let done = [
+///     BackfillDate { date: d(1), action: "skipped".into(), run_id: "r1".into() },
+///     BackfillDate { date: d(2), action: "ran".into(), run_id: "r2".into() },
+/// ];
+/// assert_eq!(done[0].to_string(), "2026-10-01  skipped  r1");
+/// assert_eq!(
+///     backfill_summary(d(1), d(2), &done),
+///     "backfill of 2026-10-01 to 2026-10-02: 2 dates, 1 run, 1 already committed"
+/// );
+/// ```
+pub fn backfill_summary(from: NaiveDate, to: NaiveDate, done: &[BackfillDate]) -> String {
+    let ran = done.iter().filter(|d| d.action == "ran").count();
+    format!(
+        "backfill of {from} to {to}: {} dates, {ran} run, {} already committed",
+        done.len(),
+        done.len() - ran
+    )
+}
+
 /// Called as each date of a backfill is done.
 type OnDate<'a> = Box<dyn Fn(&BackfillDate) + Send + Sync + 'a>;
 

@@ -11,6 +11,10 @@
 //!   lists them each pinned to a version for a long-running reader
 //!   ([`WarehouseReader::committed_tables`]).
 //!
+//! The command line only parses arguments and prints what these give: a [`RunReport`], the
+//! ledger's runs ([`RunTable`], [`LedgerRun`]), a query's rows ([`write_rows`]), a maintenance
+//! ([`MaintainTable`]), and a run's progress on a terminal ([`progress::bar`]).
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -59,6 +63,7 @@ pub mod ledger;
 mod live;
 mod maintain;
 mod metrics;
+mod panics;
 mod prepare;
 pub mod progress;
 mod reader;
@@ -67,19 +72,21 @@ mod run;
 pub mod schedule;
 pub mod value_fit;
 
-pub use backfill::{Backfill, BackfillDate};
+pub use backfill::{Backfill, BackfillDate, backfill_summary};
 pub use error::{ErrorKind, PipelineError};
 pub use lease::{DEFAULT_LEASE_TTL, owner as lease_owner};
-pub use ledger::{LedgerRun, ledger_runs};
+pub use ledger::{LedgerRun, RunTable, ledger_run, ledger_runs};
 pub use live::{CommittedTable, ReadSessionOptions, read_session};
-pub use maintain::{maintain, secret_warnings};
+pub use maintain::{MaintainTable, maintain, secret_warnings};
+pub use panics::quiet_caught_upstream_panics;
+
 pub use prepare::{Prepared, default_pipeline};
 pub use progress::{NoProgress, Progress, RunEvent};
 pub use reader::{
-    WarehouseReader, check_read_only, check_read_only_df_statement, check_read_only_statement,
-    warehouse_url,
+    RowFormat, WarehouseReader, check_read_only, check_read_only_df_statement,
+    check_read_only_statement, warehouse_url, write_rows,
 };
 pub use report::{RunReport, SourceReport, StepReport, TableReport};
 pub use run::Run;
-pub use schedule::{Scheduler, SchedulerStatus, serve_health};
-pub use touchstone_load::{TableEntry, TableKind};
+pub use schedule::{Scheduler, SchedulerStatus, serve_health, stop_on_signal};
+pub use touchstone_load::{Maintained, TableEntry, TableKind};

@@ -41,6 +41,53 @@ pub async fn maintain(
     result
 }
 
+/// What `touchstone maintain` did, as it prints it: one line per table (files compacted,
+/// written and deleted) under a header, then the number of tables and the retention.
+///
+/// ```
+/// use touchstone_pipeline::{MaintainTable, Maintained};
+/// let done = [Maintained {
+///     table: "marts/fct_calls".into(),
+///     files_compacted: 4,
+///     files_written: 1,
+///     files_deleted: 3,
+/// }];
+/// let text = MaintainTable { tables: &done, retention_days: 7 }.to_string();
+/// assert_eq!(text.lines().nth(1), Some(
+///     "  marts/fct_calls                               4        1        3"));
+/// assert!(text.ends_with("1 tables maintained; versions of the last 7 days kept\n"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct MaintainTable<'a> {
+    /// What [`maintain`] returned.
+    pub tables: &'a [Maintained],
+    /// The pipeline's `retention_days`.
+    pub retention_days: u32,
+}
+
+impl std::fmt::Display for MaintainTable<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            out,
+            "  {:36}  {:>9}  {:>7}  {:>7}",
+            "table", "compacted", "written", "deleted"
+        )?;
+        for m in self.tables {
+            writeln!(
+                out,
+                "  {:36}  {:>9}  {:>7}  {:>7}",
+                m.table, m.files_compacted, m.files_written, m.files_deleted
+            )?;
+        }
+        writeln!(
+            out,
+            "{} tables maintained; versions of the last {} days kept",
+            self.tables.len(),
+            self.retention_days
+        )
+    }
+}
+
 /// Literal secrets in a pipeline file's text, as `file:line: warning: ...` lines: credentials
 /// belong in the environment (`${VAR}`) or the cloud provider's credential chain, not in YAML
 /// that is committed to a repository. Looks for AWS access key ids, Azure account keys and

@@ -127,6 +127,30 @@ impl Prepared {
     pub fn materialized(&self) -> impl Iterator<Item = &Model> {
         self.models.iter().filter(|m| m.materialized())
     }
+
+    /// What `touchstone validate` says of a valid pipeline:
+    /// `14 sources, 22 models (20 materialized), 38 metrics`.
+    pub fn counts(&self) -> String {
+        format!(
+            "{} sources, {} models ({} materialized), {} metrics",
+            self.pipeline.sources.len(),
+            self.models.len(),
+            self.materialized().count(),
+            self.metrics.metrics.len()
+        )
+    }
+
+    /// The warnings of `touchstone validate` for the pipeline read from `file`: the metric
+    /// library's (expired focus and the like, as of `today`), then literal secrets in the
+    /// file's text ([`crate::secret_warnings`]).
+    pub fn warnings(&self, file: &Path, today: NaiveDate) -> Vec<String> {
+        let mut warnings = self.metrics.warnings(today);
+        if let Ok(text) = std::fs::read_to_string(file) {
+            let name = file.display().to_string();
+            warnings.extend(crate::secret_warnings(&name, &text));
+        }
+        warnings
+    }
 }
 
 /// The engine session of `pipeline`: its memory limit and value settings, and, when the

@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+pub mod bar;
+pub mod crashpoint;
+
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use datafusion::catalog::Session;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::Result as DfResult;
@@ -27,8 +28,10 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
+use touchstone_core::config::Metric;
 use touchstone_core::store;
 use touchstone_load::{TableEntry, Warehouse};
+use touchstone_metrics::Comparison;
 use touchstone_transform::SessionOptions;
 use url::Url;
 
@@ -78,6 +81,25 @@ impl WarehouseReader {
         Ok((ctx, tables))
     }
 
+    /// Compares `metric` (its group and version) between the windows `before` and `after` of
+    /// the warehouse's `metric_values` at significance level `alpha`, as `touchstone compare`
+    /// does; `None` when a window has no rows of it.
+    pub async fn compare(
+        &self,
+        metric: &Metric,
+        before: (NaiveDate, NaiveDate),
+        after: (NaiveDate, NaiveDate),
+        alpha: f64,
+    ) -> Result<Option<Comparison>, PipelineError> {
+        let (ctx, _) = self.session().await?;
+        let values = ctx.table("metric_values").await.map_err(|e| {
+            PipelineError::Query(format!(
+                "the warehouse has no metric_values; run the pipeline first: {e}"
+            ))
+        })?;
+        Ok(touchstone_metrics::compare(&values, metric, "adhoc", before, after, alpha).await?)
+    }
+
     /// Runs `sql`, one read-only statement (see [`check_read_only`]), over the committed tables
     /// and returns the rows.
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, PipelineError> {
@@ -104,6 +126,50 @@ impl WarehouseReader {
             PipelineError::Query(format!("running the query: {}", e.strip_backtrace()))
         })
     }
+}
+
+/// How [`write_rows`] writes rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFormat {
+    /// An aligned text table, then the number of rows.
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// Writes `batches` to `out` in `format`, as `touchstone query` prints a result. Errors of the
+/// Arrow writers come back as [`std::io::Error`]s that display as they do.
+pub fn write_rows(
+    batches: &[RecordBatch],
+    format: RowFormat,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let arrow = std::io::Error::other;
+    match format {
+        RowFormat::Table => {
+            let text = arrow::util::pretty::pretty_format_batches(batches).map_err(arrow)?;
+            writeln!(out, "{text}")?;
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            writeln!(out, "({rows} row{})", if rows == 1 { "" } else { "s" })?;
+        }
+        RowFormat::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
+            for b in batches {
+                writer.write(b).map_err(arrow)?;
+            }
+        }
+        RowFormat::Json => {
+            let mut writer = arrow::json::ArrayWriter::new(out);
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            writer.write_batches(&refs).map_err(arrow)?;
+            writer.finish().map_err(arrow)?;
+        }
+    }
+    Ok(())
 }
 
 /// The warehouse a command reads: `--warehouse` when given, else the one of `--pipeline`, else
@@ -370,5 +436,75 @@ impl TableProvider for ReadOnlyTable {
     }
     fn statistics(&self) -> Option<datafusion::common::Statistics> {
         self.0.statistics()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn rows() -> Vec<RecordBatch> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("metric", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["csat_pct", "nps"])),
+                Arc::new(Int64Array::from(vec![3, 1])),
+            ],
+        )
+        .unwrap();
+        vec![batch]
+    }
+
+    fn text(format: RowFormat) -> String {
+        let mut out = Vec::new();
+        write_rows(&rows(), format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_comparison_needs_metric_values() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/metrics");
+        let library = touchstone_core::config::load_metrics(&dir).unwrap();
+        let metric = library.get("csat_pct").unwrap();
+        let reader =
+            WarehouseReader::open(&Url::parse("memory://compare-empty/").unwrap()).unwrap();
+        let day = |d| NaiveDate::from_ymd_opt(2026, 9, d).unwrap();
+        let err = reader
+            .compare(metric, (day(1), day(10)), (day(11), day(20)), 0.05)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the warehouse has no metric_values; run the pipeline first: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rows_print_as_a_table_csv_or_json() {
+        assert_eq!(
+            text(RowFormat::Table),
+            "+----------+---+\n\
+             | metric   | n |\n\
+             +----------+---+\n\
+             | csat_pct | 3 |\n\
+             | nps      | 1 |\n\
+             +----------+---+\n\
+             (2 rows)\n"
+        );
+        assert_eq!(text(RowFormat::Csv), "metric,n\ncsat_pct,3\nnps,1\n");
+        assert_eq!(
+            text(RowFormat::Json),
+            r#"[{"metric":"csat_pct","n":3},{"metric":"nps","n":1}]"#
+        );
     }
 }

@@ -245,6 +245,18 @@ impl<'a> Scheduler<'a> {
             .map_err(|e| PipelineError::Internal(format!("the next due time of the cron: {e}")))
     }
 
+    /// Runs until shutdown while `/healthz` and `/metrics` are served on `listener`
+    /// ([`serve_health`]).
+    pub async fn run_serving_health(
+        self,
+        listener: tokio::net::TcpListener,
+    ) -> Result<(), PipelineError> {
+        let server = tokio::spawn(serve_health(listener, self.status()));
+        let result = self.run().await;
+        server.abort();
+        result
+    }
+
     /// Runs until shutdown.
     pub async fn run(self) -> Result<(), PipelineError> {
         let pipeline = &self.prepared.pipeline;
@@ -330,6 +342,30 @@ impl<'a> Scheduler<'a> {
         self.update(|s| s.dates_given_up_total += 1);
         warn!(%date, "giving up this date; `touchstone run --date {date}` or a backfill runs it later");
     }
+}
+
+/// A shutdown signal for [`Scheduler::new`]: it becomes true on SIGTERM or Ctrl-C, so the run in
+/// progress commits or fails first and then the scheduler stops. Call it inside a Tokio
+/// runtime (it spawns the task that waits for the signals).
+pub fn stop_on_signal() -> watch::Receiver<bool> {
+    let (stop, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = term => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        warn!("stopping after the current run");
+        stop.send_replace(true);
+    });
+    stopping
 }
 
 /// Serves `/healthz` (`ok`) and `/metrics` (the status in Prometheus text) over HTTP/1.1 on

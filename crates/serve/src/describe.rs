@@ -17,6 +17,7 @@
 //! catalog change, so a description always matches the OID a client joins on.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array as _, ArrayRef, Int64Array, StringArray};
@@ -46,6 +47,39 @@ pub struct Descriptions {
 }
 
 impl Descriptions {
+    /// The marts' descriptions, from the leading comments of the SQL models of `pipeline` (or
+    /// of `pipelines/customer_success.yaml` under `cwd` when present). Without a pipeline, or
+    /// when its models cannot be read, the tables are served without them (a warning says
+    /// why).
+    pub fn of_pipeline(pipeline: Option<&Path>, cwd: &Path) -> Descriptions {
+        let mut descriptions = Descriptions::default();
+        let default = touchstone_pipeline::default_pipeline(cwd);
+        let Some(file) = pipeline.or(default.as_deref()) else {
+            return descriptions;
+        };
+        let models = touchstone_core::config::load_pipeline(file, cwd)
+            .map_err(|e| e.to_string())
+            .and_then(|p| {
+                let ctx = SessionContext::new();
+                touchstone_transform::load_models(&p.models_dir, cwd, &ctx.state())
+                    .map_err(|e| e.to_string())
+            });
+        match models {
+            Ok(models) => {
+                for model in models.iter().filter(|m| m.materialized()) {
+                    descriptions
+                        .tables
+                        .insert(model.name.clone(), model.description());
+                }
+            }
+            Err(e) => tracing::warn!(
+                "the tables are served without descriptions: reading the models of {}: {e}",
+                file.display()
+            ),
+        }
+        descriptions
+    }
+
     /// The description of `name` in `schema`.
     fn table(&self, schema: &str, name: &str) -> Option<String> {
         if let Some(text) = self.tables.get(name).filter(|t| !t.is_empty()) {
@@ -504,6 +538,27 @@ fn size_pretty(bytes: i64) -> String {
 mod tests {
     use super::*;
     use crate::catalog::MARTS;
+
+    #[test]
+    fn the_marts_are_described_by_their_models_leading_comments() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let d = Descriptions::of_pipeline(None, &repo);
+        let fct_calls = d.tables.get("fct_calls").map(String::as_str);
+        assert!(fct_calls.is_some_and(|t| !t.is_empty()), "{:?}", d.tables);
+        assert!(
+            !d.tables.contains_key("stg_calls"),
+            "only materialized models"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert!(
+            Descriptions::of_pipeline(None, empty.path())
+                .tables
+                .is_empty()
+        );
+        let missing = empty.path().join("missing.yaml");
+        let d = Descriptions::of_pipeline(Some(&missing), empty.path());
+        assert!(d.tables.is_empty());
+    }
 
     #[test]
     fn lineage_columns_are_described_and_a_comment_wins() {

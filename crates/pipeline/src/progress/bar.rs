@@ -1,19 +1,29 @@
 //! A progress bar on a terminal, nothing otherwise; log lines print above it.
+//!
+//! ```
+//! use touchstone_pipeline::progress::{Progress as _, RunEvent, bar::TerminalProgress};
+//! let bar = TerminalProgress::new(false); // hidden: stderr is not a terminal here
+//! bar.event(&RunEvent::Started { run_id: "r".into(), steps: 2 });
+//! bar.event(&RunEvent::MetricsStarted);
+//! assert_eq!(bar.position(), 1);
+//! ```
 
 use std::io::Write;
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use touchstone_pipeline::RunEvent;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// The run's progress bar (hidden when stderr is not a terminal or when disabled).
-#[derive(Clone)]
-pub struct Progress {
+use super::{Progress, RunEvent};
+
+/// A run's progress bar (hidden when stderr is not a terminal or when disabled); as a
+/// [`Progress`] it advances one step per file read, model and the metrics.
+#[derive(Debug, Clone)]
+pub struct TerminalProgress {
     bar: Arc<ProgressBar>,
 }
 
-impl Progress {
+impl TerminalProgress {
     /// A bar drawn on stderr when it is a terminal and `enabled`.
     pub fn new(enabled: bool) -> Self {
         let target = if enabled {
@@ -22,7 +32,7 @@ impl Progress {
             ProgressDrawTarget::hidden()
         };
         let bar = ProgressBar::with_draw_target(Some(0), target);
-        Progress { bar: Arc::new(bar) }
+        TerminalProgress { bar: Arc::new(bar) }
     }
 
     /// Sets the number of steps and starts drawing.
@@ -52,6 +62,11 @@ impl Progress {
         self.bar.set_message(message.to_string());
     }
 
+    /// The position: steps done.
+    pub fn position(&self) -> u64 {
+        self.bar.position()
+    }
+
     /// Clears the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
@@ -65,7 +80,7 @@ impl Progress {
     }
 }
 
-impl touchstone_pipeline::Progress for Progress {
+impl Progress for TerminalProgress {
     fn event(&self, event: &RunEvent) {
         match event {
             RunEvent::Started { steps, .. } => self.start(*steps),
@@ -81,13 +96,15 @@ impl touchstone_pipeline::Progress for Progress {
     }
 }
 
-/// Writes log lines to stderr without tearing the progress bar.
-#[derive(Clone)]
+/// Writes log lines to stderr without tearing the progress bar (a `tracing_subscriber`
+/// writer).
+#[derive(Debug, Clone)]
 pub struct LogWriter {
     bar: Arc<ProgressBar>,
 }
 
 /// One log record being written.
+#[derive(Debug)]
 pub struct LineWriter {
     bar: Arc<ProgressBar>,
     buffer: Vec<u8>,
@@ -119,5 +136,41 @@ impl<'a> MakeWriter<'a> for LogWriter {
             bar: Arc::clone(&self.bar),
             buffer: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_file_model_and_the_metrics_is_a_step() {
+        let bar = TerminalProgress::new(false);
+        let events = [
+            RunEvent::Started {
+                run_id: "r".into(),
+                steps: 4,
+            },
+            RunEvent::FileRead {
+                source: "web".into(),
+                file: "file:///raw/web/2026-10-29.json".into(),
+                rows_read: 3,
+            },
+            RunEvent::TableCommitted {
+                table: "staging/stg_web_events".into(),
+                rows: 3,
+                version: 0,
+            },
+            RunEvent::ModelStarted {
+                model: "fct_calls".into(),
+            },
+            RunEvent::MetricsStarted,
+        ];
+        for e in &events {
+            bar.event(e);
+        }
+        assert_eq!(bar.position(), 3);
+        bar.set_position(1, "customers");
+        assert_eq!(bar.position(), 1);
     }
 }

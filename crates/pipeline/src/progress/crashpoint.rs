@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use touchstone_pipeline::{Progress, RunEvent};
+use super::{Progress, RunEvent};
 
-/// `progress`, or `progress` behind the kill hook when the variable is set.
+/// `progress`, or `progress` behind the kill hook when `TOUCHSTONE_KILL_AFTER_EVENT` is set to
+/// a positive number.
 pub fn wrap(progress: Arc<dyn Progress>) -> Arc<dyn Progress> {
     match std::env::var("TOUCHSTONE_KILL_AFTER_EVENT")
         .ok()
@@ -23,6 +24,7 @@ pub fn wrap(progress: Arc<dyn Progress>) -> Arc<dyn Progress> {
     }
 }
 
+/// Passes each event on, then kills the process after the `after`th.
 struct KillAfter {
     inner: Arc<dyn Progress>,
     after: u64,
@@ -46,5 +48,35 @@ impl Progress for KillAfter {
                 std::thread::sleep(std::time::Duration::from_secs(1));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoProgress;
+
+    #[test]
+    fn without_the_variable_the_progress_is_unchanged() {
+        assert!(std::env::var_os("TOUCHSTONE_KILL_AFTER_EVENT").is_none());
+        let progress: Arc<dyn Progress> = Arc::new(NoProgress);
+        assert!(Arc::ptr_eq(&wrap(Arc::clone(&progress)), &progress));
+    }
+
+    #[test]
+    fn the_hook_passes_events_on_until_the_last_one() {
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&seen);
+        let inner: Arc<dyn Progress> = Arc::new(move |_: &RunEvent| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let hook = KillAfter {
+            inner,
+            after: 3,
+            seen: AtomicU64::new(0),
+        };
+        hook.event(&RunEvent::MetricsStarted);
+        hook.event(&RunEvent::MetricsStarted);
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
     }
 }
