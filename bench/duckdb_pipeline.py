@@ -3,7 +3,8 @@
 Run by bench/pipeline.py (`make bench`) on the same exports, with 2 threads and the same memory
 limit. Stages, each timed (wall seconds), printed as JSON on stdout:
 
-- stage: every export read to Parquet (zstd), one file per source table;
+- stage: every export read to Parquet (zstd), one file per source table (every source of the
+  default pipeline but the calendar, a YAML file of a few events DuckDB cannot read);
 - identity: every identifier of every live CRM contact (CRM id, email, phone normalized), the
   earliest contact owning each; every interaction matched on CRM id, then email, then phone;
 - journeys: web events deduplicated on messageId and sessionized (per cookie, 30-minute gap:
@@ -35,10 +36,21 @@ QUEUE_LOG_COLUMNS = ", ".join(
     + [f"'data{i}': 'VARCHAR'" for i in range(1, 6)])
 
 
-def cdr_reader(path):
-    cols = ", ".join(f"'{c}': 'VARCHAR'" for c in CDR_COLUMNS)
+# The branch site's cdr_custom layout (pipelines/customer_success.yaml, asterisk_branch).
+BRANCH_CDR_COLUMNS = ["clid", "src", "dst", "dcontext", "channel", "dstchannel", "lastapp",
+                      "lastdata", "start", "answer", "end", "duration", "billsec", "disposition",
+                      "amaflags", "accountcode", "uniqueid", "userfield", "linkedid", "sequence"]
+
+
+def cdr_reader(path, columns=CDR_COLUMNS):
+    cols = ", ".join(f"'{c}': 'VARCHAR'" for c in columns)
     return (f"read_csv('{path}', header = false, delim = ',', quote = '\"', escape = '\"', "
             f"columns = {{{cols}}}, null_padding = true, encoding = 'latin-1')")
+
+
+def files(raw, pattern):
+    """The files under `raw` matching `pattern`, in order."""
+    return sorted(glob.glob(os.path.join(raw, pattern), recursive=True))
 
 
 def ctr_days(raw):
@@ -68,6 +80,20 @@ def sources(raw):
         ("livechat", [("chats", [f"read_json('{f}', format = 'newline_delimited', sample_size = -1)"
                                  for f in sorted(glob.glob(os.path.join(raw, "livechat/*.jsonl")))])]),
         ("surveys", [("surveys", f"read_csv('{raw}/surveys/responses.csv', header = true)")]),
+        # Qualtrics puts two more header rows (question text, import ids) under the column ids.
+        ("qualtrics", [("qualtrics", [f"(SELECT * FROM read_csv('{f}', header = true, all_varchar = true) OFFSET 2)"
+                                      for f in files(raw, "surveys/qualtrics/*.csv")])]),
+        ("hubspot", [("hs_" + os.path.basename(f).split(".")[0].replace("-", "_"),
+                      f"read_csv('{f}', header = true)")
+                     for f in files(raw, "hubspot/*.csv")]),
+        ("agent_reviews", [("agent_reviews", f"read_csv('{raw}/agent_reviews/reviews.csv', header = true)")]),
+        # Zendesk and Intercom API pages and webhooks, one file at a time (see livechat).
+        ("zendesk", [("zendesk", [f"read_json('{f}', format = 'auto', sample_size = -1)"
+                                  for f in files(raw, "zendesk/**/*.json")])]),
+        ("intercom", [("intercom", [f"read_json('{f}', format = 'auto', sample_size = -1)"
+                                    for f in files(raw, "intercom/*.json*")])]),
+        ("asterisk_branch", [("cdr_branch", cdr_reader(os.path.join(raw, "asterisk/branch/Master.csv"),
+                                                         BRANCH_CDR_COLUMNS))]),
         ("web", [("web", f"read_json(['{raw}/web/*.ndjson', '{raw}/web/*.ndjson.gz'], format = 'newline_delimited', "
                          f"union_by_name = true)")]),
     ]
