@@ -43,11 +43,11 @@ const FIXTURE: &[&str] = &[
         (timestamp '2026-09-02 08:00:00', cast(null as timestamp), 'inbound', 'case', 'k4')
      ) as t(started_at, ended_at, direction, channel, customer_key)",
     "create table fct_chats as select * from (values
-        (timestamp '2026-09-01 10:00:00', timestamp '2026-09-01 10:10:00', false, 30.0),
-        (timestamp '2026-09-01 11:00:00', timestamp '2026-09-01 11:20:00', false, 90.0),
-        (timestamp '2026-09-01 12:00:00', timestamp '2026-09-01 12:01:00', true, cast(null as double)),
-        (timestamp '2026-09-01 13:00:00', timestamp '2026-09-01 13:30:00', false, 45.0)
-     ) as t(started_at, ended_at, is_missed, first_response_secs)",
+        (timestamp '2026-09-01 10:00:00', timestamp '2026-09-01 10:10:00', false, 30.0, 'livechat'),
+        (timestamp '2026-09-01 11:00:00', timestamp '2026-09-01 11:20:00', false, 90.0, 'intercom'),
+        (timestamp '2026-09-01 12:00:00', timestamp '2026-09-01 12:01:00', true, cast(null as double), 'livechat'),
+        (timestamp '2026-09-01 13:00:00', timestamp '2026-09-01 13:30:00', false, 45.0, 'zendesk')
+     ) as t(started_at, ended_at, is_missed, first_response_secs, source_system)",
     "create table fct_survey_responses as select * from (values
         (timestamp '2026-09-01 10:00:00', 'csat', 'customer', true, 'voice', 5.0, 'asterisk'),
         (timestamp '2026-09-01 10:00:00', 'csat', 'customer', true, 'chat', 4.0, 'livechat'),
@@ -348,6 +348,14 @@ async fn every_shipped_metric_matches_its_hand_computed_value() {
     // Chats: answered with first responses 30, 90, 45 s lasting 10, 20, 30 min; one missed.
     c.value("chat_first_response_secs", D1, "", 55.0);
     c.value("chat_response_within_target", D1, "", 200.0 / 3.0);
+    // Per channel: live chats 30 s and 45 s within 60 s; Intercom 90 s within 5 minutes.
+    c.value("chat_response_within_channel_target", D1, "", 100.0);
+    c.value(
+        "chat_response_within_channel_target",
+        D1,
+        "source_system=intercom",
+        100.0,
+    );
     c.value("chat_resolution_secs", D1, "", 1200.0);
     c.value("missed_chat_rate", D1, "", 25.0);
     // Bot searches: refund (no result), refund (3), delivery (no result).
