@@ -123,21 +123,13 @@ pub(crate) async fn with_context(
                 )
             })
             .map_err(err)?;
-        if wanted.contains(&"calendar") {
-            df = df
-                .with_column(
-                    "calendar",
-                    coalesce(vec![col("__calendar"), lit("regular")]),
-                )
-                .map_err(err)?;
-        }
-        if wanted.contains(&"calendar_event") {
-            df = df
-                .with_column(
-                    "calendar_event",
-                    coalesce(vec![col("__calendar_event"), lit("none")]),
-                )
-                .map_err(err)?;
+        // A date with no event is a regular day with none.
+        for (name, none) in [("calendar", "regular"), ("calendar_event", "none")] {
+            if wanted.contains(&name) {
+                df = df
+                    .with_column(name, coalesce(vec![col(format!("__{name}")), lit(none)]))
+                    .map_err(err)?;
+            }
         }
         df = df
             .drop_columns(&[
