@@ -173,12 +173,10 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext, Transform
         state = state.with_query_planner(Arc::clone(planner));
     }
     let ctx = SessionContext::new_with_state(state.build());
-    udf::register(&ctx);
+    udf::register(&ctx, &options.journeys);
     native::register(&ctx, options.value);
     native::identity::register(&ctx, &options.journeys.identity);
     native::sessions::register(&ctx, &options.journeys.sessions);
-    udf::register_effort(&ctx, &options.journeys.effort);
-    udf::register_phone(&ctx, &options.journeys.identity.default_country);
     register_settings(&ctx, &options.value, &options.journeys.sessions)?;
     register_reasons(&ctx, &options.journeys.reasons)?;
     Ok(ctx)

@@ -20,17 +20,23 @@ use arrow::datatypes::DataType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
-use touchstone_core::config::{EFFORT_FACTORS, EffortSettings, PHONE_COUNTRIES, PhoneCountry};
+use touchstone_core::config::{
+    EFFORT_FACTORS, EffortSettings, JourneySettings, PHONE_COUNTRIES, PhoneCountry,
+};
 use touchstone_core::schema::timestamp_type;
 
-/// Registers every function of this module in `ctx`.
-pub fn register(ctx: &SessionContext) {
+/// Registers every function of this module in `ctx`, those that depend on the pipeline with
+/// its `journeys` settings (the phone country of `normalize_phone`, the factors of
+/// `effort_index`).
+pub fn register(ctx: &SessionContext, journeys: &JourneySettings) {
     for udf in all() {
         ctx.register_udf(udf);
     }
+    register_phone(ctx, &journeys.identity.default_country);
+    register_effort(ctx, &journeys.effort);
 }
 
-/// Every function of this module.
+/// The functions of this module that do not depend on the pipeline's settings.
 pub fn all() -> Vec<ScalarUDF> {
     let utf8 = || DataType::Utf8;
     let ts = timestamp_type;
@@ -41,13 +47,6 @@ pub fn all() -> Vec<ScalarUDF> {
             utf8(),
             Volatility::Immutable,
             Arc::new(|args| map_strings(args, normalize_email)),
-        ),
-        create_udf(
-            "normalize_phone",
-            vec![utf8()],
-            utf8(),
-            Volatility::Immutable,
-            Arc::new(|args| map_strings(args, normalize_phone)),
         ),
         create_udf(
             "kv_get",
@@ -197,9 +196,8 @@ pub fn normalize_phone_in(raw: &str, country: &PhoneCountry) -> Option<String> {
     ((8..=15).contains(&e164.len()) && !e164.starts_with('0')).then(|| format!("+{e164}"))
 }
 
-/// Registers `normalize_phone` reading national numbers as numbers of `country` (replacing
-/// the North American one of [`register`]).
-pub fn register_phone(ctx: &SessionContext, country: &PhoneCountry) {
+/// Registers `normalize_phone` reading national numbers as numbers of `country`.
+fn register_phone(ctx: &SessionContext, country: &PhoneCountry) {
     let country = *country;
     ctx.register_udf(create_udf(
         "normalize_phone",
@@ -301,8 +299,8 @@ fn map_string_pairs(
     finish(Arc::new(out), scalar)
 }
 
-/// Registers `effort_index` with the pipeline's effort factors (replacing an earlier one).
-pub fn register_effort(ctx: &SessionContext, effort: &EffortSettings) {
+/// Registers `effort_index` with the pipeline's effort factors.
+fn register_effort(ctx: &SessionContext, effort: &EffortSettings) {
     let effort = *effort;
     ctx.register_udf(create_udf(
         "effort_index",
@@ -397,7 +395,7 @@ mod tests {
     #[tokio::test]
     async fn functions_run_in_sql() {
         let ctx = SessionContext::new();
-        register(&ctx);
+        register(&ctx, &JourneySettings::default());
         let df = ctx
             .sql(
                 "select normalize_phone('(312) 555-0143') p, normalize_email(' X@Y.COM ') e, \
