@@ -39,6 +39,7 @@ use deltalake::kernel::transaction::{CommitProperties, TransactionError};
 use deltalake::logstore::{
     LogStore, LogStoreFactory, StorageConfig, default_logstore, logstore_factories,
 };
+use deltalake::operations::update_table_metadata::TableMetadataUpdate;
 use deltalake::operations::write::SchemaMode;
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
@@ -50,6 +51,7 @@ use object_store::path::Path as StorePath;
 use touchstone_core::store;
 use url::Url;
 
+mod doc;
 pub mod files;
 pub mod ledger;
 pub mod lock;
@@ -57,6 +59,7 @@ mod per_source;
 pub mod seen;
 pub mod stream;
 
+pub use doc::{COMMENT_KEY, MAX_DESCRIPTION_CHARS, TableDoc};
 pub use stream::{BatchSender, TableStream, WriterGone};
 
 /// What can go wrong writing or reading the warehouse.
@@ -395,8 +398,76 @@ impl Warehouse {
         plan: LogicalPlan,
         mode: WriteMode,
     ) -> Result<Written, LoadError> {
-        let table = self.table_for_write(kind, name).await?;
+        self.write(kind, name, session, plan, mode, None).await
+    }
+
+    /// [`Warehouse::write_plan`], with the table's description and its columns' comments
+    /// written into its Delta metadata (see [`TableDoc`]). A description that differs from the
+    /// table's is set by a metadata-only commit just before the write; the version returned
+    /// is the write's, the table's latest.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use touchstone_load::{TableDoc, TableKind, Warehouse, WriteMode, delta_session};
+    ///
+    /// let wh = Warehouse::open(&url::Url::parse("memory://doc-comments/")?)?;
+    /// let ctx = delta_session();
+    /// let plan = ctx.sql("select 1 as steps").await?.logical_plan().clone();
+    /// let doc = TableDoc::new("Journeys.").with_column("steps", "Touches in the journey.");
+    /// wh.write_documented_plan(TableKind::Mart, "j", Arc::new(ctx.state()), plan, WriteMode::Overwrite, &doc)
+    ///     .await?;
+    /// let table = wh.open_table(TableKind::Mart, "j").await?.expect("written");
+    /// let schema = table.snapshot()?.schema();
+    /// let steps = schema.field("steps").expect("a column");
+    /// assert_eq!(steps.metadata()["comment"].to_string(), "Touches in the journey.");
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_documented_plan(
+        &self,
+        kind: TableKind,
+        name: &str,
+        session: Arc<dyn Session>,
+        plan: LogicalPlan,
+        mode: WriteMode,
+        doc: &TableDoc,
+    ) -> Result<Written, LoadError> {
+        self.write(kind, name, session, plan, mode, Some(doc)).await
+    }
+
+    async fn write(
+        &self,
+        kind: TableKind,
+        name: &str,
+        session: Arc<dyn Session>,
+        plan: LogicalPlan,
+        mode: WriteMode,
+        doc: Option<&TableDoc>,
+    ) -> Result<Written, LoadError> {
+        let mut table = self.table_for_write(kind, name).await?;
         let url = self.table_url(kind, name)?;
+        let mut plan = plan;
+        let mut description = None;
+        if let Some(doc) = doc {
+            plan = doc
+                .apply(plan)
+                .map_err(|e| engine_error(format!("documenting the columns of {name}"), e))?;
+            let text = doc.stored_description();
+            if table.version().is_none() {
+                // Created by this write: the description goes into its first metadata.
+                description = Some(text);
+            } else if doc::description(&table).unwrap_or_default() != text {
+                table = table
+                    .update_table_metadata()
+                    .with_update(TableMetadataUpdate {
+                        name: None,
+                        description: Some(text),
+                    })
+                    .await
+                    .map_err(|e| delta_error(&url, e))?;
+            }
+        }
         // Replacing writes are not retried: delta-rs resolves a lost race by re-committing on
         // top of the winner, and for a table both writers are creating (or replacing from the
         // same version) that keeps both writers' rows. The loser fails instead. Appends (the
@@ -413,6 +484,9 @@ impl Warehouse {
             .with_table_name(kind.sql_name(name))
             .with_writer_properties(writer_properties())
             .with_commit_properties(retries);
+        if let Some(text) = description.filter(|t| !t.is_empty()) {
+            builder = builder.with_description(text);
+        }
         builder = match &mode {
             // A model's columns may change between runs; its table takes the new schema.
             WriteMode::Overwrite => builder
@@ -1070,5 +1144,92 @@ mod tests {
             .unwrap()
             .value(0);
         assert_eq!(s, 7 + 4 + 5);
+    }
+
+    /// What a documented write leaves in the Delta metadata: the description and each
+    /// documented column's `comment`, read back as Arrow field metadata; a changed description
+    /// and a changed comment are there after the next write, whose version is the latest.
+    #[tokio::test]
+    async fn documented_writes_keep_the_description_and_comments_current() {
+        let wh = Warehouse::open(&Url::parse("memory://load-doc/wh").unwrap()).unwrap();
+        let ctx = delta_session();
+        let write = |doc: TableDoc| {
+            let (wh, ctx) = (wh.clone(), ctx.clone());
+            async move {
+                let plan = ctx
+                    .sql("select 1 as v, 'a' as _source")
+                    .await
+                    .unwrap()
+                    .logical_plan()
+                    .clone();
+                wh.write_documented_plan(
+                    TableKind::Mart,
+                    "fct",
+                    Arc::new(ctx.state()),
+                    plan,
+                    WriteMode::Overwrite,
+                    &doc,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let read = || async {
+            let table = wh
+                .open_table(TableKind::Mart, "fct")
+                .await
+                .unwrap()
+                .unwrap();
+            let provider = wh
+                .provider(&SessionContext::new(), TableKind::Mart, "fct")
+                .await
+                .unwrap()
+                .unwrap();
+            let comments: Vec<Option<String>> = provider
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.metadata().get(COMMENT_KEY).cloned())
+                .collect();
+            (doc::description(&table), comments, table.version())
+        };
+
+        let first = write(TableDoc::new("Facts.").with_column("v", "A value.")).await;
+        assert_eq!(first.version, 0);
+        let (description, comments, _) = read().await;
+        assert_eq!(description.as_deref(), Some("Facts."));
+        assert_eq!(comments, [Some("A value.".to_string()), None]);
+
+        let same = write(TableDoc::new("Facts.").with_column("v", "A value.")).await;
+        assert_eq!(same.version, 1, "no metadata commit when nothing changed");
+
+        let changed = write(
+            TableDoc::new("Facts, renamed.")
+                .with_column("v", "The value, in cents.")
+                .with_column("_source", "Where it came from."),
+        )
+        .await;
+        let (description, comments, version) = read().await;
+        assert_eq!(description.as_deref(), Some("Facts, renamed."));
+        assert_eq!(
+            comments,
+            [
+                Some("The value, in cents.".to_string()),
+                Some("Where it came from.".to_string())
+            ]
+        );
+        assert_eq!(version, Some(changed.version));
+        assert_eq!(changed.version, 3, "a metadata commit, then the write");
+        assert_eq!(changed.rows, 1);
+        assert_eq!(count(&wh, TableKind::Mart, "fct").await, 1);
+    }
+
+    #[test]
+    fn a_description_longer_than_delta_allows_is_cut() {
+        let doc = TableDoc::new("x".repeat(MAX_DESCRIPTION_CHARS + 10));
+        let stored = doc.stored_description();
+        assert_eq!(stored.chars().count(), MAX_DESCRIPTION_CHARS);
+        assert!(stored.ends_with('…'));
+        assert_eq!(TableDoc::new(" short ").stored_description(), "short");
     }
 }
