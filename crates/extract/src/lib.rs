@@ -124,7 +124,7 @@ pub use compress::decompress;
 pub use crm::SalesforceObject;
 pub use error::ExtractError;
 pub use hubspot::HubspotObject;
-pub use state::SourceState;
+pub use state::{SourceState, StagedRecords};
 
 /// Most rows in one batch sent to a [`Sink`].
 pub const BATCH_ROWS: usize = 8192;

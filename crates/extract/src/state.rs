@@ -9,7 +9,9 @@
 //!
 //! The state holds, per record id, a 64-bit hash of the id and the greatest version staged
 //! (16 bytes a record, plus the hash table's slack): memory grows with the number of distinct
-//! ids of the source in one run, never with the size of the records. Two different ids share a
+//! ids of the source in one run, never with the size of the records. What was staged is also
+//! logged (16 bytes a staged record) until the caller takes the log ([`SourceState::take_staged`],
+//! after each file): the log of a run's source never has to be held whole. Two different ids share a
 //! hash with probability about n²/2⁶⁵ (one in 36 million for a million ids); the loser of such a
 //! collision would be counted as a duplicate.
 //!
@@ -35,11 +37,19 @@ use std::hash::{BuildHasherDefault, Hasher};
 #[derive(Debug, Default)]
 pub struct SourceState {
     seen: HashMap<u64, i64, BuildHasherDefault<Passthrough>>,
-    /// The files read in this run, in order; `staged` refers to them by index.
+    /// The files read in this run, in order; `runs` refers to them by index.
     files: Vec<String>,
-    /// What this run staged: (file index, id hash, version), in order.
-    staged: Vec<(u32, u64, i64)>,
+    /// What this run staged since the log was last taken: (id hash, version), in order.
+    staged: Vec<(u64, i64)>,
+    /// Where each file's records start in `staged`: (index in `staged`, file index).
+    runs: Vec<(usize, u32)>,
+    /// Records logged in all, taken or not.
+    logged: u64,
 }
+
+/// What a source staged from one file: the file (a URL) and its records' (id hash, version),
+/// in order. See [`SourceState::take_staged`].
+pub type StagedRecords = (String, Vec<(u64, i64)>);
 
 /// What a delivery is, given what was staged before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +77,10 @@ impl SourceState {
         self.seen.len()
     }
 
-    /// Bytes the state holds, about (the hash table's buckets).
+    /// Bytes the state holds, about (the hash table's buckets and the untaken log).
     pub fn memory_bytes(&self) -> usize {
         self.seen.capacity() * (std::mem::size_of::<(u64, i64)>() + 1)
+            + self.staged.capacity() * std::mem::size_of::<(u64, i64)>()
     }
 
     /// Notes that the records delivered from now on come from `file` (a URL).
@@ -96,18 +107,43 @@ impl SourceState {
         *v = (*v).max(version);
     }
 
-    /// What this run staged, in order: (file, id hash, version), for the next run to
-    /// [`remember`](SourceState::remember).
-    pub fn staged(&self) -> impl Iterator<Item = (&str, u64, i64)> + '_ {
-        self.staged.iter().map(|(f, k, v)| {
-            let file = self.files.get(*f as usize).map_or("", String::as_str);
-            (file, *k, *v)
-        })
+    /// Takes what was staged since the last call (or since the state was made), grouped by
+    /// file in order: (file, [(id hash, version)]), for the next run to
+    /// [`remember`](SourceState::remember). The log starts again empty; what the state knows
+    /// of each id stays.
+    ///
+    /// ```
+    /// use touchstone_extract::SourceState;
+    /// let mut state = SourceState::new();
+    /// state.begin_file("a.json");
+    /// assert!(state.take_staged().is_empty());
+    /// ```
+    pub fn take_staged(&mut self) -> Vec<StagedRecords> {
+        let mut staged = std::mem::take(&mut self.staged);
+        let runs = std::mem::take(&mut self.runs);
+        let mut out = Vec::with_capacity(runs.len());
+        // The runs from last to first, each splitting its tail off the log.
+        for &(start, file) in runs.iter().rev() {
+            let records = staged.split_off(start);
+            let name = self.files.get(file as usize).cloned().unwrap_or_default();
+            out.push((name, records));
+        }
+        out.reverse();
+        out
     }
 
     fn log(&mut self, key: u64, version: i64) {
         let file = self.files.len().saturating_sub(1) as u32;
-        self.staged.push((file, key, version));
+        if self.runs.last().map(|r| r.1) != Some(file) {
+            self.runs.push((self.staged.len(), file));
+        }
+        self.staged.push((key, version));
+        self.logged += 1;
+    }
+
+    /// Number of records staged (logged) since the state was made, taken or not.
+    pub fn logged(&self) -> u64 {
+        self.logged
     }
 
     /// Checks a delivery of record `id` of `kind` at `version` (a timestamp in µs, or
@@ -208,22 +244,55 @@ mod tests {
         day1.begin_file("a");
         assert_eq!(day1.deliver("ctr", "c-1", 10), Delivery::New);
         assert_eq!(day1.deliver("ctr", "c-1", 10), Delivery::Duplicate);
-        let log: Vec<(String, u64, i64)> = day1
-            .staged()
-            .map(|(f, k, v)| (f.to_owned(), k, v))
-            .collect();
+        let log = day1.take_staged();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].0, "a");
+        assert_eq!(log[0].1.len(), 1);
+        assert!(day1.take_staged().is_empty(), "taking the log empties it");
 
         let mut day2 = SourceState::new();
-        for (_, k, v) in &log {
+        for (k, v) in &log[0].1 {
             day2.remember(*k, *v);
         }
         day2.begin_file("b");
         assert_eq!(day2.deliver("ctr", "c-1", 10), Delivery::Duplicate);
         assert_eq!(day2.deliver("ctr", "c-2", 10), Delivery::New);
         assert_eq!(day2.deliver("ctr", "c-1", 20), Delivery::Update);
-        let files: Vec<&str> = day2.staged().map(|(f, _, _)| f).collect();
-        assert_eq!(files, ["b", "b"]);
+        let log = day2.take_staged();
+        assert_eq!(log.len(), 1);
+        assert_eq!((log[0].0.as_str(), log[0].1.len()), ("b", 2));
+    }
+
+    /// The log is taken in pieces (after each file, or mid-file) and keeps each record with
+    /// the file that staged it; taking it does not make the state forget an id.
+    #[test]
+    fn the_log_taken_in_pieces_keeps_files_and_order() {
+        let mut s = SourceState::new();
+        s.begin_file("a");
+        s.deliver("e", "1", UNVERSIONED);
+        s.deliver("e", "2", UNVERSIONED);
+        let first = s.take_staged();
+        s.deliver("e", "3", UNVERSIONED);
+        s.begin_file("b");
+        assert_eq!(s.deliver("e", "1", UNVERSIONED), Delivery::Duplicate);
+        s.deliver("e", "4", UNVERSIONED);
+        s.begin_file("c");
+        s.begin_file("d");
+        s.deliver("e", "5", UNVERSIONED);
+        let rest = s.take_staged();
+        let shape = |log: &[StagedRecords]| -> Vec<(String, usize)> {
+            log.iter().map(|(f, r)| (f.clone(), r.len())).collect()
+        };
+        assert_eq!(shape(&first), [("a".to_string(), 2)]);
+        assert_eq!(
+            shape(&rest),
+            [
+                ("a".to_string(), 1),
+                ("b".to_string(), 1),
+                ("d".to_string(), 1)
+            ]
+        );
+        assert_eq!(rest[2].1[0].0, id_hash("e", "5"));
+        assert_eq!(s.ids(), 5);
     }
 }

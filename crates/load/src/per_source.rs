@@ -3,6 +3,7 @@
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{SessionContext, col, lit};
 
 use crate::{LoadError, TableKind, Warehouse, WriteMode, engine_error};
@@ -26,6 +27,29 @@ pub(crate) async fn read(
         .collect()
         .await
         .map_err(engine)
+}
+
+/// The rows of `_touchstone/<table>` that belong to `source`, streamed in batches (`None`
+/// when the table does not exist yet).
+pub(crate) async fn read_stream(
+    wh: &Warehouse,
+    table: &str,
+    source: &str,
+) -> Result<Option<SendableRecordBatchStream>, LoadError> {
+    let ctx = SessionContext::new();
+    let Some(provider) = wh.provider(&ctx, TableKind::System, table).await? else {
+        return Ok(None);
+    };
+    let engine = |e| engine_error(format!("reading _touchstone/{table}"), e);
+    let stream = ctx
+        .read_table(provider)
+        .map_err(engine)?
+        .filter(col("source").eq(lit(source)))
+        .map_err(engine)?
+        .execute_stream()
+        .await
+        .map_err(engine)?;
+    Ok(Some(stream))
 }
 
 /// A column by name, cast to `to`: a partitioned Delta table returns its partition column

@@ -61,6 +61,15 @@ impl BatchSender {
     }
 }
 
+impl BatchSender {
+    /// Sends one batch from async code, waiting while the channel is full.
+    pub async fn send_async(&self, batch: RecordBatch) -> Result<(), WriterGone> {
+        self.tx.send(batch).await.map_err(|_| WriterGone {
+            table: self.table.clone(),
+        })
+    }
+}
+
 impl fmt::Debug for TableStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TableStream")

@@ -457,9 +457,15 @@ impl Stages<'_> {
                 })
                 .collect(),
         };
-        let (kept, state) = self.seeded_state(source, &plan, &read_files).await?;
-        let (mut source_report, first_reject, per_file, state, nulls) =
-            self.extract_source(l, &plan.read, sink, state).await?;
+        let seen_context = format!("recording the deliveries of source '{}'", source.name);
+        let seen_writer = seen::writer(self.warehouse, &source.name)
+            .map_err(PipelineError::storage(seen_context.clone()))?;
+        let (earlier, state) = self
+            .seeded_state(source, &plan, &read_files, &seen_writer.sender())
+            .await?;
+        let (mut source_report, first_reject, per_file, state, nulls) = self
+            .extract_source(l, &plan.read, sink, state, seen_writer.sender())
+            .await?;
         source_report.files_unchanged = plan.unchanged.len() as u64;
         source_report.bytes_read = plan.read.iter().map(|f| f.meta.size).sum();
         if let Some(exceeded) = over_limits(source, &source_report, &nulls) {
@@ -506,75 +512,75 @@ impl Stages<'_> {
             );
         }
         self.record_files(source, &plan, &per_file).await?;
-        self.record_seen(source, kept, &state).await?;
+        // What the source's deliveries staged (the rows kept from earlier runs and this
+        // run's), for the next run's duplicate check. A source without at-least-once
+        // deliveries and without earlier rows to clear commits nothing.
+        if earlier || state.logged() > 0 {
+            seen_writer
+                .finish()
+                .await
+                .map_err(PipelineError::storage(seen_context))?;
+        }
         Ok((source_report, written, Some(w)))
     }
 
     /// The duplicate check a source's files start from: what earlier runs staged from the
     /// files this run does not read again (`_touchstone/seen`), so a record delivered again in
     /// a new file is a duplicate whichever run staged its first copy. A run that restages
-    /// every file starts empty. Returns the rows kept (`None` when there were none to keep or
-    /// clear) and the state.
+    /// every file starts empty. The rows kept are sent to `seen` (the source's next record of
+    /// them) as they are read. Returns whether earlier rows exist (to keep or to clear) and
+    /// the state.
     async fn seeded_state(
         &self,
         source: &Source,
         plan: &SourcePlan<'_>,
         read_files: &[String],
-    ) -> Result<(Option<Vec<seen::Seen>>, SourceState), PipelineError> {
-        let previous =
-            seen::read(self.warehouse, &source.name)
-                .await
-                .map_err(PipelineError::storage(format!(
-                    "reading _touchstone/seen for source '{}'",
-                    source.name
-                )))?;
+        seen: &BatchSender,
+    ) -> Result<(bool, SourceState), PipelineError> {
+        let context = format!("reading _touchstone/seen for source '{}'", source.name);
         let mut state = SourceState::new();
-        if previous.is_empty() {
-            return Ok((None, state));
-        }
-        if plan.refresh_all {
-            return Ok((Some(Vec::new()), state));
-        }
+        let Some(mut previous) = seen::read(self.warehouse, &source.name)
+            .await
+            .map_err(PipelineError::storage(context.clone()))?
+        else {
+            return Ok((false, state));
+        };
         let rereads: std::collections::HashSet<&str> =
             read_files.iter().map(String::as_str).collect();
-        let kept: Vec<seen::Seen> = previous
-            .into_iter()
-            .filter(|r| !rereads.contains(r.file.as_str()))
-            .collect();
-        for r in &kept {
-            state.remember(r.key, r.version);
+        let mut earlier = false;
+        while let Some(batch) = previous.next().await {
+            let batch = batch.map_err(PipelineError::engine(context.clone()))?;
+            earlier |= batch.num_rows() > 0;
+            if plan.refresh_all {
+                if earlier {
+                    // Every file is read again: nothing is kept, the rows are cleared.
+                    break;
+                }
+                continue;
+            }
+            let rows = seen::Rows::of(&batch).map_err(PipelineError::storage(context.clone()))?;
+            let keep: arrow::array::BooleanArray = (0..rows.len())
+                .map(|i| {
+                    let (file, key, version) = rows.get(i);
+                    let kept = !rereads.contains(file);
+                    if kept {
+                        state.remember(key, version);
+                    }
+                    Some(kept)
+                })
+                .collect();
+            let kept = rows
+                .filtered(&keep)
+                .map_err(PipelineError::storage(context.clone()))?;
+            if kept.num_rows() > 0 && seen.send_async(kept).await.is_err() {
+                // The writer failed; finishing it reports why.
+                break;
+            }
         }
-        info!(source = %source.name, ids = state.ids(), "duplicate check seeded from earlier runs");
-        Ok((Some(kept), state))
-    }
-
-    /// Records what the source's deliveries staged (the rows kept from earlier runs and this
-    /// run's), for the next run's duplicate check.
-    async fn record_seen(
-        &self,
-        source: &Source,
-        kept: Option<Vec<seen::Seen>>,
-        state: &SourceState,
-    ) -> Result<(), PipelineError> {
-        // Some: earlier rows exist, to keep or to clear.
-        let earlier = kept.is_some();
-        let mut rows = kept.unwrap_or_default();
-        rows.extend(state.staged().map(|(file, key, version)| seen::Seen {
-            file: file.to_string(),
-            key,
-            version,
-        }));
-        if rows.is_empty() && !earlier {
-            // Nothing to remember and nothing to clear (a source without at-least-once
-            // deliveries): no commit.
-            return Ok(());
+        if state.ids() > 0 {
+            info!(source = %source.name, ids = state.ids(), "duplicate check seeded from earlier runs");
         }
-        seen::write(self.warehouse, &source.name, &rows)
-            .await
-            .map_err(PipelineError::storage(format!(
-                "recording the deliveries of source '{}'",
-                source.name
-            )))
+        Ok((earlier, state))
     }
 
     /// Which files of a source this run reads: new and changed ones, or all of them on a full
@@ -676,6 +682,7 @@ impl Stages<'_> {
         files: &[&SourceFile],
         mut sink: StreamSink,
         mut state: SourceState,
+        seen_tx: BatchSender,
     ) -> Result<ExtractedSource, PipelineError> {
         let source = l.source;
         let mut report = SourceReport {
@@ -740,6 +747,7 @@ impl Stages<'_> {
             let source_name = source.name.clone();
             let date = self.date;
             sink.file = file_text.clone();
+            let seen_tx = seen_tx.clone();
             let (stats, outcome, returned, returned_state) =
                 tokio::task::spawn_blocking(move || {
                     let lineage = Lineage {
@@ -753,6 +761,22 @@ impl Stages<'_> {
                             format, &options, &lineage, &mut input, &mut sink, &mut state,
                         ),
                         Err(e) => (FileStats::default(), Err(e)),
+                    };
+                    // What the file staged goes to _touchstone/seen now, so the log of the
+                    // source is never held whole.
+                    let logged = state.take_staged().iter().try_for_each(
+                        |(file, records)| -> Result<(), ExtractError> {
+                            let batches = seen::batches(&source_name, file, records)
+                                .map_err(ExtractError::sink)?;
+                            for b in batches {
+                                seen_tx.send(b).map_err(ExtractError::sink)?;
+                            }
+                            Ok(())
+                        },
+                    );
+                    let outcome = match (outcome, logged) {
+                        (Ok(()), Err(e)) => Err(e),
+                        (outcome, _) => outcome,
                     };
                     (stats, outcome, sink, state)
                 })
@@ -889,14 +913,20 @@ impl Stages<'_> {
                 .logical_plan()
                 .clone();
             let table = format!("marts/{}", model.name);
+            // The model's description and its columns' go into the table's Delta metadata.
+            let doc = touchstone_load::TableDoc {
+                description: model.description(),
+                columns: self.prepared.docs.columns(&model.name),
+            };
             let written = self
                 .warehouse
-                .write_plan(
+                .write_documented_plan(
                     TableKind::Mart,
                     &model.name,
                     Arc::clone(&state) as _,
                     plan,
                     WriteMode::Overwrite,
+                    &doc,
                 )
                 .await
                 .map_err(PipelineError::storage(format!("writing {table}")))?;
