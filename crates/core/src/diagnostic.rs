@@ -52,6 +52,9 @@ pub enum ErrorCode {
     SqlPlan,
     /// E2005: an SQL model file that is not a single SELECT.
     NotASelect,
+    /// E2006: model documentation (`sql/<layer>/*.yaml`) that names a model that does not
+    /// exist or a column the model does not produce.
+    ModelDocs,
     /// E3001: a metric whose `source` is not a table or model.
     UnknownMetricSource,
     /// E3002: a metric expression that names an unknown column.
@@ -98,6 +101,7 @@ impl ErrorCode {
             ErrorCode::DependencyCycle => "E2003",
             ErrorCode::SqlPlan => "E2004",
             ErrorCode::NotASelect => "E2005",
+            ErrorCode::ModelDocs => "E2006",
             ErrorCode::UnknownMetricSource => "E3001",
             ErrorCode::UnknownColumn => "E3002",
             ErrorCode::InvalidExpression => "E3003",
@@ -317,6 +321,7 @@ mod tests {
             ErrorCode::DependencyCycle,
             ErrorCode::SqlPlan,
             ErrorCode::NotASelect,
+            ErrorCode::ModelDocs,
             ErrorCode::UnknownMetricSource,
             ErrorCode::UnknownColumn,
             ErrorCode::InvalidExpression,

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 use touchstone_core::config::{self, MetricLibrary, Pipeline};
 use touchstone_core::diagnostic::Diagnostics;
-use touchstone_transform::{Model, SessionOptions, SpillCounter};
+use touchstone_transform::{Model, ModelDocs, SessionOptions, SpillCounter, Undocumented};
 
 use crate::PipelineError;
 
@@ -21,6 +21,11 @@ pub struct Prepared {
     pub metrics: MetricLibrary,
     /// SQL models in dependency order.
     pub models: Vec<Model>,
+    /// The models' column descriptions (`sql/<layer>/*.yaml`), written into each mart's Delta
+    /// metadata.
+    pub docs: ModelDocs,
+    /// The marts' columns no documentation describes (warnings of `touchstone validate`).
+    pub undocumented: Vec<Undocumented>,
 }
 
 impl Prepared {
@@ -50,12 +55,24 @@ impl Prepared {
                 .and_then(|m| {
                     touchstone_transform::order_models(m, &touchstone_transform::input_tables())
                 });
+        let docs =
+            touchstone_transform::load_docs(&pipeline.models_dir, base_dir).unwrap_or_else(|d| {
+                problems.extend(d.0);
+                ModelDocs::default()
+            });
+        let mut undocumented = Vec::new();
         let models = match models {
             Ok(models) => {
                 if let Err(d) = touchstone_transform::plan_models(&ctx, &models).await {
                     problems.extend(d.0);
-                } else if let Err(d) = touchstone_metrics::compile_all(&ctx, &metrics).await {
-                    problems.extend(d.0);
+                } else {
+                    match touchstone_transform::check_docs(&ctx, &models, &docs).await {
+                        Ok(missing) => undocumented = missing,
+                        Err(d) => problems.extend(d.0),
+                    }
+                    if let Err(d) = touchstone_metrics::compile_all(&ctx, &metrics).await {
+                        problems.extend(d.0);
+                    }
                 }
                 models
             }
@@ -69,6 +86,8 @@ impl Prepared {
             pipeline,
             metrics,
             models,
+            docs,
+            undocumented,
         })
     }
 
@@ -141,10 +160,11 @@ impl Prepared {
     }
 
     /// The warnings of `touchstone validate` for the pipeline read from `file`: the metric
-    /// library's (expired focus and the like, as of `today`), then literal secrets in the
-    /// file's text ([`crate::secret_warnings`]).
+    /// library's (expired focus and the like, as of `today`), the marts' columns without a
+    /// description, then literal secrets in the file's text ([`crate::secret_warnings`]).
     pub fn warnings(&self, file: &Path, today: NaiveDate) -> Vec<String> {
         let mut warnings = self.metrics.warnings(today);
+        warnings.extend(self.undocumented.iter().map(ToString::to_string));
         if let Ok(text) = std::fs::read_to_string(file) {
             let name = file.display().to_string();
             warnings.extend(crate::secret_warnings(&name, &text));

@@ -27,12 +27,14 @@ use touchstone_core::config::{JourneySettings, SessionSettings, ValueSettings};
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, first_line};
 use touchstone_core::schema::StagingTable;
 
+pub mod docs;
 pub mod engine_error;
 pub mod models;
 pub mod native;
 pub mod spill;
 pub mod udf;
 
+pub use docs::{ModelDocs, Undocumented, check_docs, load_docs};
 pub use models::{Model, load_models, order_models};
 pub use spill::SpillCounter;
 use spill::SpillFactory;

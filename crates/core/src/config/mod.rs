@@ -5,6 +5,7 @@
 //! [`load_metrics`] validate everything they can without data, collecting every problem before
 //! reporting. The doc comments on the `*File` structs are the user documentation of each key.
 
+mod docs;
 mod journeys;
 mod metric;
 mod pipeline;
@@ -15,6 +16,7 @@ use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, ErrorCode, Span};
 
+pub use docs::{ColumnDocFile, ModelDocFile, ModelDocsFile, parse_model_docs};
 pub use journeys::{
     AbandonFile, AbandonSettings, DEFAULT_BLOCKLIST, EFFORT_FACTORS, EffortFile, EffortSettings,
     Factor, FactorFile, IdentifierFile, IdentifierRule, IdentityFile, IdentitySettings,
