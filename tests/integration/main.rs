@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod docs;
 mod e2e;
 mod errors;
 mod incremental;

@@ -225,6 +225,29 @@ fn psql_lists_describes_and_queries_the_warehouse_and_bad_input_gets_postgres_er
          on n.oid = c.relnamespace where n.nspname = 'ops' order by 1",
     );
     assert!(described.contains(&"runs".to_string()), "{described:?}");
+    // A mart column's description is the `comment` its Delta metadata got from
+    // sql/marts/schema.yaml: col_description (as psql and BI tools look it up, through
+    // pg_attribute) and pg_description (joined per column, as DBeaver does) show it.
+    let docs = touchstone_transform::load_docs(&repo_root().join("sql"), &repo_root())
+        .expect("model docs");
+    let journeys = docs.columns("fct_journeys");
+    assert_eq!(
+        server.rows(
+            "select col_description(a.attrelid, a.attnum) from pg_catalog.pg_attribute a \
+             where a.attrelid = 'marts.fct_journeys'::regclass and a.attname = 'steps'"
+        ),
+        [journeys["steps"].clone()]
+    );
+    let described = server.rows(
+        "select a.attname || '=' || d.description from pg_catalog.pg_attribute a \
+         join pg_catalog.pg_description d on d.objoid = a.attrelid and d.objsubid = a.attnum \
+         where a.attrelid = 'marts.fct_journeys'::regclass order by a.attname",
+    );
+    let expected: Vec<String> = journeys
+        .iter()
+        .map(|(column, text)| format!("{column}={text}"))
+        .collect();
+    assert_eq!(described, expected);
 
     // Analyst queries, checked against `touchstone query` on the same warehouse.
     let by_channel = "select channel, count(*) as n from marts.fct_touchpoints group by channel order by channel";
