@@ -8,9 +8,10 @@
 //!   (`sql/marts/<table>.sql`), given by the caller ([`Descriptions::tables`]);
 //! - the tables Touchstone writes itself (the run ledger, rejects, staging, metric tables)
 //!   are described here;
-//! - a column's description is its Arrow field's `comment` metadata when the table carries one,
-//!   else the description of Touchstone's lineage and rejects columns (`_source`,
-//!   `_source_file`, `_source_line`, `_ingest_date`, `reason`, `raw`).
+//! - a column's description is its Arrow field's `comment` metadata when the table carries one
+//!   (every run writes a mart's from `sql/marts/schema.yaml` into its Delta schema, see
+//!   `touchstone_load::TableDoc`), else the description of Touchstone's lineage and rejects
+//!   columns (`_source`, `_source_file`, `_source_line`, `_ingest_date`, `reason`, `raw`).
 //!
 //! PostgreSQL keys a description by the object's OID. The OIDs are the ones the PostgreSQL
 //! layer hands out in `pg_class`; [`DescriptionIndex::build`] reads them from there after each
