@@ -51,7 +51,8 @@ fn phase(events: &[RunEvent], i: usize) -> &'static str {
 /// over staging, transforming, committing and the ledger write. Each time: every table the
 /// killed run left is readable and holds only rows a clean run has (no partial or foreign
 /// table), and a rerun (which takes over the dead run's lock at once, saying so) gives every
-/// table of a clean run; the killed run shows as `interrupted` in `touchstone runs`.
+/// table of a clean run; the killed run shows as `interrupted` in `touchstone runs`, and the
+/// work directory it could not remove (spill files, cached views) is removed by the rerun.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_every_point_a_rerun_equals_a_clean_run() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -89,16 +90,24 @@ async fn killed_at_every_point_a_rerun_equals_a_clean_run() {
     points.dedup();
 
     let mut per_phase: HashMap<&str, usize> = HashMap::new();
+    let mut left_behind = 0;
     for (trial, &point) in points.iter().enumerate() {
         let what = phase(&events, point - 1);
         *per_phase.entry(what).or_default() += 1;
         let wh = dir.path().join(format!("k{point}"));
         let wh_text = wh.to_string_lossy().to_string();
         let pipeline = pipeline_file(&dir.path().join(format!("k{point}-p")), &raw, &wh_text);
+        // The run's work directory (spill files, cached views) goes to this trial's TMPDIR.
+        let tmp = dir.path().join(format!("k{point}-tmp"));
+        std::fs::create_dir_all(&tmp).expect("tmp");
+        let tmp_env = ("TMPDIR", tmp.to_string_lossy().to_string());
         let killed = run_file(
             &pipeline,
             &[],
-            &[("TOUCHSTONE_KILL_AFTER_EVENT", point.to_string())],
+            &[
+                ("TOUCHSTONE_KILL_AFTER_EVENT", point.to_string()),
+                tmp_env.clone(),
+            ],
         );
         assert_eq!(
             killed.status.signal(),
@@ -128,8 +137,15 @@ async fn killed_at_every_point_a_rerun_equals_a_clean_run() {
             }
         }
 
-        let rerun = run_file(&pipeline, &[], &[]);
+        left_behind += work_dirs(&tmp).len();
+        let rerun = run_file(&pipeline, &[], &[tmp_env]);
         assert_success(&rerun);
+        // The rerun removed what the killed run left, and its own directory when it ended.
+        assert_eq!(
+            work_dirs(&tmp),
+            Vec::<String>::new(),
+            "point {point} ({what}): work directories left after the rerun"
+        );
         let stderr = text(&rerun.stderr);
         assert!(
             stderr.contains("took over the lock"),
@@ -175,12 +191,26 @@ async fn killed_at_every_point_a_rerun_equals_a_clean_run() {
         per_phase
     );
     assert!(points.len() >= 20);
+    assert!(
+        left_behind > 0,
+        "no killed run left a work directory: the clean-up of dead runs' directories was not exercised"
+    );
     for p in ["staging", "transforming", "committing", "ledger write"] {
         assert!(per_phase.get(p).is_some_and(|&k| k > 0), "no point in {p}");
     }
 }
 
 /// A lease as another process would write it.
+/// The run work directories (`touchstone-run-*`) in `tmp`.
+fn work_dirs(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("touchstone-run-"))
+        .collect()
+}
+
 fn lease_json(run_id: &str, owner: &str, expires_at: &str, released: bool) -> String {
     serde_json::json!({
         "pipeline": "customer_success",

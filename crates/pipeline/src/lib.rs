@@ -71,6 +71,7 @@ mod report;
 mod run;
 pub mod schedule;
 pub mod value_fit;
+mod workdir;
 
 pub use backfill::{Backfill, BackfillDate, backfill_summary};
 pub use error::{ErrorKind, PipelineError};

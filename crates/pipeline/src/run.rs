@@ -48,6 +48,7 @@ use crate::lease::{DEFAULT_LEASE_TTL, RunLease};
 use crate::prepare::session;
 use crate::progress::{NoProgress, Progress, RunEvent};
 use crate::report::{RunReport, SourceReport, StepReport, TableReport};
+use crate::workdir::WorkDir;
 use crate::{PipelineError, Prepared};
 
 /// A run of a prepared pipeline for one logical date; `.await` it for its [`RunReport`].
@@ -851,7 +852,7 @@ impl Stages<'_> {
     async fn models_and_metrics(&self, report: &mut RunReport) -> Result<(), PipelineError> {
         let pipeline = &self.prepared.pipeline;
         // Spill files and cached views live in one directory of the run, removed when it ends.
-        let work = work_dir(pipeline.spill_dir.as_deref())?;
+        let work = WorkDir::create(pipeline.spill_dir.as_deref())?;
         let spilled = Arc::new(SpillCounter::default());
         let outcome = self
             .build_models(report, work.path(), Arc::clone(&spilled))
@@ -1098,21 +1099,6 @@ async fn register_previous(
         }
     }
     Ok(())
-}
-
-/// A directory of this run inside `spill_dir` (the system temp dir by default), removed when
-/// the run ends: the engine's spill files and the cached views are written there.
-fn work_dir(spill_dir: Option<&Path>) -> Result<tempfile::TempDir, PipelineError> {
-    let dir = spill_dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
-    let error = |error| PipelineError::SpillDir {
-        dir: dir.clone(),
-        error,
-    };
-    std::fs::create_dir_all(&dir).map_err(error)?;
-    tempfile::Builder::new()
-        .prefix("touchstone-run-")
-        .tempdir_in(&dir)
-        .map_err(error)
 }
 
 /// Computes the view `name` once into Parquet files under `work` and replaces the view with
