@@ -19,7 +19,7 @@ use crate::diagnostic::{Diagnostic, ErrorCode, Span};
 ///   max_customer_identifiers: 200 # a link that would give one customer more is dropped
 ///   identifiers:                  # strongest first; that order decides which link is dropped
 ///     - { type: crm_id, anchor: true }
-///     - { type: email, max_links: 2 }
+///     - { type: email, max_links: 3 }
 ///     - { type: phone, max_links: 1 }
 ///     - { type: anonymous_id, max_links: 1 }
 ///   blocklist:                    # never used to link (whole value, case-insensitive)
@@ -327,7 +327,7 @@ impl Default for IdentitySettings {
                 rule("hubspot_contact_id", 1, false),
                 rule("zendesk_user_id", 1, false),
                 rule("intercom_user_id", 1, false),
-                rule("email", 2, false),
+                rule("email", 3, false),
                 rule("phone", 1, false),
                 rule("chat_visitor_id", 1, false),
                 rule("anonymous_id", 1, false),
