@@ -90,8 +90,9 @@ BENCH_VENV        := $(CARGO_TARGET_DIR)/bench-venv
 BENCH_DATA        := $(CARGO_TARGET_DIR)/bench
 BENCH_SIZES       ?= cdnow 100k 1M
 BENCH_PY_PACKAGES := lifetimes==0.11.3 numpy==1.26.4 pandas==2.0.3 scipy==1.11.4 autograd==1.9.1 dill==0.4.1
-# Pipeline sizes (customers x 90 days): 100k by default; BENCH_1M=1 adds 1M, BENCH_10M=1 10M.
-BENCH_CUSTOMERS   ?= 100k $(if $(BENCH_1M),1M) $(if $(BENCH_10M),10M)
+# Pipeline sizes (customers x 90 days): 30k, 100k and 300k by default (about 1M, 3.3M and 10M
+# touchpoints); BENCH_1M=1 adds 1M customers, BENCH_10M=1 10M.
+BENCH_CUSTOMERS   ?= 30k 100k 300k $(if $(BENCH_1M),1M) $(if $(BENCH_10M),10M)
 BENCH_MEMORY_MB   ?= 2048
 # One CSV of this many GB staged alone (peak RSS); 0 skips it.
 BENCH_BIG_CSV_GB  ?= 2

@@ -16,6 +16,12 @@ sessions, touchpoints), value (RFM, value models, retention), metrics, and load 
 run: listing, ledger, commits outside the steps). The ratio is Touchstone's time / DuckDB's
 (below 1 means Touchstone is faster).
 
+Identity + journeys: their two stages together, at each size's touchpoints (the export records:
+web events, calls, chats, cases...; 30k customers give about 1M, 300k about 10M), next to
+DuckDB's customer matching and SQL sessionization; and the run's scores against the
+generator's truth/ (bench/score.py: identity pairwise precision/recall, simultaneous-call
+precision/recall, abandon-cause accuracy).
+
 Staging per source: rows/s and MB/s (of the export files as stored) for both, same files.
 
 --big-csv-gb G: also stages one G GB CSV (the CDR export repeated) with a pipeline that only
@@ -142,6 +148,16 @@ def ours(touchstone, raw, work, memory_mb, date):
             "spilled_bytes": report.get("spilled_bytes", 0)}
 
 
+def score(python, warehouse, truth):
+    """Identity, overlap and abandon-cause scores of the run against truth/ (bench/score.py)."""
+    p = subprocess.run([python, os.path.join(HERE, "score.py"), "--warehouse", warehouse,
+                        "--truth", truth], capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"  scoring failed: {p.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(p.stdout)
+
+
 def duckdb(python, raw, work, memory_mb, date):
     out_dir = os.path.join(work, "duckdb")
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -214,6 +230,21 @@ def print_size(customers, r):
           f"{d['bytes_written'] / 1e6:,.0f} MB | |")
     print(f"| rows/s (whole run) | {o['rows_read'] / o['wall_secs']:,.0f} | "
           f"{o['rows_read'] / d['wall_secs']:,.0f} | |")
+    ij_o = o["stages"]["identity"] + o["stages"]["journeys"]
+    ij_d = d["stages"].get("identity", 0.0) + d["stages"].get("journeys", 0.0)
+    print(f"\nIdentity + journeys at {o['rows_read'] / 1e6:.1f}M touchpoints (export records): "
+          f"Touchstone {fmt_s(ij_o)}, DuckDB {fmt_s(ij_d)} (customer matching and SQL "
+          f"sessionization), {ij_o / ij_d if ij_d else 0:.2f}x")
+    sc = o.get("scores")
+    if sc:
+        i, v = sc["identity"], sc["overlaps"]
+        c, h = sc["abandon_calls"], sc["abandon_chats"]
+        print("Against truth/ (bench/score.py):")
+        print(f"| identity pairwise precision | {i['precision']:.4f} | recall | {i['recall']:.4f} |")
+        print(f"| simultaneous calls precision | {v['precision']:.3f} | recall "
+              f"(identifiable) | {v['recall']:.3f} |")
+        print(f"| abandon_cause accuracy, calls | {c['accuracy']:.3f} | chats (wait known) | "
+              f"{h['accuracy']:.3f} |")
     if o["spill_files"]:
         print(f"Touchstone spilled {o['spilled_bytes'] / 1e6:,.0f} MB in {o['spill_files']} files.")
     print(f"\nStaging per source (export files to Parquet):")
@@ -254,6 +285,8 @@ def main():
         try:
             print(f"  {customers:,} customers: Touchstone ...", file=sys.stderr)
             o = ours(args.touchstone, raw, work, args.memory_mb, date)
+            o["scores"] = score(args.python, os.path.join(work, "warehouse"),
+                                os.path.join(raw, "truth"))
             print(f"  {customers:,} customers: DuckDB ...", file=sys.stderr)
             d = duckdb(args.python, raw, work, args.memory_mb, date)
         finally:
