@@ -11,7 +11,6 @@ SELECT
 FROM (
     SELECT
         r.*,
-        days_between(r.last_purchase_date, r.as_of_date) > p.inactive_after_days AS churned
+        days_between(r.last_purchase_date, r.as_of_date) > setting('inactive_after_days') AS churned
     FROM customer_rfm r
-    CROSS JOIN pipeline_settings p
 )

@@ -31,7 +31,6 @@ WITH touches AS (
 SELECT
     t.* EXCLUDE (reason_name),
     coalesce(r.reason, t.reason_name) AS reason,
-    CASE WHEN p.split_on_reason THEN coalesce(r.reason, t.reason_name) END AS split_reason
+    CASE WHEN setting('split_on_reason') THEN coalesce(r.reason, t.reason_name) END AS split_reason
 FROM touches t
 LEFT JOIN contact_reasons r ON r.name = t.reason_name
-CROSS JOIN pipeline_settings p

@@ -6,7 +6,7 @@
 -- CLV horizon (cost per purchase so far x expected purchases), poor_fit when that expected
 -- cost exceeds the CLV, and cross-sell breadth (distinct product categories bought).
 -- value_note explains every null; settings come from the pipeline's `value:` section
--- (table pipeline_settings).
+-- (`setting()`, also the table pipeline_settings).
 WITH support AS (
     SELECT customer_key, sum(minutes) AS support_minutes, count(*) AS support_contacts
     FROM (
@@ -29,11 +29,10 @@ valued AS (
         rfm.as_of_date,
         coalesce(s.support_contacts, 0) AS support_contacts,
         coalesce(s.support_minutes, 0.0) AS support_minutes,
-        coalesce(s.support_minutes, 0.0) * p.support_cost_per_minute AS cost_to_serve,
+        coalesce(s.support_minutes, 0.0) * setting('support_cost_per_minute') AS cost_to_serve,
         coalesce(c.categories_bought, 0) AS categories_bought
     FROM customer_value_model('customer_rfm') v
     JOIN customer_rfm rfm ON rfm.customer_key = v.customer_key
-    CROSS JOIN pipeline_settings p
     LEFT JOIN support s ON s.customer_key = v.customer_key
     LEFT JOIN categories c ON c.customer_key = v.customer_key
 )

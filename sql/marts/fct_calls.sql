@@ -177,12 +177,11 @@ simultaneous AS (
         FROM int_chats ch
         JOIN int_customer_keys k ON k.kind = 'chat' AND k.id = ch.thread_id
     ) x ON x.customer_key = o.customer_key
-    CROSS JOIN pipeline_settings p
     WHERE greatest(
             seconds_between(o.started_at, x.ended_at),
             seconds_between(o.started_at, x.started_at) + x.extra_secs
-        ) >= -p.simultaneous_tolerance_secs
-        AND seconds_between(x.started_at, o.ended_at) >= -p.simultaneous_tolerance_secs
+        ) >= -setting('simultaneous_tolerance_secs')
+        AND seconds_between(x.started_at, o.ended_at) >= -setting('simultaneous_tolerance_secs')
 )
 SELECT
     o.* EXCLUDE (_last_wait_secs),
@@ -190,16 +189,15 @@ SELECT
         WHEN o.outcome NOT IN ('abandoned_ivr', 'abandoned_queue') THEN NULL
         WHEN o.outcome = 'abandoned_ivr' AND o.ivr_path LIKE '%self_service' THEN 'informed'
         WHEN o.outcome = 'abandoned_ivr' AND coalesce(o.ivr_errors, 0) = 0
-            AND o.duration_secs <= p.abandon_short_ivr_secs THEN 'short'
-        WHEN o.outcome = 'abandoned_queue' AND o._last_wait_secs < p.abandon_short_secs THEN 'short'
+            AND o.duration_secs <= setting('abandon_short_ivr_secs') THEN 'short'
+        WHEN o.outcome = 'abandoned_queue' AND o._last_wait_secs < setting('abandon_short_secs') THEN 'short'
         WHEN o.outcome = 'abandoned_ivr' AND coalesce(o.ivr_errors, 0) >= 1 THEN 'frustrated'
         WHEN o.outcome = 'abandoned_queue'
-            AND (o._last_wait_secs >= p.abandon_long_wait_secs OR coalesce(o.ivr_errors, 0) >= 2) THEN 'frustrated'
-        WHEN seconds_between(o.ended_at, n.next_contact_at) <= p.abandon_callback_hours * 3600 THEN 'frustrated'
+            AND (o._last_wait_secs >= setting('abandon_long_wait_secs') OR coalesce(o.ivr_errors, 0) >= 2) THEN 'frustrated'
+        WHEN seconds_between(o.ended_at, n.next_contact_at) <= setting('abandon_callback_hours') * 3600 THEN 'frustrated'
         ELSE 'unknown'
     END AS abandon_cause,
     sim.chain_id IS NOT NULL AS is_simultaneous
 FROM scored o
 LEFT JOIN next_contact n ON n.id = o.source_system || ':' || o.chain_id
 LEFT JOIN simultaneous sim ON sim.source_system = o.source_system AND sim.chain_id = o.chain_id
-CROSS JOIN pipeline_settings p

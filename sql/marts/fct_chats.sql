@@ -55,10 +55,9 @@ SELECT
     CASE
         WHEN c.agent_message_count > 0 THEN NULL
         WHEN i.thread_id IS NOT NULL THEN 'informed'
-        WHEN c.queue_wait_secs < p.abandon_short_chat_secs AND coalesce(c.customer_message_count, 1) <= 1 THEN 'short'
+        WHEN c.queue_wait_secs < setting('abandon_short_chat_secs') AND coalesce(c.customer_message_count, 1) <= 1 THEN 'short'
         WHEN c.queue_wait_secs IS NOT NULL OR c.customer_message_count >= 2 THEN 'frustrated'
         ELSE 'unknown'
     END AS abandon_cause
 FROM chats c
 LEFT JOIN informed i ON i.thread_id = c.thread_id
-CROSS JOIN pipeline_settings p

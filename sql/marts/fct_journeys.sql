@@ -60,20 +60,18 @@ purchases AS (
     SELECT j.journey_id, min(t.started_at) AS purchased_at
     FROM journeys j
     JOIN fct_touchpoints t ON t.customer_key = j.customer_key AND t.channel = 'purchase'
-    CROSS JOIN pipeline_settings p
     WHERE seconds_between(j.ended_at, t.started_at) > 0
-        AND seconds_between(j.ended_at, t.started_at) <= p.purchase_within_days * 86400
+        AND seconds_between(j.ended_at, t.started_at) <= setting('purchase_within_days') * 86400
     GROUP BY j.journey_id
 ),
 flagged AS (
     SELECT
         f.*,
         f.contacts > 0
-            AND coalesce(seconds_between(f.ended_at, f.next_contact_at) <= p.repeat_within_days * 86400, false)
+            AND coalesce(seconds_between(f.ended_at, f.next_contact_at) <= setting('repeat_within_days') * 86400, false)
             AS repeat_contact,
         pu.purchased_at
     FROM followed f
-    CROSS JOIN pipeline_settings p
     LEFT JOIN purchases pu ON pu.journey_id = f.journey_id
 )
 SELECT

@@ -36,7 +36,7 @@ factors AS (
         CASE WHEN s.channel IN ('voice', 'chat') THEN coalesce(s.duration_secs, 0) ELSE 0 END AS duration_secs,
         CASE WHEN s.transferred THEN 1.0 ELSE 0.0 END AS transfers,
         CASE WHEN s.is_channel_switch THEN 1.0 ELSE 0.0 END AS channel_switches,
-        CASE WHEN seconds_between(r.previous_contact_at, s.started_at) <= p.repeat_within_days * 86400 THEN 1.0 ELSE 0.0 END AS repeat_contacts,
+        CASE WHEN seconds_between(r.previous_contact_at, s.started_at) <= setting('repeat_within_days') * 86400 THEN 1.0 ELSE 0.0 END AS repeat_contacts,
         CAST(coalesce(w.page_views, 0) AS DOUBLE) AS web_clicks,
         CAST(coalesce(w.errors, 0) AS DOUBLE) AS web_errors,
         CAST(coalesce(w.failed_bot_searches, 0) AS DOUBLE) AS failed_searches
@@ -45,7 +45,6 @@ factors AS (
     LEFT JOIN fct_chats ch ON s.channel = 'chat' AND ch.thread_id = s.source_id
     LEFT JOIN int_web_sessions w ON s.channel = 'web' AND w.session_id = s.source_id
     LEFT JOIN contacts r ON r.touchpoint_id = s.touchpoint_id
-    CROSS JOIN pipeline_settings p
 )
 SELECT
     *,

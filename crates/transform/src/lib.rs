@@ -22,7 +22,9 @@ use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::scalar::ScalarValue;
 use touchstone_core::config::{JourneySettings, SessionSettings, ValueSettings};
 use touchstone_core::diagnostic::{Diagnostic, Diagnostics, ErrorCode, Span, first_line};
 use touchstone_core::schema::StagingTable;
@@ -31,6 +33,7 @@ pub mod docs;
 pub mod engine_error;
 pub mod models;
 pub mod native;
+pub mod setting;
 pub mod spill;
 pub mod udf;
 
@@ -286,7 +289,8 @@ pub const PIPELINE_SETTINGS: &str = "pipeline_settings";
 /// Registers `pipeline_settings`: the pipeline's `value:` settings, `journeys.abandon`
 /// thresholds (`abandon_*`) and journey settings (`simultaneous_tolerance_secs`,
 /// `purchase_within_days`, `repeat_within_days`, `split_on_reason`) as one row, so SQL models
-/// use the same margin, horizon and costs as the model table functions.
+/// use the same margin, horizon and costs as the model table functions; and the same values
+/// as constants, `setting('margin')` (see [`setting`], what the shipped models use).
 fn register_settings(
     ctx: &SessionContext,
     value: &ValueSettings,
@@ -313,38 +317,42 @@ fn register_settings(
         Field::new("repeat_within_days", DataType::Int64, false),
         Field::new("split_on_reason", DataType::Boolean, false),
     ]));
-    register_row(
-        ctx,
-        PIPELINE_SETTINGS,
-        schema,
-        vec![
-            Arc::new(StringArray::from(vec![value.model.name()])),
-            Arc::new(Int64Array::from(vec![i64::from(value.horizon_days)])),
-            Arc::new(Int64Array::from(vec![i64::from(value.clv_months)])),
-            Arc::new(Float64Array::from(vec![value.monthly_discount])),
-            Arc::new(Float64Array::from(vec![value.margin])),
-            Arc::new(Float64Array::from(vec![value.support_cost_per_minute])),
-            Arc::new(Int64Array::from(vec![i64::from(value.inactive_after_days)])),
-            Arc::new(Int64Array::from(vec![i64::from(value.projection_periods)])),
-            Arc::new(Int64Array::from(vec![i64::from(abandon.short_secs)])),
-            Arc::new(Int64Array::from(vec![i64::from(abandon.short_ivr_secs)])),
-            Arc::new(Int64Array::from(vec![i64::from(abandon.short_chat_secs)])),
-            Arc::new(Int64Array::from(vec![i64::from(abandon.long_wait_secs)])),
-            Arc::new(Int64Array::from(vec![i64::from(abandon.callback_hours)])),
-            Arc::new(Int64Array::from(vec![i64::from(
-                journeys.simultaneous_tolerance_secs,
-            )])),
-            Arc::new(Int64Array::from(vec![i64::from(
-                journeys.purchase_within_days,
-            )])),
-            Arc::new(Int64Array::from(vec![i64::from(
-                journeys.repeat_within_days,
-            )])),
-            Arc::new(arrow::array::BooleanArray::from(vec![
-                journeys.split_on_reason,
-            ])),
-        ],
-    )
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![value.model.name()])),
+        Arc::new(Int64Array::from(vec![i64::from(value.horizon_days)])),
+        Arc::new(Int64Array::from(vec![i64::from(value.clv_months)])),
+        Arc::new(Float64Array::from(vec![value.monthly_discount])),
+        Arc::new(Float64Array::from(vec![value.margin])),
+        Arc::new(Float64Array::from(vec![value.support_cost_per_minute])),
+        Arc::new(Int64Array::from(vec![i64::from(value.inactive_after_days)])),
+        Arc::new(Int64Array::from(vec![i64::from(value.projection_periods)])),
+        Arc::new(Int64Array::from(vec![i64::from(abandon.short_secs)])),
+        Arc::new(Int64Array::from(vec![i64::from(abandon.short_ivr_secs)])),
+        Arc::new(Int64Array::from(vec![i64::from(abandon.short_chat_secs)])),
+        Arc::new(Int64Array::from(vec![i64::from(abandon.long_wait_secs)])),
+        Arc::new(Int64Array::from(vec![i64::from(abandon.callback_hours)])),
+        Arc::new(Int64Array::from(vec![i64::from(
+            journeys.simultaneous_tolerance_secs,
+        )])),
+        Arc::new(Int64Array::from(vec![i64::from(
+            journeys.purchase_within_days,
+        )])),
+        Arc::new(Int64Array::from(vec![i64::from(
+            journeys.repeat_within_days,
+        )])),
+        Arc::new(arrow::array::BooleanArray::from(vec![
+            journeys.split_on_reason,
+        ])),
+    ];
+    // The same values as constants: setting('margin').
+    let mut values = Vec::with_capacity(columns.len());
+    for (field, column) in schema.fields().iter().zip(&columns) {
+        let value = ScalarValue::try_from_array(column, 0)
+            .map_err(engine(format!("reading setting {}", field.name())))?;
+        values.push((field.name().clone(), value));
+    }
+    ctx.register_udf(ScalarUDF::new_from_impl(setting::Setting::new(values)));
+    register_row(ctx, PIPELINE_SETTINGS, schema, columns)
 }
 
 /// Name of the table of `journeys.reasons`: `name` (as a system writes it, lowercased) and
