@@ -90,8 +90,8 @@ impl SourceState {
         }
     }
 
-    /// Seeds the state with a record an earlier run staged: its id hash (as [`staged`] gives
-    /// it) and version. The greatest version of an id wins.
+    /// Seeds the state with a record an earlier run staged: its id hash (as [`take_staged`]
+    /// gives it) and version. The greatest version of an id wins.
     ///
     /// ```
     /// use touchstone_extract::SourceState;
@@ -101,7 +101,7 @@ impl SourceState {
     /// assert_eq!(state.ids(), 1);
     /// ```
     ///
-    /// [`staged`]: SourceState::staged
+    /// [`take_staged`]: SourceState::take_staged
     pub fn remember(&mut self, key: u64, version: i64) {
         let v = self.seen.entry(key).or_insert(version);
         *v = (*v).max(version);
