@@ -41,15 +41,40 @@ WITH journeys AS (
 next_contacts AS (
     -- The customer's next contact after each journey, in a later journey about the same
     -- reason (or where either reason is unknown): a contact about something else is not a
-    -- repeat.
-    SELECT j.journey_id, min(k.first_contact_at) AS next_contact_at
-    FROM journeys j
-    JOIN journeys k
-        ON k.customer_key = j.customer_key
-        AND k.journey_id <> j.journey_id
-        AND k.first_contact_at > j.ended_at
-    WHERE k.reason = j.reason OR k.reason IS NULL OR j.reason IS NULL
-    GROUP BY j.journey_id
+    -- repeat. Each journey's end and each journey's first contact in one stream per customer,
+    -- latest first; a running minimum over the contacts already passed is the first one after
+    -- the end (a contact at the very moment a journey ends is not after it). Windows, not a
+    -- join of every journey of a customer with every other: sorts that spill, no pairs.
+    SELECT
+        journey_id,
+        CASE WHEN reason IS NULL THEN next_any ELSE least(next_same, next_unknown) END AS next_contact_at
+    FROM (
+        SELECT
+            *,
+            min(CASE WHEN is_end = 0 THEN t END) OVER (
+                PARTITION BY customer_key, reason ORDER BY t DESC, is_end DESC ROWS UNBOUNDED PRECEDING
+            ) AS next_same
+        FROM (
+            SELECT
+                *,
+                min(CASE WHEN is_end = 0 THEN t END) OVER (
+                    PARTITION BY customer_key ORDER BY t DESC, is_end DESC ROWS UNBOUNDED PRECEDING
+                ) AS next_any,
+                min(CASE WHEN is_end = 0 AND reason IS NULL THEN t END) OVER (
+                    PARTITION BY customer_key ORDER BY t DESC, is_end DESC ROWS UNBOUNDED PRECEDING
+                ) AS next_unknown
+            FROM (
+                SELECT customer_key, reason, first_contact_at AS t, 0 AS is_end, CAST(NULL AS VARCHAR) AS journey_id
+                FROM journeys
+                WHERE customer_key IS NOT NULL AND first_contact_at IS NOT NULL
+                UNION ALL
+                SELECT customer_key, reason, ended_at AS t, 1 AS is_end, journey_id
+                FROM journeys
+                WHERE customer_key IS NOT NULL
+            )
+        )
+    )
+    WHERE is_end = 1
 ),
 followed AS (
     SELECT j.*, n.next_contact_at
