@@ -161,6 +161,23 @@ pub async fn pairs(ctx: &SessionContext, sql: &str) -> Vec<(String, f64)> {
     out
 }
 
+/// Runs `script` (`python -c`) with `args` in the test venv and parses what it prints as JSON;
+/// a failing script fails the test with its stderr.
+pub fn python_json(script: &str, args: &[&str]) -> serde_json::Value {
+    let output = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("python JSON")
+}
+
 /// The Python interpreter of the test venv (`make test` sets TOUCHSTONE_PYTHON).
 pub fn python() -> PathBuf {
     let path = std::env::var_os("TOUCHSTONE_PYTHON")

@@ -31,16 +31,7 @@ os._exit(0)
 "#;
 
 fn read_docs(warehouse: &str, marts: &[&str]) -> serde_json::Value {
-    let output = std::process::Command::new(python())
-        .args(["-c", READ_DOCS, warehouse, &marts.join(",")])
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("python JSON")
+    python_json(READ_DOCS, &[warehouse, &marts.join(",")])
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -38,16 +38,7 @@ os._exit(0)
 "#;
 
 fn read_back(root: &str, options: &str) -> serde_json::Value {
-    let output = Command::new(python())
-        .args(["-c", READ_BACK, root, options])
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("python JSON")
+    python_json(READ_BACK, &[root, options])
 }
 
 fn query_count(warehouse: &str, table: &str, env: &[(&str, String)]) -> u64 {
