@@ -5,6 +5,7 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{SessionContext, col, lit};
+use futures::TryStreamExt as _;
 
 use crate::{LoadError, TableKind, Warehouse, WriteMode, engine_error};
 
@@ -15,18 +16,13 @@ pub(crate) async fn read(
     table: &str,
     source: &str,
 ) -> Result<Vec<RecordBatch>, LoadError> {
-    let ctx = SessionContext::new();
-    let Some(provider) = wh.provider(&ctx, TableKind::System, table).await? else {
+    let Some(stream) = read_stream(wh, table, source).await? else {
         return Ok(Vec::new());
     };
-    let engine = |e| engine_error(format!("reading _touchstone/{table}"), e);
-    ctx.read_table(provider)
-        .map_err(engine)?
-        .filter(col("source").eq(lit(source)))
-        .map_err(engine)?
-        .collect()
+    stream
+        .try_collect()
         .await
-        .map_err(engine)
+        .map_err(|e| engine_error(format!("reading _touchstone/{table}"), e))
 }
 
 /// The rows of `_touchstone/<table>` that belong to `source`, streamed in batches (`None`
