@@ -76,30 +76,15 @@ impl ModelDocs {
 /// relative to `display_base`. A file that does not parse, a model documented twice and a
 /// column documented twice for one model are reported together.
 pub fn load_docs(dir: &Path, display_base: &Path) -> Result<ModelDocs, Diagnostics> {
-    let mut files = Vec::new();
-    if let Ok(layers) = std::fs::read_dir(dir) {
-        for layer in layers.filter_map(Result::ok) {
-            let Ok(entries) = std::fs::read_dir(layer.path()) else {
-                continue;
-            };
-            for entry in entries.filter_map(Result::ok) {
-                let path = entry.path();
-                if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                    files.push(path);
-                }
-            }
-        }
-    }
-    files.sort();
+    // The models' own load reports unreadable directories; docs are only looked for there.
+    let files = crate::models::layer_files(dir, &["yaml", "yml"])
+        .map(|(files, _)| files)
+        .unwrap_or_default();
 
     let mut docs = ModelDocs::default();
     let mut problems = Vec::new();
     for path in files {
-        let display = path
-            .strip_prefix(display_base)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned();
+        let display = crate::models::display_path(&path, display_base);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) => {

@@ -100,25 +100,16 @@ impl Model {
     }
 }
 
-/// Reads every `*.sql` file below `dir` (one directory level: the layer), parses it and finds
-/// its table references. Paths in messages are shown relative to `display_base`.
-pub fn load_models(
+/// The files with one of `extensions` in the layer directories below `dir` (one level:
+/// `<dir>/<layer>/<file>`), in path order, with a diagnostic for each layer directory that
+/// cannot be read; an unreadable `dir` is an error.
+pub(crate) fn layer_files(
     dir: &Path,
-    display_base: &Path,
-    state: &SessionState,
-) -> Result<Vec<Model>, Diagnostics> {
+    extensions: &[&str],
+) -> Result<(Vec<PathBuf>, Vec<Diagnostic>), Diagnostic> {
     let mut files = Vec::new();
     let mut problems = Vec::new();
-    let unreadable = |path: &Path, e: std::io::Error| {
-        Diagnostic::new(
-            ErrorCode::Unreadable,
-            format!("cannot read {}: {e}", path.display()),
-        )
-        .with_help(
-            "set 'models:' in the pipeline to the directory holding <layer>/<table>.sql files",
-        )
-    };
-    let layers = std::fs::read_dir(dir).map_err(|e| Diagnostics::from(unreadable(dir, e)))?;
+    let layers = std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
     for layer in layers.filter_map(Result::ok) {
         let layer_path = layer.path();
         if !layer_path.is_dir() {
@@ -133,21 +124,48 @@ pub fn load_models(
         };
         for entry in entries.filter_map(Result::ok) {
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == "sql") {
+            if path
+                .extension()
+                .is_some_and(|e| extensions.iter().any(|x| e == *x))
+            {
                 files.push(path);
             }
         }
     }
     files.sort();
+    Ok((files, problems))
+}
+
+/// A file or directory of the models that cannot be read.
+fn unreadable(path: &Path, e: std::io::Error) -> Diagnostic {
+    Diagnostic::new(
+        ErrorCode::Unreadable,
+        format!("cannot read {}: {e}", path.display()),
+    )
+    .with_help("set 'models:' in the pipeline to the directory holding <layer>/<table>.sql files")
+}
+
+/// `path` as shown in messages: relative to `base` when below it.
+pub(crate) fn display_path(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Reads every `*.sql` file below `dir` (one directory level: the layer), parses it and finds
+/// its table references. Paths in messages are shown relative to `display_base`.
+pub fn load_models(
+    dir: &Path,
+    display_base: &Path,
+    state: &SessionState,
+) -> Result<Vec<Model>, Diagnostics> {
+    let (files, mut problems) = layer_files(dir, &["sql"])?;
 
     let mut models = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     for path in files {
-        let display = path
-            .strip_prefix(display_base)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned();
+        let display = display_path(&path, display_base);
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().to_lowercase())
