@@ -35,6 +35,7 @@ pub mod models;
 pub mod native;
 pub mod setting;
 pub mod spill;
+pub mod string_agg_by;
 pub mod udf;
 
 pub use docs::{ModelDocs, Undocumented, check_docs, load_docs};

@@ -8,6 +8,7 @@
 //! | `json_get(text, key)` | the value of top-level `key` in a JSON object, as text |
 //! | `seconds_between(start, end)` | `end - start` in seconds (fractional), NULL if either is NULL |
 //! | `days_between(start, end)` | `end - start` in whole days, for dates |
+//! | `string_agg_by(value, key, separator)` | aggregate: the values joined by `separator` in the order of the integer `key`, as `string_agg(value, separator ORDER BY key, value)` but without sorting the input first (see [`crate::string_agg_by`]) |
 //! | `effort_index(ivr_steps, ivr_errors, wait_secs, duration_secs, transfers, channel_switches, repeat_contacts, web_clicks, web_errors, failed_searches)` | the 0-100 effort index of the pipeline's `effort:` settings ([`EffortSettings::index`]); a NULL factor counts as 0 |
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub fn register(ctx: &SessionContext, journeys: &JourneySettings) {
     for udf in all() {
         ctx.register_udf(udf);
     }
+    ctx.register_udaf(crate::string_agg_by::StringAggBy::udaf());
     register_phone(ctx, &journeys.identity.default_country);
     register_effort(ctx, &journeys.effort);
 }
