@@ -1,6 +1,6 @@
--- One row per customer journey (the steps are fct_journey_steps): first and last touch, the
--- channels in order (channel_path, e.g. `web > voice > chat`), channel switches, the contacts
--- (calls, chats, cases), and how it ended:
+-- One row per customer journey (its steps are fct_journey_steps, summed up in int_journeys):
+-- first and last touch, the channels in order (channel_path, e.g. `web > voice > chat`), channel
+-- switches, the contacts (calls, chats, cases), and how it ended:
 --   `abandoned`   the last contact was a call abandoned in the IVR or queue (or timed out) or a
 --                 missed chat;
 --   `unresolved`  the customer contacted again within journeys.repeat_within_days (default 7)
@@ -15,30 +15,7 @@
 -- first one); is_simultaneous: a call of the journey overlapped a web session or chat of the
 -- customer (see fct_calls); reason is the journey's contact reason, its first known one (see
 -- int_journey_touches).
-WITH journeys AS (
-    SELECT
-        journey_id,
-        customer_key,
-        min(started_at) AS started_at,
-        max(ended_at) AS ended_at,
-        count(*) AS steps,
-        count(*) FILTER (WHERE channel IN ('voice', 'chat', 'case')) AS contacts,
-        string_agg(channel, ' > ' ORDER BY step) AS channel_path,
-        first_value(reason ORDER BY step) FILTER (WHERE reason IS NOT NULL) AS reason,
-        first_value(channel ORDER BY step) AS first_channel,
-        last_value(channel ORDER BY step) AS last_channel,
-        first_value(touchpoint_id ORDER BY step) AS first_touchpoint_id,
-        last_value(touchpoint_id ORDER BY step) AS last_touchpoint_id,
-        sum(CASE WHEN is_channel_switch THEN 1 ELSE 0 END) AS channel_switches,
-        min(started_at) FILTER (WHERE channel IN ('voice', 'chat', 'case')) AS first_contact_at,
-        last_value(channel ORDER BY step) FILTER (WHERE channel IN ('voice', 'chat', 'case')) AS last_contact_channel,
-        last_value(outcome ORDER BY step) FILTER (WHERE channel IN ('voice', 'chat', 'case')) AS last_contact_outcome,
-        bool_or(transferred) AS transferred,
-        bool_or(is_simultaneous) AS is_simultaneous
-    FROM fct_journey_steps
-    GROUP BY journey_id, customer_key
-),
-next_contacts AS (
+WITH next_contacts AS (
     -- The customer's next contact after each journey, in a later journey about the same
     -- reason (or where either reason is unknown): a contact about something else is not a
     -- repeat. Each journey's end and each journey's first contact in one stream per customer,
@@ -65,11 +42,11 @@ next_contacts AS (
                 ) AS next_unknown
             FROM (
                 SELECT customer_key, reason, first_contact_at AS t, 0 AS is_end, CAST(NULL AS VARCHAR) AS journey_id
-                FROM journeys
+                FROM int_journeys
                 WHERE customer_key IS NOT NULL AND first_contact_at IS NOT NULL
                 UNION ALL
                 SELECT customer_key, reason, ended_at AS t, 1 AS is_end, journey_id
-                FROM journeys
+                FROM int_journeys
                 WHERE customer_key IS NOT NULL
             )
         )
@@ -78,12 +55,12 @@ next_contacts AS (
 ),
 followed AS (
     SELECT j.*, n.next_contact_at
-    FROM journeys j
+    FROM int_journeys j
     LEFT JOIN next_contacts n ON n.journey_id = j.journey_id
 ),
 purchases AS (
     SELECT j.journey_id, min(t.started_at) AS purchased_at
-    FROM journeys j
+    FROM int_journeys j
     JOIN fct_touchpoints t ON t.customer_key = j.customer_key AND t.channel = 'purchase'
     WHERE seconds_between(j.ended_at, t.started_at) > 0
         AND seconds_between(j.ended_at, t.started_at) <= setting('purchase_within_days') * 86400

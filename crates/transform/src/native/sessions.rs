@@ -415,9 +415,15 @@ impl SessionizeExec {
             Some(p) => Arc::new(full_schema.project(p)?),
             None => Arc::clone(&full_schema),
         };
+        let partitions = input.output_partitioning().partition_count();
+        let (equivalences, partitioning) = if sorted && mode != Mode::Sessions {
+            passed_through_order(mode, &full_schema, projection.as_deref(), partitions)
+        } else {
+            (None, None)
+        };
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(out_schema),
-            Partitioning::UnknownPartitioning(input.output_partitioning().partition_count()),
+            EquivalenceProperties::new_with_orderings(Arc::clone(&out_schema), equivalences),
+            partitioning.unwrap_or(Partitioning::UnknownPartitioning(partitions)),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
@@ -433,6 +439,40 @@ impl SessionizeExec {
             properties: Arc::new(properties),
         })
     }
+}
+
+/// What the rows of [`Mode::Events`] and [`Mode::Journeys`] keep of the sort they went
+/// through: they leave in the order they were read, each partition sorted by the key, time and
+/// tie-break columns, and hash-partitioned by the key as the input was. Declared to the
+/// planner, a later `GROUP BY journey_id` or `PARTITION BY customer_key` streams over them
+/// instead of sorting or hashing them again. Only the leading key columns still in the output
+/// (after `projection`) count.
+fn passed_through_order(
+    mode: Mode,
+    full_schema: &SchemaRef,
+    projection: Option<&[usize]>,
+    partitions: usize,
+) -> (Option<LexOrdering>, Option<Partitioning>) {
+    let position = |name: &str| -> Option<usize> {
+        let full = full_schema.index_of(name).ok()?;
+        match projection {
+            Some(p) => p.iter().position(|&i| i == full),
+            None => Some(full),
+        }
+    };
+    let asc = SortOptions {
+        descending: false,
+        nulls_first: false,
+    };
+    let column = |name: &str, i: usize| -> Arc<dyn PhysicalExpr> { Arc::new(Column::new(name, i)) };
+    let keys = mode.keys();
+    let sorted: Vec<PhysicalSortExpr> = keys
+        .iter()
+        .map_while(|k| position(k).map(|i| PhysicalSortExpr::new(column(k, i), asc)))
+        .collect();
+    let partitioning =
+        position(keys[0]).map(|i| Partitioning::Hash(vec![column(keys[0], i)], partitions));
+    (LexOrdering::new(sorted), partitioning)
 }
 
 impl DisplayAs for SessionizeExec {
@@ -955,6 +995,74 @@ impl SessionColumns {
 mod tests {
     use super::*;
     use crate::{SessionOptions, SpillCounter, new_session};
+    use datafusion::datasource::MemTable;
+
+    async fn batches(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
+        ctx.sql(sql).await.unwrap().collect().await.unwrap()
+    }
+
+    /// The steps leave the operator sorted by customer and partitioned by customer, and say
+    /// so: an aggregation per journey over them finishes each customer's journeys as it
+    /// passes them (no hash table of every journey, no second sort), with the same result as
+    /// over the steps copied into a plain table.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_journey_aggregate_streams_over_the_sorted_steps() {
+        let ctx = new_session(&SessionOptions {
+            target_partitions: Some(2),
+            ..SessionOptions::default()
+        })
+        .unwrap();
+        ctx.sql(
+            "create view touches as select
+                'c' || cast(value % 997 as varchar) as customer_key,
+                to_timestamp_seconds(1786000000 + (value % 13) * 4 * 86400 + value) as started_at,
+                lpad(cast(value as varchar), 8, '0') as touchpoint_id,
+                case when value % 3 = 0 then 'web' when value % 5 = 0 then 'chat' else 'voice' end as channel
+             from range(30000)",
+        )
+        .await
+        .unwrap();
+        let aggregate = |from: &str| {
+            format!(
+                "select customer_key, journey_id, count(*) as steps,
+                        string_agg_by(channel, step, ' > ') as path,
+                        first_value(touchpoint_id order by step) as first_touch,
+                        last_value(channel order by step) as last_channel
+                 from {from} group by customer_key, journey_id"
+            )
+        };
+        let plan = batches(
+            &ctx,
+            &format!("explain {}", aggregate("journey_steps('touches')")),
+        )
+        .await;
+        let plan = arrow::util::pretty::pretty_format_batches(&plan)
+            .unwrap()
+            .to_string();
+        let physical = &plan[plan.find("physical_plan").unwrap()..];
+        assert_eq!(physical.matches("SortExec").count(), 1, "{physical}");
+        for line in physical.lines().filter(|l| l.contains("AggregateExec")) {
+            assert!(line.contains("ordering_mode=PartiallySorted"), "{line}");
+        }
+        let steps = batches(&ctx, "select * from journey_steps('touches')").await;
+        let table = MemTable::try_new(steps[0].schema(), vec![steps]).unwrap();
+        ctx.register_table("copied", Arc::new(table)).unwrap();
+        let ordered =
+            |from: &str| format!("select * from ({}) order by journey_id", aggregate(from));
+        let streamed = batches(&ctx, &ordered("journey_steps('touches')")).await;
+        let copied = batches(&ctx, &ordered("copied")).await;
+        let text = |b: &[RecordBatch]| {
+            arrow::util::pretty::pretty_format_batches(b)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(text(&streamed), text(&copied));
+        let rows: usize = streamed.iter().map(RecordBatch::num_rows).sum();
+        assert!(
+            rows > 997,
+            "{rows} journeys: every customer should have several"
+        );
+    }
 
     /// A hostile input: one bot visitor with 300,000 events a second apart (a session that
     /// never ends, then an hour's pause and another), under a 24 MiB limit. The sort spills,
@@ -988,13 +1096,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let batches = ctx
-            .sql("select session_id, email, events, errors, landing_url from web_sessions('hits') order by session_id")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        let batches = batches(&ctx, "select session_id, email, events, errors, landing_url from web_sessions('hits') order by session_id").await;
         let text = arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
             .to_string();
