@@ -70,8 +70,9 @@ struct ServeArgs {
     /// (SQLSTATE 57014 when over); clients may lower it with `SET statement_timeout`.
     #[arg(long, default_value_t = 300)]
     query_timeout_secs: u64,
-    /// Memory all running queries may hold together (MiB); a query that needs more fails
-    /// with SQLSTATE 53200 and the server goes on.
+    /// Memory all running queries may hold together (MiB; as in a pipeline's
+    /// `memory_limit_mb`, three quarters of it are the engine's pool); a query that needs more fails with
+    /// SQLSTATE 53200 and the server goes on.
     #[arg(long, default_value_t = 2048)]
     memory_limit_mb: u64,
     /// Queries running at once; the others wait for a slot.

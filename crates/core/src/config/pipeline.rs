@@ -54,13 +54,14 @@ pub struct PipelineFile {
     /// Directory of metric definition files, `*.yaml` (default `pipelines/metrics`).
     #[serde(default)]
     pub metrics: Option<Spanned<String>>,
-    /// Memory the engine may use before spilling to disk, in MiB (default 2048, at least 64).
+    /// Memory for the run, in MiB (default 2048, at least 64).
     ///
-    /// The limit bounds what the engine's operators hold (sorts, aggregations, joins, window
-    /// buffers), shared fairly between them; the process also holds batches in flight and
-    /// Parquet writers' buffers, so expect a peak RSS somewhat above it. 2048 runs the default
-    /// pipeline at 100,000 customers × 90 days within 3 GiB (see the README's speed section)
-    /// and leaves room for other work on a small machine.
+    /// Three quarters of it bound what the engine's operators hold (sorts, aggregations,
+    /// joins, window buffers), shared fairly between them, spilling to disk beyond; the rest is
+    /// for what they do not count (batches in flight, Parquet writers' buffers), and peak RSS
+    /// can still be somewhat above the limit. 2048 runs the default pipeline at 100,000
+    /// customers × 90 days within 2.2 GiB and at 1,000,000 at about 3 GiB (see the README's
+    /// speed section), leaving room for other work on a small machine.
     #[serde(default)]
     pub memory_limit_mb: Option<Spanned<u64>>,
     /// How many partitions the engine splits work into (default: the number of cores). Fewer
@@ -229,7 +230,7 @@ pub struct Pipeline {
     pub models_dir: PathBuf,
     /// Directory of metric files.
     pub metrics_dir: PathBuf,
-    /// Engine memory limit in bytes.
+    /// Memory limit of the run in bytes (see [`PipelineFile::memory_limit_mb`]).
     pub memory_limit_bytes: u64,
     /// Where the engine spills and cached views are written (`None`: the system temp dir).
     pub spill_dir: Option<PathBuf>,
