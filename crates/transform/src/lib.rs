@@ -113,9 +113,9 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// The share of [`SessionOptions::memory_limit_bytes`] given to the engine's spill pool, in
 /// percent. The rest is for what the pool does not count: Parquet and Delta writers' buffers,
 /// batches between operators and readers, the allocator's own overhead. At 1M customers, peak
-/// RSS was 3.25 GiB with all of a 2 GiB limit as the pool and 3.01 GiB with three quarters; at
-/// 60% the cache of the web events failed (its Parquet writer, which cannot spill, found no
-/// room beside the sort).
+/// RSS was 3.25 GiB with all of a 2 GiB limit as the pool and 3.01-3.14 GiB with three
+/// quarters; at 60% the cache of the web events failed (its Parquet writer, which cannot
+/// spill, found no room beside the sort).
 pub const POOL_PERCENT: u64 = 75;
 
 /// A session with Touchstone's functions and configuration.
