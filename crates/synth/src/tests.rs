@@ -27,8 +27,52 @@ struct Run {
     opts: GenerateOptions,
 }
 
+/// The prefix of a fixture's directory, before the process id that made it.
+const FIXTURE_PREFIX: &str = "touchstone-synth-test-";
+
+/// A directory for a fixture of this process. The fixtures live in statics, which are never
+/// dropped, so their directories outlive the test process that made them (nextest runs each
+/// test in a process of its own: every make test left a copy per test). Each new one removes
+/// those whose process has ended.
+fn fixture_dir() -> tempfile::TempDir {
+    let temp = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&temp) {
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(FIXTURE_PREFIX))
+                .and_then(|rest| rest.split('-').next())
+            else {
+                continue;
+            };
+            if cfg!(target_os = "linux") && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(&format!("{FIXTURE_PREFIX}{}-", std::process::id()))
+        .tempdir_in(temp)
+        .expect("tempdir")
+}
+
+#[test]
+fn a_fixture_of_an_ended_process_is_removed() {
+    let temp = std::env::temp_dir();
+    // No process has this id (above the kernel's pid_max).
+    let dead = temp.join(format!("{FIXTURE_PREFIX}4294967295-x"));
+    std::fs::create_dir_all(dead.join("out")).expect("mkdir");
+    let live = fixture_dir();
+    assert!(live.path().exists());
+    if cfg!(target_os = "linux") {
+        assert!(!dead.exists(), "{} was left", dead.display());
+    }
+    let _ = std::fs::remove_dir_all(&dead);
+}
+
 fn run(customers: u64, days: u32, seed: u64, chunk: u64) -> Run {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = fixture_dir();
     let path = dir.path().join("out");
     let opts = GenerateOptions {
         out: path.clone(),
