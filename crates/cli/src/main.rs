@@ -21,6 +21,7 @@ use touchstone_pipeline::{ErrorKind, MaintainTable, PipelineError, Prepared, Run
 use tracing_subscriber::EnvFilter;
 
 mod generate;
+mod memory;
 mod metrics;
 mod ops;
 mod query;
@@ -150,11 +151,12 @@ enum Command {
 
 /// mimalloc rather than the system's malloc: query buffers freed by one model go back to the
 /// system instead of staying resident (with glibc's malloc a million-customer run held gigabytes
-/// above its memory limit).
+/// above its memory limit). Without transparent huge pages: see [`memory`].
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    memory::tune();
     touchstone_pipeline::quiet_caught_upstream_panics();
     let cli = Cli::parse();
     let show_progress = !cli.no_progress
