@@ -15,7 +15,7 @@
 //!
 //! At 1M customers x 90 days (`memory_limit_mb` 2048) the default pipeline peaked at 3.01 and
 //! 3.14 GiB RSS with mimalloc's defaults (8m15s-8m25s), 2.91 GiB without huge pages (8m47s),
-//! 2.92 GiB with the shorter delay (8m52s) and 2.58-2.59 GiB with both (9m39s-9m46s), for the
+//! 2.92 GiB with the shorter delay (8m52s) and 2.58-2.62 GiB with both (9m09s-9m46s), for the
 //! same work: the memory given back is faulted in again, and big hash tables miss huge pages.
 //! Either environment variable below keeps mimalloc's own behaviour for that setting.
 
